@@ -1,0 +1,148 @@
+"""`cneep`: the engine from the command line. Errors a user can fix end in one line and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from .errors import CneepError
+from .training import Progress, TrainConfig
+
+
+def _add_simulate(sub) -> None:
+    p = sub.add_parser("simulate", help="write a synthetic movie with exact entropy production")
+    systems = p.add_subparsers(dest="system", required=True)
+    b = systems.add_parser("bead-spring", help="bead-spring chain between a cold and a hot bath",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    b.add_argument("--beads", type=int, default=2)
+    b.add_argument("--tc", type=float, default=1.0, help="temperature of bead 0 (cold end)")
+    b.add_argument("--th", type=float, default=10.0, help="temperature of the last bead (hot end)")
+    b.add_argument("--k", type=float, default=1.0, help="spring stiffness")
+    b.add_argument("--gamma", type=float, default=1.0, help="friction coefficient")
+    b.add_argument("--dt", type=float, default=0.01, help="frame interval, s")
+    b.add_argument("--movies", type=int, default=1)
+    b.add_argument("--frames", type=int, default=1000, help="frames per movie")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--cell", type=int, default=20, help="pixels per bead cell (frame is cell x beads*cell)")
+    b.add_argument("--pixel-size", type=float, default=1.0, help="micrometres per pixel")
+    b.add_argument("--psf-sigma", type=float, default=3.0, help="PSF width, pixels")
+    b.add_argument("--peak", type=float, default=255.0, help="counts at a bead's centre")
+    b.add_argument("--background", type=float, default=0.0, help="background counts")
+    b.add_argument("--poisson", action="store_true", help="add shot noise")
+    b.add_argument("--read-noise", type=float, default=0.0, help="Gaussian camera noise, counts")
+    b.add_argument("--binning", type=int, default=1, help="average b x b pixel blocks")
+    b.add_argument("--dtype", choices=["uint8", "uint16"], default="uint8")
+    b.add_argument("-o", "--output", type=Path, required=True, help="movie file (.tif)")
+
+
+def _add_train(sub) -> None:
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train an EP estimator on a movie and write a run folder",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("input", type=Path, help="movie (.tif, .npy); NAME.truth.npz beside it is used as ground truth")
+    p.add_argument("-o", "--output", type=Path, required=True, help="run folder")
+    p.add_argument("--model", default=d.model, choices=["cneep"])
+    p.add_argument("--seq-len", type=int, default=d.seq_len, help="frames per window")
+    p.add_argument("--depth", type=int, default=d.depth, help="convolutional blocks")
+    p.add_argument("--channels", type=int, default=d.channels, help="channels of the first block")
+    p.add_argument("--iters", type=int, default=d.iterations, help="maximum training iterations")
+    p.add_argument("--batch", type=int, default=d.batch)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between validations")
+    p.add_argument("--patience", type=int, default=d.patience, help="validations without improvement before stopping; 0 never stops early")
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
+    p.add_argument("--test-fraction", type=float, default=d.test_fraction)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seeds", type=int, default=d.seeds, help="independent estimators for mean and spread")
+    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--dt", type=float, help="frame interval in s, overriding the file's metadata")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+class ProgressBar:
+    """One status line on stderr, redrawn on every event."""
+
+    def __init__(self, stream=sys.stderr, width: int = 24):
+        self.stream, self.width = stream, width
+
+    def __call__(self, ev: Progress) -> None:
+        done = ev.iteration / ev.iterations
+        bar = "#" * round(done * self.width)
+        left = f", <{ev.elapsed_s / ev.iteration * (ev.iterations - ev.iteration):.0f}s left" if ev.iteration else ""
+        val = f" val EP rate {ev.val_rate:.4g}" if ev.val_rate is not None else ""
+        line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} [{bar:<{self.width}}] {ev.iteration}/{ev.iterations}"
+                f"{val} best@{ev.best_iteration} {ev.elapsed_s:.0f}s{left} ")
+        self.stream.write(line if ev.message not in ("stopped early", "cancelled", "finished")
+                          else f"{line}: {ev.message}\n")
+        self.stream.flush()
+
+
+def _simulate(args) -> None:
+    from .io import save_movie
+    from .synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
+    try:
+        chain = BeadSpringChain(beads=args.beads, tc=args.tc, th=args.th, k=args.k, gamma=args.gamma, dt=args.dt)
+        renderer = BeadRenderer(cell=args.cell, pixel_size=args.pixel_size, psf_sigma=args.psf_sigma,
+                                background=args.background, peak=args.peak, poisson=args.poisson,
+                                read_noise=args.read_noise, binning=args.binning, dtype=args.dtype)
+        if args.movies < 1 or args.frames < 2:
+            raise ValueError("need at least 1 movie of at least 2 frames")
+    except ValueError as e:
+        raise CneepError(str(e)) from e
+    movie = simulate_bead_spring(chain, renderer, movies=args.movies, frames=args.frames, seed=args.seed)
+    path = save_movie(movie, args.output)
+    print(f"wrote {path} ({movie.n_movies} x {movie.n_frames} frames of {movie.frame_shape[0]}x{movie.frame_shape[1]}); "
+          f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
+
+
+def _train(args) -> None:
+    from .io import load_movie
+    from .run import train
+    config = TrainConfig(model=args.model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
+                         iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
+                         eval_every=args.eval_every, patience=args.patience, val_fraction=args.val_fraction,
+                         test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device)
+    movie = load_movie(args.input)
+    if args.dt is not None:
+        if args.dt <= 0:
+            raise CneepError("--dt must be positive")
+        movie.dt, movie.dt_source = args.dt, "user"
+    cancel = threading.Event()
+    # First Ctrl-C: stop after the current step, keep the best model and write the results.
+    previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
+    try:
+        run = train(movie, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
+                    run_dir=args.output)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    s = run.summary
+    spread = f" +- {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
+    print(f"EP rate {s['ep_rate']:.4g}{spread} per s ({s['ep_per_frame']:.4g} per frame; loss-based "
+          f"{s['loss_based_rate']:.4g}) on {s['test_windows']} held-out windows, {s['device']}, {s['wall_s']:.0f} s")
+    if "truth" in s:
+        t = s["truth"]
+        print(f"truth: sigma {t['sigma']:.4g}, sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%}), "
+              f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f}")
+    print(f"results in {args.output}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cneep", description="Entropy production from movies (CNEEP).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_simulate(sub)
+    _add_train(sub)
+    args = parser.parse_args(argv)
+    try:
+        {"simulate": _simulate, "train": _train}[args.command](args)
+    except CneepError as e:
+        print(f"cneep: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

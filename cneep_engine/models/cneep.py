@@ -1,0 +1,78 @@
+"""CNEEP: a convolutional network on consecutive frames whose output is exactly odd under time reversal.
+
+Architecture as published (Bae, Kim & Jeong, PRR 4, 033094): a 5x5 stride-2 convolution, then blocks of
+two 3x3 convolutions that double the channels, ReLU after each, max-pooling after every block but the last,
+and one linear unit on the flattened last features. The EP of a window is dS = h(window) - h(reversed),
+computed for both orders in a single batched pass.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class CNEEPConfig:
+    seq_len: int = 2        # consecutive frames per input window (>= 2)
+    depth: int = 2          # number of convolutional blocks
+    channels: int = 32      # channels of the first block; each later block doubles them
+
+    def __post_init__(self):
+        if self.seq_len < 2 or self.depth < 1 or self.channels < 1:
+            raise ValueError("seq_len must be >= 2, depth and channels >= 1")
+
+
+class CNEEP(nn.Module):
+    def __init__(self, frame_shape: tuple[int, int], config: CNEEPConfig = CNEEPConfig(),
+                 mean: float = 0.0, std: float = 1.0):
+        super().__init__()
+        self.config, self.frame_shape = config, tuple(frame_shape)
+        c = config.channels
+        layers: list[nn.Module] = [nn.Conv2d(config.seq_len, c, 5, stride=2, padding=2), nn.ReLU()]
+        for i in range(config.depth - 1):
+            layers += [nn.MaxPool2d(2),
+                       nn.Conv2d(c << i, c << i, 3, padding=1), nn.ReLU(),
+                       nn.Conv2d(c << i, c << (i + 1), 3, padding=1), nn.ReLU()]
+        self.trunk = nn.Sequential(*layers)
+        with torch.no_grad():
+            self.feature_shape = tuple(self.trunk(torch.zeros(1, config.seq_len, *frame_shape)).shape[1:])
+        if min(self.feature_shape[1:]) < 1:
+            raise ValueError(f"frames of {frame_shape} are too small for depth {config.depth}")
+        self.head = nn.Linear(int(torch.tensor(self.feature_shape).prod()), 1)
+        # Dataset statistics travel with the weights, so a checkpoint is self-contained.
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
+        for m in self.trunk:
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.xavier_uniform_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def _features(self, windows: torch.Tensor) -> torch.Tensor:
+        """Last conv features for the forward and the reversed windows: (2, B, C, h, w)."""
+        x = (windows.float() - self.mean) / self.std
+        both = torch.cat([x, x.flip(1)])
+        return self.trunk(both).unflatten(0, (2, -1))
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        """windows: (B, seq_len, H, W) raw pixel values -> EP of each window, (B,)."""
+        f = self._features(windows)
+        h = self.head(f.flatten(2)).squeeze(-1)
+        return h[0] - h[1]
+
+    def ep_and_map(self, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """EP of each window and its dissipation map (B, h, w) at the feature resolution.
+
+        map = sum over channels of head weight x (forward features - reversed features); the bias
+        cancels, so the map sums to dS exactly (up to float rounding)."""
+        f = self._features(windows)
+        weighted = self.head.weight.view(self.feature_shape) * (f[0] - f[1])
+        ep_map = weighted.sum(1)
+        return ep_map.flatten(1).sum(1), ep_map
+
+    def describe(self) -> dict:
+        return {"model": "cneep", **asdict(self.config), "frame_shape": list(self.frame_shape),
+                "feature_shape": list(self.feature_shape)}

@@ -1,0 +1,218 @@
+"""A training run from start to result: estimators for each seed, held-out evaluation, the run folder.
+
+    run = train(movie, TrainConfig(iterations=2000), callback=print)
+    run.summary["ep_rate"]; run.save("run_dir")      # later: load_run("run_dir")
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+
+from .errors import CneepError
+from .io.atomic import atomic_path, write_json
+from .maps import time_average, upsample
+from .metrics import compare
+from .models import CNEEP
+from .movie import Movie
+from .training import Callback, Progress, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from .windows import PARTS, window_starts
+
+TEST = PARTS.index("test")
+_PART_CODE = {name: i for i, name in enumerate(PARTS)} | {"none": -1}
+
+
+@dataclass
+class Run:
+    """Everything a finished (or cancelled) run produced. Arrays are per evaluation window.
+
+    Windows tile each movie with stride seq_len - 1; with seq_len = 2 a window is one transition."""
+
+    config: TrainConfig
+    dt: float
+    pixel_size: float
+    frame_shape: tuple[int, int]
+    movie: np.ndarray             # movie index of each window
+    frame: np.ndarray             # first frame of each window
+    part: np.ndarray              # 0 train, 1 val, 2 test, -1 straddles two parts
+    ds: np.ndarray                # predicted EP of each window, averaged over seeds
+    maps: np.ndarray              # (windows, h, w) dissipation maps, averaged over seeds
+    summary: dict
+    true_ds: np.ndarray | None = None
+    models: list[CNEEP] = field(default_factory=list)
+    history: list[Progress] = field(default_factory=list)
+
+    @property
+    def window_time(self) -> float:
+        return (self.config.seq_len - 1) * self.dt
+
+    @property
+    def mean_map(self) -> np.ndarray:
+        """Time-averaged map over the held-out test windows, per unit time, at frame resolution."""
+        return upsample(time_average(self.maps, self.part == TEST, self.window_time), self.frame_shape)
+
+    def cumulative(self, ds: np.ndarray) -> np.ndarray:
+        """Cumulative EP along each movie."""
+        out = np.empty_like(ds, dtype=np.float64)
+        for m in np.unique(self.movie):
+            sel = self.movie == m
+            out[sel] = np.cumsum(ds[sel])
+        return out
+
+    def save(self, run_dir: str | Path) -> Path:
+        run_dir = Path(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+        write_json(run_dir / "config.json", {"train": asdict(self.config), "dt": self.dt,
+                                             "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
+                                             "models": [m.describe() for m in self.models]})
+        write_json(run_dir / "summary.json", self.summary)
+        self._write_trace(run_dir / "ep_trace.csv")
+        meta = {"axes": "YX", "unit": "um"}
+        res = (1 / self.pixel_size, 1 / self.pixel_size)
+        with atomic_path(run_dir / "dissipation_map.tif") as tmp:
+            tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
+        with atomic_path(run_dir / "dissipation_maps.tif") as tmp:
+            tifffile.imwrite(tmp, self.maps, imagej=True, metadata={"axes": "TYX", "finterval": self.window_time})
+        for seed, model in zip(self.summary["seeds"], self.models):
+            save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
+        return run_dir
+
+    def _write_trace(self, path: Path) -> None:
+        cols = {"movie": self.movie, "frame": self.frame, "time": self.frame * self.dt,
+                "part": np.array(PARTS + ("none",))[self.part],  # index -1 is "none"
+                "ds": self.ds, "cumulative_ds": self.cumulative(self.ds)}
+        if self.true_ds is not None:
+            cols.update(true_ds=self.true_ds, true_cumulative_ds=self.cumulative(self.true_ds))
+        with atomic_path(path) as tmp:
+            with open(tmp, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(cols)
+                w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in cols.values()]))
+
+
+@torch.no_grad()
+def evaluate(trainer: Trainer, models: list[CNEEP], starts: np.ndarray, batch: int = 8192):
+    """Seed-averaged EP and dissipation map of each window, plus each seed's EP."""
+    per_seed, maps = [], None
+    idx = torch.from_numpy(starts).to(trainer.device)
+    for model in models:
+        ds_parts, map_parts = [], []
+        for s in idx.split(batch):
+            ds, m = model.ep_and_map(trainer.gather(s))
+            ds_parts.append(ds.cpu())
+            map_parts.append(m.cpu())
+        per_seed.append(torch.cat(ds_parts).numpy())
+        m = torch.cat(map_parts).numpy()
+        maps = m if maps is None else maps + m
+    return np.mean(per_seed, axis=0), maps / len(models), np.array(per_seed)
+
+
+def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
+          cancel: threading.Event | None = None, run_dir: str | Path | None = None) -> Run:
+    """Train `config.seeds` estimators on `movie` and evaluate them on the held-out test part.
+
+    With `run_dir`, checkpoints and the training log are written as training goes, so a cancelled or
+    crashed run keeps its best models; the full results are written at the end."""
+    t0 = time.perf_counter()
+    trainer = Trainer(movie, config)
+    run_dir = Path(run_dir) if run_dir is not None else None
+    if run_dir is not None:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "train_log.csv").unlink(missing_ok=True)
+        except OSError as e:
+            raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+    seed_runs = []
+    for i in range(config.seeds):
+        seed = config.seed + i
+        seed_runs.append(trainer.train_seed(
+            seed, i, callback, cancel,
+            checkpoint=run_dir / f"model_seed{seed}.pt" if run_dir else None,
+            log=run_dir / "train_log.csv" if run_dir else None))
+        if seed_runs[-1].stopped == "cancelled":
+            break
+
+    starts, part = window_starts(trainer.parts, config.seq_len, stride=config.seq_len - 1)
+    models = [r.model for r in seed_runs]
+    ds, maps, per_seed = evaluate(trainer, models, starts)
+    n_frames = movie.n_frames
+    movie_idx, frame_idx = starts // n_frames, starts % n_frames
+    true_ds = None
+    if movie.truth is not None:
+        cum = np.concatenate([np.zeros((movie.n_movies, 1)), np.cumsum(movie.truth.ds, axis=1)], axis=1)
+        true_ds = cum[movie_idx, frame_idx + config.seq_len - 1] - cum[movie_idx, frame_idx]
+
+    test = part == TEST
+    rate = trainer.rate
+    seeds = []
+    for r, pred in zip(seed_runs, per_seed):
+        loss = float(np.mean(np.exp(-pred[test]) - pred[test]))
+        entry = {"seed": r.seed, "ep_rate": rate(float(pred[test].mean())), "test_loss": loss,
+                 "loss_based_rate": rate(1 - loss), "best_iteration": r.best_iteration,
+                 "iterations": r.iterations, "best_val_loss": r.best_val_loss, "stopped": r.stopped}
+        if true_ds is not None:
+            entry["r2"] = compare(pred[test], true_ds[test])["r2"]
+        seeds.append(entry)
+    best = min(range(len(seed_runs)), key=lambda i: seed_runs[i].best_val_loss)
+    rates = [s["ep_rate"] for s in seeds]
+    summary = {
+        "ep_rate": float(np.mean(rates)),
+        "ep_rate_std": float(np.std(rates, ddof=1)) if len(rates) > 1 else None,
+        "ep_per_frame": float(np.mean(rates)) * movie.dt,
+        "dt": movie.dt,
+        "loss_based_rate": float(np.mean([s["loss_based_rate"] for s in seeds])),
+        "iterations": seeds[best]["iterations"],
+        "best_iteration": seeds[best]["best_iteration"],
+        "stopped": seeds[best]["stopped"],
+        "wall_s": time.perf_counter() - t0,
+        "device": trainer.device_label,
+        "input": str(movie.path) if movie.path else None,
+        "movies": movie.n_movies, "frames": movie.n_frames,
+        "test_windows": int(test.sum()),
+        "seeds": seeds,
+    }
+    if true_ds is not None:
+        t = movie.truth
+        empirical = rate(float(true_ds[test].mean()))
+        summary["truth"] = {"sigma": t.sigma, "sigma_2pt": t.sigma_2pt, **compare(ds[test], true_ds[test]),
+                            "rel_err_2pt": summary["ep_rate"] / t.sigma_2pt - 1,
+                            "rel_err_sigma": summary["ep_rate"] / t.sigma - 1,
+                            "empirical_rate": empirical, "rel_err_empirical": summary["ep_rate"] / empirical - 1}
+    run = Run(config=config, dt=movie.dt, pixel_size=movie.pixel_size, frame_shape=movie.frame_shape,
+              movie=movie_idx, frame=frame_idx, part=part, ds=ds.astype(np.float32), maps=maps.astype(np.float32),
+              summary=summary, true_ds=true_ds, models=models, history=[e for r in seed_runs for e in r.history])
+    if run_dir is not None:
+        run.save(run_dir)
+    return run
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """Open a saved run folder again, without retraining."""
+    run_dir = Path(run_dir)
+    try:
+        cfg = json.loads((run_dir / "config.json").read_text())
+        summary = json.loads((run_dir / "summary.json").read_text())
+        with open(run_dir / "ep_trace.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        maps = tifffile.imread(run_dir / "dissipation_maps.tif")
+    except (OSError, ValueError, KeyError) as e:
+        raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
+    config = TrainConfig(**cfg["train"])
+    col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
+    models = [load_checkpoint(run_dir / f"model_seed{s['seed']}.pt") for s in summary["seeds"]]
+    return Run(config=config, dt=cfg["dt"], pixel_size=cfg["pixel_size"], frame_shape=tuple(cfg["frame_shape"]),
+               movie=col("movie", np.int64), frame=col("frame", np.int64),
+               part=np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8),
+               ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]), summary=summary,
+               true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models)

@@ -1,0 +1,240 @@
+"""Training an estimator: NEEP loss, batches sampled on the device, validation, early stopping, cancel.
+
+Progress leaves as plain `Progress` events through a callback, so the CLI's progress bar, the GUI's worker
+and the tests all read the same stream. A `threading.Event` set from any thread cancels a run at the next
+step; the best model so far is kept, and so are its checkpoint and the log when a run folder is given.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .device import describe_device, resolve_device
+from .errors import CneepError
+from .io.atomic import atomic_path
+from .models import CNEEP, CNEEPConfig
+from .movie import Movie
+from .windows import WindowGather, assign_parts, frame_statistics, window_starts
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    model: str = "cneep"
+    seq_len: int = 2
+    depth: int = 2
+    channels: int = 32
+    iterations: int = 5000        # upper limit; early stopping usually ends sooner
+    batch: int = 1024
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    eval_every: int = 200         # iterations between validations
+    patience: int = 15            # validations without improvement before stopping (0: never stop early)
+    lr_patience: int = 5          # validations without improvement before the learning rate is halved
+    val_fraction: float = 0.2
+    test_fraction: float = 0.2
+    val_samples: int = 50_000     # fixed validation subset, so a validation costs the same on any movie
+    seed: int = 0
+    seeds: int = 1                # independent estimators, seeds seed .. seed + seeds - 1
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.model != "cneep":
+            raise CneepError(f"unknown model {self.model!r} (available: cneep)")
+        for name in ("iterations", "batch", "eval_every", "seeds", "val_samples"):
+            if getattr(self, name) < 1:
+                raise CneepError(f"{name} must be at least 1")
+        if self.lr <= 0 or self.weight_decay < 0 or min(self.patience, self.lr_patience) < 0:
+            raise CneepError("lr must be positive, weight_decay and patience non-negative")
+
+    @property
+    def model_config(self) -> CNEEPConfig:
+        return CNEEPConfig(seq_len=self.seq_len, depth=self.depth, channels=self.channels)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One step of the event stream. `val_*` are set on validation steps only."""
+
+    seed: int
+    seed_index: int
+    n_seeds: int
+    iteration: int
+    iterations: int
+    elapsed_s: float
+    train_loss: float             # mean over the iterations since the previous event
+    train_rate: float             # EP rate (per unit time) of those training batches
+    val_loss: float | None = None
+    val_rate: float | None = None
+    best_iteration: int = 0
+    best_val_loss: float | None = None
+    message: str = ""             # "started", "improved", "stopped early", "cancelled", "finished"
+
+
+Callback = Callable[[Progress], None]
+
+
+def neep_loss(ds: torch.Tensor) -> torch.Tensor:
+    """mean(exp(-dS) - dS): minimised by dS = ln p(forward) / p(reversed), where it equals 1 - <dS>."""
+    ds = ds.float()
+    return (torch.exp(-ds) - ds).mean()
+
+
+@dataclass
+class SeedRun:
+    """The best model of one seed and how it was found."""
+
+    seed: int
+    model: CNEEP
+    best_iteration: int
+    best_val_loss: float
+    iterations: int
+    stopped: str                  # "finished", "stopped early" or "cancelled"
+    history: list[Progress] = field(default_factory=list)
+
+
+class Trainer:
+    """Holds the data on the device once and trains one estimator per seed on it."""
+
+    def __init__(self, movie: Movie, config: TrainConfig = TrainConfig()):
+        self.movie, self.config = movie, config
+        self.device = resolve_device(config.device)
+        self.device_label = describe_device(self.device)
+        if movie.n_frames < config.seq_len:
+            raise CneepError(f"{movie.name}: movies of {movie.n_frames} frames are shorter than "
+                             f"seq_len = {config.seq_len}")
+        self.parts = assign_parts(movie.n_movies, movie.n_frames, config.val_fraction, config.test_fraction,
+                                  config.seq_len)
+        self.mean, self.std = frame_statistics(movie.frames, self.parts, seed=config.seed)
+        self.gather = WindowGather(movie.frames, config.seq_len, self.device)
+        starts, label = window_starts(self.parts, config.seq_len)
+        self.train_starts = torch.from_numpy(starts[label == 0]).to(self.device)
+        val = starts[label == 1]
+        pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
+        self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
+        if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
+            raise CneepError(f"{movie.name}: not enough frames for training and validation windows")
+
+    def new_model(self, seed: int) -> CNEEP:
+        torch.manual_seed(seed)
+        try:
+            model = CNEEP(self.movie.frame_shape, self.config.model_config, self.mean, self.std)
+        except ValueError as e:
+            raise CneepError(f"{self.movie.name}: {e}") from e
+        return model.to(self.device)
+
+    @torch.no_grad()
+    def predict(self, model: CNEEP, starts: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+        model.eval()
+        out = torch.cat([model(self.gather(s)) for s in starts.split(batch)])
+        model.train()
+        return out
+
+    def rate(self, mean_ds: float) -> float:
+        """EP per window -> EP rate per unit time (a window spans seq_len - 1 frame intervals)."""
+        return mean_ds / ((self.config.seq_len - 1) * self.movie.dt)
+
+    def train_seed(self, seed: int, seed_index: int = 0, callback: Callback | None = None,
+                   cancel: threading.Event | None = None, checkpoint: Path | None = None,
+                   log: Path | None = None) -> SeedRun:
+        cfg = self.config
+        model = self.new_model(seed)
+        opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
+        gen = torch.Generator(device=self.device).manual_seed(seed)
+        best_state, best_loss, best_it, bad_evals = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
+        history: list[Progress] = []
+        run_loss = run_ds = torch.zeros((), device=self.device)
+        since, t0, stopped, it = 0, time.perf_counter(), "finished", 0
+
+        def emit(**kw) -> Progress:
+            ev = Progress(seed=seed, seed_index=seed_index, n_seeds=cfg.seeds, iterations=cfg.iterations,
+                          elapsed_s=time.perf_counter() - t0, best_iteration=best_it,
+                          best_val_loss=best_loss if best_it else None, **kw)
+            history.append(ev)
+            if log is not None:
+                _append_log(log, ev)
+            if callback is not None:
+                callback(ev)
+            return ev
+
+        emit(iteration=0, train_loss=float("nan"), train_rate=float("nan"), message="started")
+        for it in range(1, cfg.iterations + 1):
+            if cancel is not None and cancel.is_set():
+                stopped, it = "cancelled", it - 1
+                break
+            idx = torch.randint(self.train_starts.numel(), (cfg.batch,), device=self.device, generator=gen)
+            ds = model(self.gather(self.train_starts[idx]))
+            loss = neep_loss(ds)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            # Accumulate on the device: no host synchronisation between validations.
+            run_loss, run_ds, since = run_loss + loss.detach(), run_ds + ds.detach().mean(), since + 1
+            if it % cfg.eval_every and it != cfg.iterations:
+                continue
+            train_loss = float(run_loss) / since
+            if not np.isfinite(train_loss):
+                raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
+            val_ds = self.predict(model, self.val_starts)
+            val_loss = float(neep_loss(val_ds))
+            sched.step(val_loss)
+            improved = val_loss < best_loss
+            if improved:
+                best_loss, best_it, bad_evals = val_loss, it, 0
+                best_state = copy.deepcopy(model.state_dict())
+                if checkpoint is not None:
+                    save_checkpoint(model, checkpoint, seed=seed, iteration=it, val_loss=val_loss)
+            else:
+                bad_evals += 1
+            early = cfg.patience and bad_evals >= cfg.patience
+            emit(iteration=it, train_loss=train_loss, train_rate=self.rate(float(run_ds) / since),
+                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())),
+                 message="stopped early" if early else "improved" if improved else "")
+            run_loss = run_ds = torch.zeros((), device=self.device)
+            since = 0
+            if early:
+                stopped = "stopped early"
+                break
+        model.load_state_dict(best_state)
+        model.eval()
+        emit(iteration=it, train_loss=float("nan"), train_rate=float("nan"), message=stopped)
+        return SeedRun(seed=seed, model=model, best_iteration=best_it, best_val_loss=best_loss,
+                       iterations=it, stopped=stopped, history=history)
+
+
+_LOG_FIELDS = [f for f in Progress.__dataclass_fields__ if f not in ("n_seeds", "iterations")]
+
+
+def _append_log(path: Path, ev: Progress) -> None:
+    """One line per event, flushed at once, so a crashed run still leaves its log."""
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=_LOG_FIELDS, extrasaction="ignore")
+        if new:
+            w.writeheader()
+        w.writerow(asdict(ev))
+
+
+def save_checkpoint(model: CNEEP, path: Path, **info) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"model": model.describe(), "state_dict": model.state_dict(), **info}, tmp)
+
+
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> CNEEP:
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        desc = ckpt["model"]
+        model = CNEEP(tuple(desc["frame_shape"]), CNEEPConfig(desc["seq_len"], desc["depth"], desc["channels"]))
+        model.load_state_dict(ckpt["state_dict"])
+    except Exception as e:  # torch.load and load_state_dict raise many types; all mean "not our checkpoint"
+        raise CneepError(f"{path}: not a readable CNEEP checkpoint ({type(e).__name__}: {e})") from e
+    return model.to(device).eval()

@@ -1,0 +1,1 @@
+"""CNEEP Studio desktop app."""
