@@ -77,7 +77,7 @@ class Run:
                                              "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
                                              "models": [m.describe() for m in self.models]})
         write_json(run_dir / "summary.json", self.summary)
-        self._write_trace(run_dir / "ep_trace.csv")
+        self.write_trace(run_dir / "ep_trace.csv")
         meta = {"axes": "YX", "unit": "um"}
         res = (1 / self.pixel_size, 1 / self.pixel_size)
         with atomic_path(run_dir / "dissipation_map.tif") as tmp:
@@ -88,7 +88,8 @@ class Run:
             save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
         return run_dir
 
-    def _write_trace(self, path: Path) -> None:
+    def write_trace(self, path: Path) -> None:
+        """EP of every window and its cumulative sum along each movie, as CSV."""
         cols = {"movie": self.movie, "frame": self.frame, "time": self.frame * self.dt,
                 "part": np.array(PARTS + ("none",))[self.part],  # index -1 is "none"
                 "ds": self.ds, "cumulative_ds": self.cumulative(self.ds)}

@@ -14,3 +14,42 @@ torch.set_num_threads(min(2, os.cpu_count() or 1))
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _studio_settings(request, tmp_path):
+    """GUI tests keep their QSettings under tmp_path: never the user's, never another test's."""
+    if not request.path.name.startswith("test_gui_"):
+        return
+    from PyQt6.QtCore import QSettings
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+
+
+@pytest.fixture(scope="session")
+def tiny_movie():
+    """3 synthetic movies of 200 frames of 20x40 pixels, with ground truth: trains in seconds."""
+    from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring
+    return simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=3, frames=200, seed=7)
+
+
+@pytest.fixture
+def toy_run(tiny_movie):
+    """A run with known maps instead of trained ones: feature columns 0-3 dissipate (+), 7-9 absorb (-).
+
+    Window i of a movie spans frames i and i + 1; movie 0 trains, movie 1 validates, movie 2 tests."""
+    from cneep_engine import Run, TrainConfig
+    n_mov, n_fr = tiny_movie.n_movies, tiny_movie.n_frames
+    movie = np.repeat(np.arange(n_mov), n_fr - 1)
+    frame = np.tile(np.arange(n_fr - 1), n_mov)
+    scale = 1 + (frame % 5).astype(np.float32)          # differs from window to window
+    maps = np.zeros((movie.size, 5, 10), np.float32)
+    maps[:, :, :4] = scale[:, None, None]
+    maps[:, :, 7:] = -scale[:, None, None]
+    ds = maps.sum(axis=(1, 2))
+    summary = {"ep_rate": float(ds[movie == 2].mean() / tiny_movie.dt), "ep_rate_std": None, "seeds": [],
+               "movies": n_mov, "frames": n_fr, "input": None, "stopped": "finished", "device": "cpu",
+               "test_windows": int((movie == 2).sum())}
+    return Run(config=TrainConfig(seq_len=2, depth=2, channels=4), dt=tiny_movie.dt,
+               pixel_size=tiny_movie.pixel_size, frame_shape=tiny_movie.frame_shape, movie=movie, frame=frame,
+               part=movie.astype(np.int8), ds=ds, maps=maps, summary=summary,
+               true_ds=tiny_movie.truth.ds.ravel().copy())

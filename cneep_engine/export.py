@@ -1,0 +1,197 @@
+"""What a run shows and writes out: per-frame dissipation maps, the overlay as RGB, traces and files.
+
+The desktop app draws exactly what these functions compute, so an exported PNG or movie matches the screen.
+The overlay is a diverging colour map centred at zero whose opacity grows with |map|: where the estimator
+sees no dissipation the movie shows through unchanged.
+
+    rgb = overlay_rgb(frame, frame_map(run, movie=0, frame=10), levels=(0, 255), limit=map_limits(run)[0])
+    write_overlay_movie("overlay.mp4", (overlay_rgb(...) for ...), fps=20)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import imageio.v3 as iio
+import numpy as np
+import tifffile
+
+from .errors import CneepError
+from .io import load_movie, save_movie
+from .io.atomic import atomic_path, write_json
+from .maps import upsample
+from .movie import Movie
+from .run import Run, load_run
+
+# Cold (negative EP) to hot (positive EP), through a neutral grey that is transparent anyway.
+_ANCHORS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+_COLOURS = np.array([[33, 102, 172], [103, 169, 207], [200, 200, 200], [239, 138, 98], [178, 24, 43]])
+LUT_SIZE = 256
+
+
+def diverging_lut() -> np.ndarray:
+    """(256, 4) uint8 RGBA table for values from -limit (row 0) to +limit (row 255); alpha = |value| / limit."""
+    x = np.linspace(0.0, 1.0, LUT_SIZE)
+    rgb = np.stack([np.interp(x, _ANCHORS, _COLOURS[:, c]) for c in range(3)], axis=1)
+    # The two middle rows (zero falls between them) are fully transparent; the end rows opaque.
+    alpha = np.clip((np.abs(np.arange(LUT_SIZE) - (LUT_SIZE - 1) / 2) - 0.5) / (LUT_SIZE / 2 - 1), 0, 1) * 255
+    return np.rint(np.column_stack([rgb, alpha])).astype(np.uint8)
+
+
+def lut_index(values: np.ndarray, low: float, high: float, n: int = LUT_SIZE) -> np.ndarray:
+    """Table row of each value for levels (low, high): the same truncating rule pyqtgraph's ImageItem uses."""
+    scaled = (np.asarray(values, dtype=np.float64) - low) * (n / (high - low))
+    return np.clip(scaled, 0, n - 1).astype(np.intp)
+
+
+def window_at(run: Run, movie: int, frame: int) -> int | None:
+    """The evaluation window that shows `frame` of `movie`: the last one starting at or before it."""
+    sel = np.flatnonzero(run.movie == movie)
+    if sel.size == 0:
+        return None
+    k = np.searchsorted(run.frame[sel], frame, side="right") - 1
+    return int(sel[max(k, 0)])
+
+
+def frame_map(run: Run, movie: int, frame: int) -> np.ndarray | None:
+    """Frame-resolution dissipation map (EP per pixel) of the transition(s) starting at `frame`."""
+    i = window_at(run, movie, frame)
+    return None if i is None else upsample(run.maps[i], run.frame_shape)
+
+
+def map_limits(run: Run, percentile: float = 99.5) -> tuple[float, float]:
+    """Symmetric colour limits (per-window maps, time-averaged map) at frame resolution.
+
+    A high percentile of |map| rather than the maximum, so one extreme pixel does not wash out the rest."""
+    cell_area = np.prod(run.frame_shape) / np.prod(run.maps.shape[-2:])
+
+    def limit(a: np.ndarray) -> float:
+        value = float(np.percentile(np.abs(a), percentile)) if a.size else 0.0
+        return value if value > 0 and np.isfinite(value) else 1.0
+
+    return limit(run.maps / cell_area), limit(run.mean_map)
+
+
+def overlay_rgb(frame: np.ndarray, ep_map: np.ndarray | None, levels: tuple[float, float], limit: float,
+                opacity: float = 0.7, frame_lut: np.ndarray | None = None) -> np.ndarray:
+    """(H, W, 3) uint8: the frame under `levels` (and an optional (n, 3+) LUT), with the map blended over it."""
+    low, high = levels
+    if frame_lut is None:
+        frame_lut = np.repeat(np.arange(LUT_SIZE, dtype=np.uint8)[:, None], 3, axis=1)
+    base = frame_lut[lut_index(frame, low, high if high > low else low + 1, len(frame_lut))][..., :3]
+    if ep_map is None or opacity <= 0:
+        return base.astype(np.uint8)
+    rgba = diverging_lut()[lut_index(ep_map, -limit, limit)]
+    alpha = opacity * rgba[..., 3:].astype(np.float32) / 255
+    out = (1 - alpha) * base + alpha * rgba[..., :3]
+    return np.rint(out).astype(np.uint8)
+
+
+def cumulative_trace(run: Run, movie: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Time (s), predicted cumulative EP and true cumulative EP (or None) along one movie, starting at 0."""
+    sel = run.movie == movie
+    if not sel.any():
+        raise CneepError(f"the run has no windows in movie {movie}")
+    first = run.frame[sel][0]
+    t = np.concatenate([[first], run.frame[sel] + run.config.seq_len - 1]) * run.dt
+    cum = np.concatenate([[0.0], run.cumulative(run.ds)[sel]])
+    true = None if run.true_ds is None else np.concatenate([[0.0], run.cumulative(run.true_ds)[sel]])
+    return t, cum, true
+
+
+def _calibration(run: Run) -> dict:
+    return {"resolution": (1 / run.pixel_size, 1 / run.pixel_size)}
+
+
+def write_map_stack(run: Run, path: str | Path) -> Path:
+    """Every window's map at frame resolution (EP per pixel), float32 ImageJ stack, written frame by frame."""
+    path = Path(path)
+    n, (h, w) = len(run.maps), run.frame_shape
+    frames = (upsample(m, run.frame_shape).astype(np.float32) for m in run.maps)
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, frames, shape=(n, h, w), dtype=np.float32, imagej=True, **_calibration(run),
+                         metadata={"axes": "TYX", "unit": "um", "finterval": run.window_time,
+                                   "Info": "EP per pixel of each window (k_B); windows listed in the EP trace CSV"})
+    return path
+
+
+def write_mean_map(run: Run, path: str | Path) -> Path:
+    """The time-averaged map over the test windows, EP per second per pixel, float32 ImageJ TIFF."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, run.mean_map.astype(np.float32), imagej=True, **_calibration(run),
+                         metadata={"axes": "YX", "unit": "um", "Info": "EP rate per pixel (k_B/s), test windows"})
+    return path
+
+
+def write_png(rgb: np.ndarray, path: str | Path) -> Path:
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        iio.imwrite(tmp, rgb, extension=".png")
+    return path
+
+
+_VIDEO = {".mp4": ("mp4", "libx264", "yuv420p"),     # small, plays everywhere, lossy
+          ".avi": ("avi", "ffv1", "bgr0")}           # lossless RGB
+
+
+def write_overlay_movie(path: str | Path, frames: Iterable[np.ndarray], fps: float, scale: int = 1) -> Path:
+    """Write RGB frames as MP4 (H.264) or AVI (lossless FFV1), each pixel repeated `scale` times per axis."""
+    path = Path(path)
+    try:
+        container, codec, pixel_format = _VIDEO[path.suffix.lower()]
+    except KeyError:
+        raise CneepError(f"{path}: overlay movies are written as {' or '.join(_VIDEO)}") from None
+    with atomic_path(path) as tmp:
+        with iio.imopen(tmp, "w", plugin="pyav", container=container) as out:
+            out.init_video_stream(codec, fps=fps, pixel_format=pixel_format)
+            for rgb in frames:
+                rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
+                if codec == "libx264":  # 4:2:0 chroma needs even sides
+                    rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
+                out.write_frame(np.ascontiguousarray(rgb))
+    return path
+
+
+def write_trace_csv(run: Run, path: str | Path) -> Path:
+    run.write_trace(Path(path))
+    return Path(path)
+
+
+def write_summary_json(run: Run, path: str | Path) -> Path:
+    write_json(path, run.summary)
+    return Path(path)
+
+
+MOVIE_IN_RUN = "movie.tif"
+
+
+def save_run(run: Run, movie: Movie, run_dir: str | Path) -> Path:
+    """Save a run so it reopens with its movie; a movie that exists only in memory is saved into the folder."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if movie.path is None:
+        save_movie(movie, run_dir / MOVIE_IN_RUN)
+    run.summary["input"] = str(Path(movie.path).resolve())
+    return run.save(run_dir)
+
+
+def open_run(run_dir: str | Path) -> tuple[Run, Movie]:
+    """A saved run and the movie it was trained on, calibrated as it was for training."""
+    run_dir = Path(run_dir)
+    run = load_run(run_dir)
+    source = run.summary.get("input")
+    if not source:
+        raise CneepError(f"{run_dir}: the run does not say which movie it was trained on")
+    # A run folder moved together with its movie still opens.
+    candidates = [Path(source), run_dir / Path(source).name]
+    found = next((p for p in candidates if p.is_file()), None)
+    if found is None:
+        raise CneepError(f"{run_dir}: the movie it was trained on, {source}, is missing")
+    movie = load_movie(found)
+    if (movie.n_movies, movie.n_frames, movie.frame_shape) != (run.summary["movies"], run.summary["frames"],
+                                                              run.frame_shape):
+        raise CneepError(f"{found}: does not match the run in {run_dir} (different size)")
+    movie.dt, movie.pixel_size = run.dt, run.pixel_size
+    return run, movie
