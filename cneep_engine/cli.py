@@ -42,7 +42,8 @@ def _add_train(sub) -> None:
     d = TrainConfig()
     p = sub.add_parser("train", help="train an EP estimator on a movie and write a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("input", type=Path, help="movie (.tif, .npy); NAME.truth.npz beside it is used as ground truth")
+    p.add_argument("input", type=Path, help="movie (.tif, OME-TIFF, .avi, .mp4, .npy, .npz or a folder of "
+                   "numbered .tif/.png images); NAME.truth.npz beside it is used as ground truth")
     p.add_argument("-o", "--output", type=Path, required=True, help="run folder")
     p.add_argument("--model", default=d.model, choices=["cneep"])
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="frames per window")
@@ -59,8 +60,48 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--seeds", type=int, default=d.seeds, help="independent estimators for mean and spread")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--dt", type=float, help="frame interval in s, overriding the file's metadata")
+    _add_input_options(p)
+    p.add_argument("--crop", metavar="Y0:Y1,X0:X1", help="region of interest in pixels, ends exclusive")
+    p.add_argument("--time-range", metavar="T0:T1", help="frames T0 to T1 (exclusive); T1 may be left out")
+    p.add_argument("--frame-step", type=int, default=1, help="keep every k-th frame (dt becomes k * dt)")
+    p.add_argument("--bin", type=int, default=1, help="average b x b pixel blocks (pixel size becomes b times)")
+    p.add_argument("--normalize", action="store_true", help="scale each movie to zero mean, unit variance")
+    p.add_argument("--split-into", type=int, default=1, metavar="N", help="cut each movie into N consecutive movies")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _add_input_options(p) -> None:
+    p.add_argument("--channel", type=int, help="channel to read (hyperstack C, or colour 0 red 1 green 2 blue; "
+                   "default: the first channel, grey for colour)")
+    p.add_argument("--z", type=int, help="z-plane to read (default: the first)")
+    p.add_argument("--dt", type=float, help="frame interval of the file's frames in s, overriding its metadata")
+    p.add_argument("--pixel-size", type=float, help="micrometres per pixel, overriding the file's metadata")
+
+
+def _add_info(sub) -> None:
+    p = sub.add_parser("info", help="show what a movie file holds: shape, frame interval, pixel size, channels")
+    p.add_argument("input", type=Path, help="movie file or folder of numbered images")
+    _add_input_options(p)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _info(args) -> None:
+    import json
+
+    from .io import describe, load_movie
+    movie = load_movie(args.input, truth=False, channel=args.channel, z=args.z, dt=args.dt,
+                       pixel_size=args.pixel_size)
+    d = describe(movie)
+    if args.json:
+        print(json.dumps(d))
+        return
+    size = f"{d['file_bytes'] / 1e6:.1f} MB" if d["file_bytes"] is not None else "?"
+    print(f"{d['path']}: {d['format']}, {size}\n"
+          f"  {d['movies']} movie(s) x {d['frames']} frames of {d['height']}x{d['width']} {d['dtype']}\n"
+          f"  frame interval {d['dt']:g} s ({d['dt_source']}), pixel size {d['pixel_size']:g} um "
+          f"({d['pixel_size_source']})\n  channels {d['channels']}, z-planes {d['z_planes']}")
+    for note in d["notes"]:
+        print(f"  note: {note}")
 
 
 class ProgressBar:
@@ -106,11 +147,15 @@ def _train(args) -> None:
                          iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                          eval_every=args.eval_every, patience=args.patience, val_fraction=args.val_fraction,
                          test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device)
-    movie = load_movie(args.input)
-    if args.dt is not None:
-        if args.dt <= 0:
-            raise CneepError("--dt must be positive")
-        movie.dt, movie.dt_source = args.dt, "user"
+    from .io import parse_crop, parse_time_range
+    movie = load_movie(args.input, channel=args.channel, z=args.z, dt=args.dt, pixel_size=args.pixel_size,
+                       crop=parse_crop(args.crop) if args.crop else None,
+                       time_range=parse_time_range(args.time_range) if args.time_range else None,
+                       frame_step=args.frame_step, bin=args.bin, normalize=args.normalize,
+                       split_into=args.split_into)
+    if not args.quiet:
+        for note in movie.provenance.get("notes", []):
+            print(f"note: {note}", file=sys.stderr)
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
@@ -135,9 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_train(sub)
+    _add_info(sub)
     args = parser.parse_args(argv)
     try:
-        {"simulate": _simulate, "train": _train}[args.command](args)
+        {"simulate": _simulate, "train": _train, "info": _info}[args.command](args)
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)
         return 2

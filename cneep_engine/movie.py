@@ -21,7 +21,10 @@ class GroundTruth:
 
 @dataclass
 class Movie:
-    """One or several movies of equal size: frames is (movies, frames, height, width)."""
+    """One or several movies of equal size: frames is (movies, frames, height, width).
+
+    frames may be a numpy array, a read-only memmap of the file, or `io.lazy.LazyFrames` (read on demand);
+    all index alike. provenance says where the frames came from: file, reader, options (saved with a run)."""
 
     frames: np.ndarray
     dt: float = 1.0                 # frame interval, seconds
@@ -30,6 +33,7 @@ class Movie:
     pixel_size_source: str = "default"
     path: Path | None = None
     truth: GroundTruth | None = None
+    provenance: dict = field(default_factory=dict)
 
     @property
     def n_movies(self) -> int:

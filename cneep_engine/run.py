@@ -49,6 +49,7 @@ class Run:
     true_ds: np.ndarray | None = None
     models: list[CNEEP] = field(default_factory=list)
     history: list[Progress] = field(default_factory=list)
+    input: dict = field(default_factory=dict)   # the movie's provenance: source file, reader, preprocessing
 
     @property
     def window_time(self) -> float:
@@ -75,7 +76,8 @@ class Run:
             raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
         write_json(run_dir / "config.json", {"train": asdict(self.config), "dt": self.dt,
                                              "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
-                                             "models": [m.describe() for m in self.models]})
+                                             "models": [m.describe() for m in self.models],
+                                             "input": self.input})
         write_json(run_dir / "summary.json", self.summary)
         self.write_trace(run_dir / "ep_trace.csv")
         meta = {"axes": "YX", "unit": "um"}
@@ -100,6 +102,11 @@ class Run:
                 w = csv.writer(f)
                 w.writerow(cols)
                 w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in cols.values()]))
+
+
+def _rel_err(estimate: float, exact: float) -> float:
+    """Relative error; undefined (NaN, null in JSON) at equilibrium where the exact value is 0."""
+    return estimate / exact - 1 if exact else float("nan")
 
 
 @torch.no_grad()
@@ -187,12 +194,13 @@ def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback 
         t = movie.truth
         empirical = rate(float(true_ds[test].mean()))
         summary["truth"] = {"sigma": t.sigma, "sigma_2pt": t.sigma_2pt, **compare(ds[test], true_ds[test]),
-                            "rel_err_2pt": summary["ep_rate"] / t.sigma_2pt - 1,
-                            "rel_err_sigma": summary["ep_rate"] / t.sigma - 1,
-                            "empirical_rate": empirical, "rel_err_empirical": summary["ep_rate"] / empirical - 1}
+                            "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
+                            "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
+                            "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
     run = Run(config=config, dt=movie.dt, pixel_size=movie.pixel_size, frame_shape=movie.frame_shape,
               movie=movie_idx, frame=frame_idx, part=part, ds=ds.astype(np.float32), maps=maps.astype(np.float32),
-              summary=summary, true_ds=true_ds, models=models, history=[e for r in seed_runs for e in r.history])
+              summary=summary, true_ds=true_ds, models=models, history=[e for r in seed_runs for e in r.history],
+              input=dict(movie.provenance))
     if run_dir is not None:
         run.save(run_dir)
     return run
@@ -216,4 +224,5 @@ def load_run(run_dir: str | Path) -> Run:
                movie=col("movie", np.int64), frame=col("frame", np.int64),
                part=np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8),
                ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]), summary=summary,
-               true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models)
+               true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
+               input=cfg.get("input", {}))

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+import os
+
 import numpy as np
 import torch
 
 from .errors import CneepError
+from .io.lazy import read_flat
+
+log = logging.getLogger(__name__)
 
 PARTS = ("train", "val", "test")
 
@@ -46,25 +52,99 @@ def window_starts(parts: np.ndarray, seq_len: int, stride: int = 1) -> tuple[np.
     return flat.ravel(), label.ravel()
 
 
-class WindowGather:
-    """Frames kept in their stored dtype on the device; windows gathered there by flat start index."""
+def data_budget(device: torch.device) -> int:
+    """Bytes of frames that may be held on `device`: CNEEP_DATA_BUDGET (e.g. "2G", "512M") when set,
+    otherwise half the free GPU memory or half the available RAM."""
+    text = os.environ.get("CNEEP_DATA_BUDGET", "").strip().upper()
+    if text:
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
+        try:
+            return int(float(text.rstrip("KMGB") if scale > 1 else text) * scale)
+        except ValueError:
+            raise CneepError(f"CNEEP_DATA_BUDGET={text!r}: expected bytes, e.g. 2G or 512M") from None
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] // 2
+    try:
+        with open("/proc/meminfo") as f:
+            kib = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+        return kib * 1024 // 2
+    except (OSError, StopIteration, ValueError):
+        return 4 << 30
 
-    def __init__(self, frames: np.ndarray, seq_len: int, device: torch.device):
-        stack = np.ascontiguousarray(frames.reshape(-1, *frames.shape[2:]))
-        if stack.dtype == np.uint16:  # torch has no general uint16 arithmetic; int32 holds it exactly
-            stack = stack.astype(np.int32)
-        elif stack.dtype.kind == "f":
-            stack = stack.astype(np.float32)
-        self.frames = torch.from_numpy(stack).to(device)
-        self.offsets = torch.arange(seq_len, device=device)
+
+def _device_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype frames are kept in on the device: their own where torch has arithmetic for it."""
+    dtype = np.dtype(dtype).newbyteorder("=")
+    if dtype in (np.uint8, np.int8, np.int16, np.int32, np.float32):
+        return dtype
+    if dtype == np.uint16:   # torch has no general uint16 arithmetic; int32 holds it exactly
+        return np.dtype(np.int32)
+    if dtype == np.bool_:
+        return np.dtype(np.uint8)
+    return np.dtype(np.float32) if dtype.kind == "f" else np.dtype(np.int64)
+
+
+class WindowGather:
+    """Windows of seq_len consecutive frames by flat start index, as (B, seq_len, H, W) on the device.
+
+    A movie within the data budget is copied to the device once, read in chunks; a larger one stays in
+    its file (memmap or lazy reader) and each call reads just the frames its windows need, so a movie
+    larger than GPU or CPU memory streams instead of failing. Both give the same windows."""
+
+    def __init__(self, frames, seq_len: int, device: torch.device, budget: int | None = None):
+        self.source, self.device = frames, torch.device(device)
+        n = frames.shape[0] * frames.shape[1]
+        self.dtype = _device_dtype(frames.dtype)
+        self.nbytes = n * int(np.prod(frames.shape[2:])) * self.dtype.itemsize
+        self.budget = data_budget(self.device) if budget is None else int(budget)
+        self.streaming = self.nbytes > self.budget
+        self.offsets = torch.arange(seq_len, device=self.device)
+        self.frames = None
+        if self.streaming:
+            log.info("%.3g GB of frames exceed the %.3g GB data budget on %s: streaming batches from the file",
+                     self.nbytes / 1e9, self.budget / 1e9, self.device)
+            return
+        self.frames = torch.empty((n, *frames.shape[2:]), dtype=_TORCH[self.dtype], device=self.device)
+        chunk = max(1, (64 << 20) // max(1, self.nbytes // n))
+        for a in range(0, n, chunk):
+            block = self._read(np.arange(a, min(n, a + chunk)))
+            self.frames[a:a + len(block)] = torch.from_numpy(block).to(self.device)
+
+    def _read(self, flat: np.ndarray) -> np.ndarray:
+        block = np.ascontiguousarray(read_flat(self.source, flat), dtype=self.dtype)
+        if self.dtype.kind == "f" and not np.isfinite(block).all():
+            raise CneepError(f"{getattr(self.source, 'name', 'movie')}: the frames contain NaN or infinite values")
+        return block
 
     def __call__(self, starts: torch.Tensor) -> torch.Tensor:
-        return self.frames[starts[:, None] + self.offsets]
+        idx = starts[:, None] + self.offsets
+        if not self.streaming:
+            return self.frames[idx]
+        wanted, back = np.unique(idx.cpu().numpy().ravel(), return_inverse=True)
+        block = torch.from_numpy(self._read(wanted)).to(self.device)
+        return block[torch.from_numpy(back.ravel()).to(self.device)].reshape(*idx.shape, *block.shape[1:])
 
 
-def frame_statistics(frames: np.ndarray, parts: np.ndarray, samples: int = 2000, seed: int = 0) -> tuple[float, float]:
-    """Mean and standard deviation of the training frames' pixels, from a random subset of frames."""
+_TORCH = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int8): torch.int8, np.dtype(np.int16): torch.int16,
+          np.dtype(np.int32): torch.int32, np.dtype(np.int64): torch.int64, np.dtype(np.float32): torch.float32}
+
+
+def frame_statistics(frames, parts: np.ndarray, samples: int = 2000, seed: int = 0,
+                     max_bytes: int = 256 << 20) -> tuple[float, float]:
+    """Mean and standard deviation of the training frames' pixels, from a random subset of frames.
+
+    At most `max_bytes` of stored frames are read, so a huge movie costs a bounded read."""
     idx = np.flatnonzero(parts.ravel() == 0)
-    idx = np.random.default_rng(seed).choice(idx, size=min(samples, idx.size), replace=False)
-    sub = frames.reshape(-1, *frames.shape[2:])[np.sort(idx)].astype(np.float64)
-    return float(sub.mean()), float(sub.std()) or 1.0
+    frame_bytes = int(np.prod(frames.shape[2:])) * np.dtype(frames.dtype).itemsize
+    size = min(samples, idx.size, max(1, max_bytes // frame_bytes))
+    idx = np.sort(np.random.default_rng(seed).choice(idx, size=size, replace=False))
+    if size * frame_bytes * 8 <= 256 << 20:
+        sub = read_flat(frames, idx).astype(np.float64)
+        return float(sub.mean()), float(sub.std()) or 1.0
+    total = total_sq = 0.0
+    for part in np.array_split(idx, -(-size // 64)):   # float64 of a chunk at a time
+        sub = read_flat(frames, part).astype(np.float64)
+        total, total_sq = total + sub.sum(), total_sq + np.square(sub).sum()
+    count = size * int(np.prod(frames.shape[2:]))
+    mean = total / count
+    return float(mean), float(np.sqrt(max(total_sq / count - mean * mean, 0.0))) or 1.0

@@ -1,52 +1,108 @@
-"""Reading and writing movies. Source files are only ever opened for reading."""
+"""Reading and writing movies. Source files are only ever opened for reading, and read lazily.
+
+    movie = load_movie("cells.ome.tif", channel=1, z=0, crop=(0, 256, 0, 256), frame_step=2)
+    describe(movie)     # what `cneep info --json` prints
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CneepError
 from ..movie import Movie
+from .arrays import read_npy, read_npz
+from .lazy import LazyFrames, read_flat
+from .preprocess import Preprocess, parse_crop, parse_time_range, preprocess
+from .sequence import read_sequence
 from .tiff import read_tiff, write_tiff
 from .truth import load_truth, save_truth, sidecar_path
+from .video import VIDEO_SUFFIXES, read_video
 
-__all__ = ["load_movie", "save_movie", "sidecar_path"]
+__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "describe", "load_movie", "parse_crop", "parse_time_range",
+           "preprocess", "read_flat", "save_movie", "sidecar_path"]
 
-
-def _read_npy(path: Path) -> Movie:
-    try:
-        data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise CneepError(f"{path}: not a readable .npy array ({e})") from e
-    if data.ndim == 3:
-        data = data[None]
-    if data.ndim != 4:
-        raise CneepError(f"{path}: array of shape {data.shape}; expected (frames, H, W) or (movies, frames, H, W)")
-    return Movie(frames=data, path=path)
+_READERS = {".tif": read_tiff, ".tiff": read_tiff, ".btf": read_tiff, ".tf8": read_tiff,
+            ".npy": read_npy, ".npz": read_npz, **{s: read_video for s in VIDEO_SUFFIXES}}
+SUFFIXES = tuple(_READERS)   # plus folders of numbered .tif/.png images
+_PREPROCESS = {f.name for f in fields(Preprocess)}
 
 
-_READERS = {".tif": read_tiff, ".tiff": read_tiff, ".npy": _read_npy}
+def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = None, z: int | None = None,
+               dt: float | None = None, pixel_size: float | None = None, default_dt: float = 1.0,
+               default_pixel_size: float = 1.0, **preprocessing) -> Movie:
+    """Open a movie lazily and, when `NAME.truth.npz` lies beside it, its exact ground truth.
 
-
-def load_movie(path: str | Path, truth: bool = True) -> Movie:
-    """Open a movie and, when `NAME.truth.npz` lies beside it, its exact ground truth."""
+    channel, z: which channel (or colour: 0 red, 1 green, 2 blue; None = grey) and z-plane to read.
+    dt (s) and pixel_size (µm) override the file's metadata (source "user"); default_dt and
+    default_pixel_size stand in where the file says nothing (source "default", with a note).
+    dt is the interval of the file's frames: a frame_step multiplies it. Further keywords are
+    `Preprocess` options: crop, time_range, frame_step, bin, normalize, split_into."""
+    unknown = set(preprocessing) - _PREPROCESS
+    if unknown:
+        raise TypeError(f"load_movie() got unknown options {sorted(unknown)}")
+    options = Preprocess(**preprocessing)
+    for name, value in (("dt", dt), ("pixel_size", pixel_size), ("default_dt", default_dt),
+                        ("default_pixel_size", default_pixel_size)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise CneepError(f"{name} must be a positive number, not {value}")
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir():
+        reader = read_sequence
+    elif not path.exists():
         raise CneepError(f"{path}: no such file")
-    reader = _READERS.get(path.suffix.lower())
-    if reader is None:
-        raise CneepError(f"{path}: unsupported file type {path.suffix!r} (use {', '.join(_READERS)})")
-    if path.stat().st_size == 0:
-        raise CneepError(f"{path}: the file is empty")
-    movie = reader(path)
+    else:
+        reader = _READERS.get(path.suffix.lower())
+        if reader is None:
+            raise CneepError(f"{path}: unsupported file type {path.suffix!r} "
+                             f"(use {', '.join(_READERS)} or a folder of numbered images)")
+        if path.stat().st_size == 0:
+            raise CneepError(f"{path}: the file is empty")
+    movie = reader(path, channel=channel, z=z)
     if movie.n_frames < 2:
         raise CneepError(f"{path}: each movie has {movie.n_frames} frame; at least 2 are needed")
-    if movie.frames.dtype.kind == "f" and not np.isfinite(movie.frames).all():
+    _calibrate(movie, dt, pixel_size, default_dt, default_pixel_size)
+    if isinstance(movie.frames, np.ndarray) and not isinstance(movie.frames, np.memmap) \
+            and movie.frames.base is None and movie.frames.dtype.kind == "f" and not np.isfinite(movie.frames).all():
         raise CneepError(f"{path}: the frames contain NaN or infinite values")
-    if truth and sidecar_path(path).is_file():
+    movie.provenance.setdefault("notes", [])
+    if truth and path.is_file() and sidecar_path(path).is_file():
         movie.truth = load_truth(sidecar_path(path), movie.n_movies, movie.n_frames)
+        movie.provenance["truth"] = str(sidecar_path(path))
+    movie = preprocess(movie, options)
+    movie.provenance.update(dt=movie.dt, dt_source=movie.dt_source, pixel_size=movie.pixel_size,
+                            pixel_size_source=movie.pixel_size_source)
     return movie
+
+
+def _calibrate(movie: Movie, dt, pixel_size, default_dt: float, default_pixel_size: float) -> None:
+    notes = movie.provenance.setdefault("notes", [])
+    if dt is not None:
+        movie.dt, movie.dt_source = float(dt), "user"
+    elif movie.dt_source != "metadata":
+        movie.dt, movie.dt_source = default_dt, "default"
+        notes.append(f"no frame interval in the file: using dt = {default_dt:g} s (set it with --dt)")
+    if pixel_size is not None:
+        movie.pixel_size, movie.pixel_size_source = float(pixel_size), "user"
+    elif movie.pixel_size_source != "metadata":
+        movie.pixel_size, movie.pixel_size_source = default_pixel_size, "default"
+        notes.append(f"no pixel size in the file: using {default_pixel_size:g} µm (set it with --pixel-size)")
+
+
+def describe(movie: Movie) -> dict:
+    """What was found, as `cneep info --json` prints it."""
+    p = movie.provenance
+    path = Path(movie.path) if movie.path else None
+    file_bytes = p.get("file_bytes") or (os.path.getsize(path) if path is not None and path.is_file() else None)
+    return {"path": str(path) if path else None, "format": p.get("format"), "movies": movie.n_movies,
+            "frames": movie.n_frames, "height": movie.frame_shape[0], "width": movie.frame_shape[1],
+            "dtype": str(np.dtype(movie.frames.dtype).newbyteorder("=")), "dt": movie.dt,
+            "dt_source": movie.dt_source, "pixel_size": movie.pixel_size,
+            "pixel_size_source": movie.pixel_size_source, "channels": p.get("channels", 1),
+            "z_planes": p.get("z_planes", 1), "file_bytes": file_bytes, "notes": p.get("notes", [])}
 
 
 def save_movie(movie: Movie, path: str | Path) -> Path:
@@ -54,7 +110,9 @@ def save_movie(movie: Movie, path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in (".tif", ".tiff"):
         raise CneepError(f"{path}: movies are saved as .tif")
-    write_tiff(path, movie.frames, movie.dt, movie.pixel_size)
+    if movie.path is not None and path.exists() and Path(movie.path).resolve() == path.resolve():
+        raise CneepError(f"{path}: is the movie's own source file; save to another name")
+    write_tiff(path, np.asarray(movie.frames), movie.dt, movie.pixel_size)
     if movie.truth is not None:
         save_truth(movie.truth, sidecar_path(path))
     movie.path = path
