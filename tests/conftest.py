@@ -53,3 +53,35 @@ def toy_run(tiny_movie):
                pixel_size=tiny_movie.pixel_size, frame_shape=tiny_movie.frame_shape, movie=movie, frame=frame,
                part=movie.astype(np.int8), ds=ds, maps=maps, summary=summary,
                true_ds=tiny_movie.truth.ds.ravel().copy())
+
+
+@pytest.fixture
+def tiny_config():
+    """Seconds of CPU training on tiny_movie."""
+    from cneep_engine import TrainConfig
+    return TrainConfig(depth=2, channels=4, batch=64, iterations=40, eval_every=10, patience=0, device="cpu")
+
+
+@pytest.fixture
+def studio(qtbot):
+    """The real main window, shown offscreen; any job still running is cancelled and joined at the end."""
+    from cneep_gui.main_window import MainWindow
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    window.training_panel.threads.setValue(1)    # two cores, shared with other work: no oversubscription
+    yield window
+    if window.job is not None:
+        window.job.cancel()
+        window.job.wait()
+
+
+@pytest.fixture
+def pick_file(monkeypatch):
+    """pick_file(path): every file dialog now answers `path`, as if the user had chosen it."""
+    def pick(path):
+        from PyQt6.QtWidgets import QFileDialog
+        monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
+        monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
+        monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(path))
+    return pick

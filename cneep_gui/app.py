@@ -1,0 +1,33 @@
+"""`cneep-studio [FILE]`: start the desktop app, opening a movie or a run folder when one is given."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+
+from PyQt6.QtWidgets import QApplication
+
+from .main_window import MainWindow
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="cneep-studio", description="CNEEP Studio: entropy production and "
+                                     "dissipation maps from microscopy movies")
+    parser.add_argument("file", nargs="?", help="movie (.tif, .tiff, .npy) or run folder to open")
+    args, qt_args = parser.parse_known_args(argv)
+    app = QApplication([sys.argv[0], *qt_args])
+    app.setApplicationName("CNEEP Studio")
+    app.setOrganizationName("CNEEP")
+    window = MainWindow()
+    # A bug in a slot must not kill the session or print a traceback at the user: dialog + log.
+    sys.excepthook = lambda kind, value, tb: window.show_error(
+        f"unexpected error: {kind.__name__}: {value}", "".join(traceback.format_exception(kind, value, tb)))
+    window.show()
+    if args.file:
+        window.open_path(args.file)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

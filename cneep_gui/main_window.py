@@ -1,0 +1,422 @@
+"""The main window: lays out the panels, owns the open movie and run, and wires user actions to the engine.
+
+Everything slow (generating, training, writing a movie) runs as a `Job` on a QThread, one at a time.
+Every failure becomes a dialog naming what went wrong; tracebacks go to the log panel only.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+
+from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, load_movie, simulate_bead_spring, train
+from cneep_engine import export
+
+from . import settings
+from .log_panel import LogPanel, log
+from .movie_panel import OFF, TIME_AVERAGED, MoviePanel
+from .movie_view import MovieView
+from .plots import TracePlot, TrainingPlots
+from .summary_view import SummaryView
+from .synth_dialog import SynthDialog, SynthRequest
+from .timeline import Timeline
+from .training_panel import TrainingPanel
+from .worker import Job
+
+MOVIE_FILTER = "Movies (*.tif *.tiff *.npy);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self):
+        super().__init__()
+        self.setWindowTitle("CNEEP Studio")
+        self.setAcceptDrops(True)
+        self.movie: Movie | None = None
+        self.run: Run | None = None
+        self.job: Job | None = None
+        self.error_box: QMessageBox | None = None
+        self._mean_map: np.ndarray | None = None
+        self._limits = (1.0, 1.0)
+        self._trace_movie: int | None = None      # which movie the trace plot shows
+
+        self.movie_view = MovieView()
+        self.timeline = Timeline()
+        self.trace = TracePlot()
+        centre = QSplitter(Qt.Orientation.Vertical)
+        top = QWidget()
+        column = QVBoxLayout(top)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.movie_view, 1)
+        column.addWidget(self.timeline)
+        centre.addWidget(top)
+        centre.addWidget(self.trace)
+        centre.setSizes([600, 200])
+        self.setCentralWidget(centre)
+
+        self.movie_panel = MoviePanel()
+        self.training_panel = TrainingPanel()
+        self.training_plots = TrainingPlots()
+        self.summary = SummaryView()
+        self.log_panel = LogPanel()
+        self.docks = {}
+        for title, widget, area in (("Movie", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Training", self.training_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Training progress", self.training_plots, Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Results", self.summary, Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
+            dock = QDockWidget(title, self, objectName=title)
+            dock.setWidget(widget)
+            self.addDockWidget(area, dock)
+            self.docks[title] = dock
+        self.resizeDocks([self.docks["Movie"], self.docks["Training progress"]], [330, 420],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Log"]], [120], Qt.Orientation.Vertical)
+        self._build_menus()
+
+        self.timeline.positionChanged.connect(self._show_position)
+        self.trace.frameRequested.connect(lambda t: self.timeline.set_position(self.timeline.movie(), t))
+        self.movie_panel.calibrationChanged.connect(self._set_calibration)
+        self.movie_panel.overlayChanged.connect(self._overlay_changed)
+        self.training_panel.trainRequested.connect(self.start_training)
+        self.training_panel.cancelRequested.connect(self.cancel_job)
+        self._restore_settings()
+        self._update_actions()
+
+    # --- menus ----------------------------------------------------------------------------------
+    def _action(self, menu, text, slot, shortcut=None) -> QAction:
+        action = menu.addAction(text)
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self._action(file, "&Open movie…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
+        self.generate_action = self._action(file, "&Generate synthetic movie…", self.generate_dialog, "Ctrl+G")
+        file.addSeparator()
+        self.save_run_action = self._action(file, "&Save run…", self.save_run_dialog, QKeySequence.StandardKey.Save)
+        exports = file.addMenu("&Export")
+        self.export_actions = [
+            self._action(exports, "Dissipation maps, all windows (TIFF stack)…",
+                         lambda: self._export("Save map stack", "TIFF (*.tif)", ".tif", export.write_map_stack)),
+            self._action(exports, "Time-averaged map (TIFF)…",
+                         lambda: self._export("Save time-averaged map", "TIFF (*.tif)", ".tif", export.write_mean_map)),
+            self._action(exports, "Overlay image (PNG)…", self.export_png_dialog),
+            self._action(exports, "Overlay movie (MP4 or AVI)…", self.export_movie_dialog),
+            self._action(exports, "EP traces (CSV)…",
+                         lambda: self._export("Save EP traces", "CSV (*.csv)", ".csv", export.write_trace_csv)),
+            self._action(exports, "Summary (JSON)…",
+                         lambda: self._export("Save summary", "JSON (*.json)", ".json", export.write_summary_json)),
+        ]
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        training = bar.addMenu("&Training")
+        self._action(training, "&Train", self.start_training, "Ctrl+T")
+        self._action(training, "&Cancel", self.cancel_job, "Ctrl+.")
+        self._action(training, "Reset settings to defaults",
+                     lambda: self.training_panel.set_config(TrainConfig()))
+        view = bar.addMenu("&View")
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in settings.recent_files():
+            self.recent_menu.addAction(path).triggered.connect(lambda _, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(True)
+
+    def _update_actions(self) -> None:
+        busy = self.job is not None
+        for action in [self.save_run_action, *self.export_actions]:
+            action.setEnabled(self.run is not None and not busy)
+        self.generate_action.setEnabled(not busy)
+        self.training_panel.train_button.setEnabled(self.movie is not None and not busy)
+
+    # --- errors ---------------------------------------------------------------------------------
+    def show_error(self, message: str, details: str = "") -> None:
+        """A dialog with the one-line message; the traceback, if any, goes to the log only."""
+        log.error(message + (f"\n{details}" if details else ""))
+        self.error_box = QMessageBox(QMessageBox.Icon.Critical, "CNEEP Studio", message,
+                                     QMessageBox.StandardButton.Ok, self)
+        self.error_box.open()       # not exec(): the window keeps running behind the dialog
+
+    @contextmanager
+    def _reporting(self):
+        try:
+            yield
+        except CneepError as e:
+            self.show_error(str(e))
+        except Exception as e:  # a bug: keep the app usable and tell the user
+            self.show_error(f"unexpected error: {type(e).__name__}: {e}", traceback.format_exc())
+
+    # --- opening --------------------------------------------------------------------------------
+    def _last_dir(self) -> str:
+        return settings.value("dir/last", str(Path.home()))
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open movie", self._last_dir(), MOVIE_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_run_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open run folder", self._last_dir())
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str | Path) -> bool:
+        """Open a movie file or a run folder. Returns whether it worked; failures show a dialog."""
+        path = Path(path)
+        with self._reporting():
+            if self.job is not None:
+                raise CneepError(f"{path}: wait for the running job to finish (or cancel it) first")
+            if path.is_dir():
+                run, movie = export.open_run(path)
+                self.set_movie(movie)
+                self.set_run(run)
+                log.info(f"opened run {path}")
+            else:
+                self.set_movie(load_movie(path))
+                log.info(f"opened {path}")
+            settings.add_recent(path)
+            settings.set_value("dir/last", str(path.parent))
+            return True
+        return False
+
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        files = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+    def set_movie(self, movie: Movie) -> None:
+        self.movie = movie
+        self.set_run(None)
+        self.setWindowTitle(f"CNEEP Studio — {movie.path.name if movie.path else 'synthetic movie'}")
+        self.movie_panel.set_movie(movie)
+        self.training_plots.reset(movie.truth)
+        self.timeline.set_movie_shape(movie.n_movies, movie.n_frames, movie.dt)
+        self._update_actions()
+
+    def set_run(self, run: Run | None) -> None:
+        self.run = run
+        self.summary.set_summary(run.summary if run else None)
+        self.movie_panel.set_has_run(run is not None)
+        if run is not None:
+            self._mean_map = run.mean_map
+            self._limits = export.map_limits(run)
+        self._overlay_changed()
+        self._update_actions()
+
+    # --- showing --------------------------------------------------------------------------------
+    def current_map(self, movie: int, frame: int) -> np.ndarray | None:
+        mode = self.movie_panel.mode.currentIndex()
+        if self.run is None or mode == OFF:
+            return None
+        return self._mean_map if mode == TIME_AVERAGED else export.frame_map(self.run, movie, frame)
+
+    def _overlay_changed(self) -> None:
+        mean = self.movie_panel.mode.currentIndex() == TIME_AVERAGED
+        self.movie_view.set_scale(self._limits[mean], "EP rate per pixel (k_B/s)" if mean
+                                  else "EP per pixel, this transition (k_B)")
+        self.movie_view.set_opacity(self.movie_panel.opacity.value() / 100)
+        self._trace_movie = None
+        if self.movie is not None:
+            self._show_position(self.timeline.movie(), self.timeline.frame())
+
+    def _show_position(self, movie: int, frame: int) -> None:
+        if self.movie is None:
+            return
+        self.movie_view.show_frame(self.movie.frames[movie, frame])
+        self.movie_view.show_map(self.current_map(movie, frame))
+        if movie != self._trace_movie:
+            self._trace_movie = movie
+            if self.run is not None and np.any(self.run.movie == movie):
+                self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt)
+            else:
+                self.trace.set_trace(None, None, None, self.movie.dt)
+        self.trace.set_frame(frame)
+
+    def _set_calibration(self, dt: float, pixel_size: float) -> None:
+        self.movie.dt, self.movie.dt_source = dt, "user"
+        self.movie.pixel_size, self.movie.pixel_size_source = pixel_size, "user"
+        self.timeline.set_dt(dt)
+        if self.run is None:
+            self.trace.dt = dt
+
+    def overlay_renderer(self):
+        """`render(movie, frame) -> RGB` as drawn now, at the movie's resolution; Qt-free, so it may run
+        on a worker thread while the user goes on changing the view."""
+        frames, run, mean_map = self.movie.frames, self.run, self._mean_map
+        mode = OFF if run is None else self.movie_panel.mode.currentIndex()
+        view = self.movie_view
+        levels, limit, opacity, lut = view.levels(), view.limit, view.opacity, view.frame_lut()
+
+        def render(movie: int, frame: int) -> np.ndarray:
+            ep_map = None if mode == OFF else mean_map if mode == TIME_AVERAGED else export.frame_map(run, movie, frame)
+            return export.overlay_rgb(frames[movie, frame], ep_map, levels, limit, opacity, lut)
+
+        return render
+
+    # --- jobs -----------------------------------------------------------------------------------
+    def _start_job(self, fn, on_returned, what: str) -> Job:
+        self.job = Job(fn, self)
+        self.job.returned.connect(on_returned)
+        self.job.errored.connect(lambda message, details: self.show_error(f"{what}: {message}", details))
+        self.job.finished.connect(self._job_finished)
+        self._update_actions()
+        log.info(f"{what}…")
+        self.job.start()
+        return self.job
+
+    def _job_finished(self) -> None:
+        self.job.wait()
+        self.job.deleteLater()
+        self.job = None
+        self.training_panel.set_running(False)
+        self._update_actions()
+
+    def cancel_job(self) -> None:
+        if self.job is not None:
+            log.info("cancelling: the best model so far is kept")
+            self.job.cancel()
+
+    def generate_dialog(self) -> SynthDialog:
+        """Open the generator dialog without blocking; Generate starts the job."""
+        dialog = SynthDialog(self)
+        dialog.accepted.connect(lambda: self._generate(dialog))
+        dialog.open()
+        return dialog
+
+    def _generate(self, dialog: SynthDialog) -> None:
+        with self._reporting():
+            try:
+                req: SynthRequest = dialog.request()
+            except ValueError as e:
+                raise CneepError(f"synthetic movie: {e}") from e
+            self._start_job(lambda emit, cancel: simulate_bead_spring(req.chain, req.renderer, movies=req.movies,
+                                                                      frames=req.frames, seed=req.seed),
+                            self._generated, "generating a synthetic movie")
+
+    def _generated(self, movie: Movie) -> None:
+        self.set_movie(movie)
+        log.info(f"generated {movie.n_movies} × {movie.n_frames} frames; exact σ = {movie.truth.sigma:.4g} k_B/s")
+
+    def start_training(self) -> None:
+        if self.movie is None or self.job is not None:
+            return
+        with self._reporting():
+            config = self.training_panel.config()
+            settings.save_train_config(config)
+            movie = replace(self.movie)     # a snapshot: calibration edits during training do not leak in
+            threads = self.training_panel.threads.value()
+            self.set_run(None)
+            self.training_plots.reset(movie.truth)
+            self.training_panel.set_running(True)
+
+            def job(emit, cancel):
+                torch.set_num_threads(threads)
+                return train(movie, config, callback=emit, cancel=cancel)
+
+            self._start_job(job, self._trained, f"training on {movie.name}")
+            self.job.progress.connect(self._training_progress)
+
+    def _training_progress(self, ev: Progress) -> None:
+        self.training_panel.show_progress(ev)
+        self.training_plots.add(ev)
+        if ev.val_rate is not None or ev.message:
+            val = f": validation EP rate {ev.val_rate:.4g} k_B/s, loss {ev.val_loss:.4g}" if ev.val_rate else ""
+            log.info(f"seed {ev.seed_index + 1}/{ev.n_seeds} iteration {ev.iteration}{val} {ev.message}".rstrip())
+
+    def _trained(self, run: Run) -> None:
+        self.set_run(run)
+        s = run.summary
+        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s['stopped']}, {s['wall_s']:.0f} s)")
+
+    # --- saving and exporting -------------------------------------------------------------------
+    def _ask_save(self, title: str, filter_: str, suffix: str) -> Path | None:
+        stem = self.movie.path.stem if self.movie and self.movie.path else "synthetic"
+        start = str(Path(self._last_dir()) / f"{stem}{suffix}")
+        path, _ = QFileDialog.getSaveFileName(self, title, start, filter_)
+        if not path:
+            return None
+        path = Path(path)
+        settings.set_value("dir/last", str(path.parent))
+        return path if path.suffix else path.with_suffix(suffix)
+
+    def _export(self, title: str, filter_: str, suffix: str, write) -> None:
+        path = self._ask_save(title, filter_, suffix)
+        if path is not None:
+            with self._reporting():
+                write(self.run, path)
+                log.info(f"wrote {path}")
+
+    def export_png_dialog(self) -> None:
+        path = self._ask_save("Save overlay image", "PNG (*.png)", ".png")
+        if path is not None:
+            with self._reporting():
+                export.write_png(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
+                log.info(f"wrote {path}")
+
+    def export_movie_dialog(self) -> None:
+        path = self._ask_save("Save overlay movie", "MP4 (*.mp4);;AVI, lossless (*.avi)", ".mp4")
+        if path is None:
+            return
+        m, fps = self.timeline.movie(), self.timeline.fps.value()
+        # Tiny synthetic frames would play as a speck: repeat pixels up to a watchable size.
+        scale = max(1, math.ceil(240 / min(self.movie.frame_shape)))
+        render = self.overlay_renderer()
+        frames = (render(m, t) for t in range(self.movie.n_frames))
+        self._start_job(lambda emit, cancel: export.write_overlay_movie(path, frames, fps, scale),
+                        lambda p: log.info(f"wrote {p}"), f"writing {path.name}")
+
+    def save_run_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Save run into folder", self._last_dir())
+        if path:
+            with self._reporting():
+                export.save_run(self.run, self.movie, path)
+                self.movie_panel.set_movie(self.movie)
+                settings.add_recent(path)
+                log.info(f"saved run in {path}")
+
+    # --- lifetime -------------------------------------------------------------------------------
+    def _restore_settings(self) -> None:
+        self.training_panel.set_config(settings.load_train_config())
+        self.timeline.fps.setValue(settings.value("view/fps", 20.0))
+        self.movie_panel.opacity.setValue(settings.value("view/opacity", 70))
+        geometry = settings.store().value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+            self.restoreState(settings.store().value("window/state"))
+        else:
+            self.resize(1400, 900)
+
+    def closeEvent(self, event) -> None:
+        if self.job is not None:
+            self.job.cancel()
+            self.job.wait()
+        with self._reporting():
+            settings.save_train_config(self.training_panel.config())
+        settings.set_value("view/fps", self.timeline.fps.value())
+        settings.set_value("view/opacity", self.movie_panel.opacity.value())
+        settings.set_value("window/geometry", self.saveGeometry())
+        settings.set_value("window/state", self.saveState())
+        self.log_panel.detach()
+        super().closeEvent(event)

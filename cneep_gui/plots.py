@@ -1,0 +1,102 @@
+"""Live training curves (EP rate and loss against iteration) and the cumulative EP trace under the movie."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtWidgets import QVBoxLayout, QWidget
+
+from cneep_engine import GroundTruth, Progress
+
+_TRAIN, _VAL = pg.mkPen("#9a9a9a", width=1.5), pg.mkPen("#1f77b4", width=2)
+_SIGMA = pg.mkPen("#2ca02c", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
+_CEILING = pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
+
+
+class TrainingPlots(QWidget):
+    """EP-rate estimate (training batches and validation) and loss, one curve pair per seed."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.rate = pg.PlotWidget(title="EP rate estimate")
+        self.rate.setLabel("left", "EP rate", units="k_B/s")
+        self.rate.setLabel("bottom", "iteration")
+        self.loss = pg.PlotWidget(title="Loss")
+        self.loss.setLabel("left", "NEEP loss")
+        self.loss.setLabel("bottom", "iteration")
+        self.loss.setXLink(self.rate)
+        for p in (self.rate, self.loss):
+            p.addLegend(offset=(-5, 5))
+            p.showGrid(x=True, y=True, alpha=0.2)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.rate, 3)
+        layout.addWidget(self.loss, 2)
+        self._points: dict[int, dict[str, list]] = {}
+        self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
+        self.truth_lines: list[pg.InfiniteLine] = []
+
+    def reset(self, truth: GroundTruth | None) -> None:
+        """Empty plots; for a synthetic movie, the exact EP rate and the two-frame ceiling as lines."""
+        for p in (self.rate, self.loss):
+            p.clear()
+            p.plotItem.legend.clear()
+        self._points, self._curves = {}, {}
+        self.truth_lines = []
+        if truth is not None:
+            for value, pen, name in ((truth.sigma, _SIGMA, "σ exact"), (truth.sigma_2pt, _CEILING, "σ two-frame")):
+                line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
+                                       labelOpts={"position": 0.9, "color": pen.color(), "anchors": [(1, 1), (1, 1)]})
+                self.rate.addItem(line)
+                self.truth_lines.append(line)
+
+    def add(self, ev: Progress) -> None:
+        if ev.val_rate is None:
+            return
+        pts = self._points.setdefault(ev.seed_index, {k: [] for k in ("it", "tr", "vr", "tl", "vl")})
+        for key, v in zip(pts, (ev.iteration, ev.train_rate, ev.val_rate, ev.train_loss, ev.val_loss)):
+            pts[key].append(v)
+        curves = self._curves.get(ev.seed_index)
+        if curves is None:
+            suffix = f" (seed {ev.seed})" if ev.n_seeds > 1 else ""
+            curves = self._curves[ev.seed_index] = {
+                "tr": self.rate.plot(pen=_TRAIN, name=f"training{suffix}"),
+                "vr": self.rate.plot(pen=_VAL, symbol="o", symbolSize=4, name=f"validation{suffix}"),
+                "tl": self.loss.plot(pen=_TRAIN, name=f"training{suffix}"),
+                "vl": self.loss.plot(pen=_VAL, symbol="o", symbolSize=4, name=f"validation{suffix}")}
+        for key, curve in curves.items():
+            curve.setData(pts["it"], pts[key])
+
+    def curve_data(self, which: str, seed_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """(iterations, values) drawn for 'tr', 'vr', 'tl' or 'vl'."""
+        return self._curves[seed_index][which].getData()
+
+
+class TracePlot(pg.PlotWidget):
+    """Cumulative EP along the movie shown, with a cursor that follows (and drags) the frame."""
+
+    frameRequested = pyqtSignal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent, title="Cumulative EP")
+        self.setLabel("left", "cumulative EP", units="k_B")
+        self.setLabel("bottom", "time", units="s")
+        self.addLegend(offset=(5, 5))
+        self.showGrid(x=True, y=True, alpha=0.2)
+        self.predicted = self.plot(pen=_VAL, name="CNEEP")
+        self.truth = self.plot(pen=_SIGMA, name="exact")
+        self.cursor = pg.InfiniteLine(0, movable=True, pen=pg.mkPen("#ff7f0e", width=2))
+        self.addItem(self.cursor)
+        self.dt = 1.0
+        self.cursor.sigDragged.connect(lambda line: self.frameRequested.emit(round(line.value() / self.dt)))
+
+    def set_trace(self, t: np.ndarray | None, cumulative: np.ndarray | None, true: np.ndarray | None,
+                  dt: float) -> None:
+        self.dt = dt
+        self.predicted.setData([] if t is None else t, [] if cumulative is None else cumulative)
+        self.truth.setData([] if true is None else t, [] if true is None else true)
+        self.truth.setVisible(true is not None)
+
+    def set_frame(self, frame: int) -> None:
+        self.cursor.setValue(frame * self.dt)

@@ -1,0 +1,55 @@
+"""What the app remembers between sessions: recent files, training settings, view choices, window layout.
+
+Everything goes through `store()`, an INI file in the user's config folder (tests point it at tmp_path)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from PyQt6.QtCore import QSettings
+
+from cneep_engine import CneepError, TrainConfig
+
+MAX_RECENT = 8
+
+
+def store() -> QSettings:
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "CNEEP", "CNEEP Studio")
+
+
+def recent_files() -> list[str]:
+    value = store().value("recent", [])
+    return [value] if isinstance(value, str) else list(value or [])
+
+
+def add_recent(path: str | Path) -> list[str]:
+    """Put `path` first in the recent list, without duplicates, and return the list."""
+    path = str(Path(path).resolve())
+    paths = [path] + [p for p in recent_files() if p != path][:MAX_RECENT - 1]
+    store().setValue("recent", paths)
+    return paths
+
+
+def load_train_config() -> TrainConfig:
+    """The last training settings, or the defaults when none were saved or they no longer apply."""
+    try:
+        saved = json.loads(store().value("training/config", "{}"))
+        known = {f.name for f in fields(TrainConfig)}
+        return TrainConfig(**{k: v for k, v in saved.items() if k in known})
+    except (CneepError, TypeError, ValueError, AttributeError):
+        return TrainConfig()
+
+
+def save_train_config(config: TrainConfig) -> None:
+    store().setValue("training/config", json.dumps(asdict(config)))
+
+
+def value(key: str, default, kind=None):
+    """A stored view setting (fps, opacity, ...), converted to the type of `default`."""
+    return store().value(key, default, type=kind or type(default))
+
+
+def set_value(key: str, v) -> None:
+    store().setValue(key, v)

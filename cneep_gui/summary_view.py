@@ -1,0 +1,34 @@
+"""The run's result in words: EP rate with its spread over seeds, and how it compares with the truth."""
+
+from __future__ import annotations
+
+from PyQt6.QtWidgets import QLabel
+
+
+def summary_text(summary: dict) -> str:
+    s = summary
+    spread = f" ± {s['ep_rate_std']:.3g}" if s.get("ep_rate_std") is not None else ""
+    seeds = f" (mean ± s.d. over {len(s['seeds'])} seeds)" if spread else ""
+    lines = [f"<b>EP rate {s['ep_rate']:.4g}{spread} k<sub>B</sub>/s</b>{seeds}",
+             f"on {s.get('test_windows', '?')} held-out test windows"]
+    if "truth" in s:
+        t = s["truth"]
+        r2 = f", R² = {t['r2']:.3f} per transition" if t.get("r2") is not None else ""
+        lines.append(f"exact σ = {t['sigma']:.4g}, two-frame σ = {t['sigma_2pt']:.4g} k<sub>B</sub>/s: "
+                     f"error {t['rel_err_2pt']:+.1%} against the two-frame value{r2}")
+    stop = s.get("stopped", "")
+    lines.append(f"{stop} after {s.get('iterations', '?')} iterations (best at {s.get('best_iteration', '?')}), "
+                 f"{s.get('device', '')}, {s.get('wall_s', 0):.0f} s")
+    if stop == "cancelled":
+        lines.append("<i>cancelled: these are the results of the best model found before Cancel</i>")
+    return "<br>".join(lines)
+
+
+class SummaryView(QLabel):
+    def __init__(self, parent=None):
+        super().__init__("Train a model or open a run to see its results.", parent)
+        self.setWordWrap(True)
+        self.setMargin(6)
+
+    def set_summary(self, summary: dict | None) -> None:
+        self.setText(summary_text(summary) if summary else "Train a model or open a run to see its results.")

@@ -1,0 +1,133 @@
+"""Generate a synthetic Brownian movie: bead-spring chain and renderer parameters, with a live preview.
+
+The dialog only collects parameters and previews one frame; the main window generates the movie in the
+background with `cneep_engine.simulate_bead_spring`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyqtgraph as pg
+from PyQt6.QtCore import QTimer
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+                             QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout)
+
+from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring
+
+
+@dataclass(frozen=True)
+class SynthRequest:
+    chain: BeadSpringChain
+    renderer: BeadRenderer
+    movies: int
+    frames: int
+    seed: int
+
+
+def _spin(lo, hi, value, tip, decimals=None, step=None):
+    box = QSpinBox() if decimals is None else QDoubleSpinBox(decimals=decimals)
+    box.setRange(lo, hi)
+    box.setValue(value)
+    box.setToolTip(tip)
+    if step:
+        box.setSingleStep(step)
+    return box
+
+
+class SynthDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent, windowTitle="Generate synthetic movie")
+        c, r = BeadSpringChain(), BeadRenderer()
+        self.beads = _spin(2, 64, c.beads, "Beads on the chain; bead i is in contact with a bath at T_i")
+        self.tc = _spin(0.01, 1e4, c.tc, "Temperature of the first (cold) bead's bath, k_B = 1", 3)
+        self.th = _spin(0.01, 1e4, c.th, "Temperature of the last (hot) bead's bath; Tc = Th is equilibrium", 3)
+        self.k = _spin(0.01, 1e4, c.k, "Spring stiffness", 3)
+        self.gamma = _spin(0.01, 1e4, c.gamma, "Friction coefficient", 3)
+        self.dt = _spin(1e-5, 100, c.dt, "Time between frames, s", 5, 0.001)
+        self.movies = _spin(1, 1000, 3, "Independent movies (3 or more lets whole movies be held out)")
+        self.frames = _spin(2, 10_000_000, 1000, "Frames per movie")
+        self.seed = _spin(0, 2**31 - 1, 0, "Random seed of trajectories and noise")
+        self.cell = _spin(4, 512, r.cell, "Pixels per bead cell: a frame is cell × (beads × cell) pixels")
+        self.pixel_size = _spin(1e-4, 1e4, r.pixel_size, "Micrometres per pixel", 4)
+        self.psf = _spin(0.1, 100, r.psf_sigma, "Width (s.d.) of the Gaussian point-spread function, pixels", 2)
+        self.peak = _spin(1, 65535, r.peak, "Counts at the centre of a bead", 1)
+        self.background = _spin(0, 65535, r.background, "Background counts", 1)
+        self.read_noise = _spin(0, 1e4, r.read_noise, "Gaussian camera noise, counts (s.d.)", 2)
+        self.poisson = QCheckBox(toolTip="Shot noise on the expected counts")
+        self.binning = _spin(1, 64, r.binning, "Average b × b pixel blocks (after rendering, before noise)")
+        self.dtype = QComboBox(toolTip="Pixel type of the movie")
+        self.dtype.addItems(["uint8", "uint16"])
+        physics, camera = QFormLayout(), QFormLayout()
+        for form, rows in ((physics, [("Beads", self.beads), ("Cold bath Tc", self.tc), ("Hot bath Th", self.th),
+                                      ("Stiffness k", self.k), ("Friction γ", self.gamma), ("Frame interval", self.dt),
+                                      ("Movies", self.movies), ("Frames per movie", self.frames),
+                                      ("Seed", self.seed)]),
+                           (camera, [("Cell (px)", self.cell), ("Pixel size (µm)", self.pixel_size),
+                                     ("PSF width (px)", self.psf), ("Peak", self.peak),
+                                     ("Background", self.background), ("Read noise", self.read_noise),
+                                     ("Shot noise", self.poisson), ("Binning", self.binning),
+                                     ("Pixel type", self.dtype)])):
+            for label, widget in rows:
+                form.addRow(label, widget)
+        boxes = QHBoxLayout()
+        for title, form in (("Bead-spring chain", physics), ("Microscope", camera)):
+            group = QGroupBox(title)
+            group.setLayout(form)
+            boxes.addWidget(group)
+        self.preview = pg.PlotWidget()
+        self.preview.setAspectLocked(True)
+        self.preview.invertY(True)
+        self.preview.hideAxis("left")
+        self.preview.hideAxis("bottom")
+        self.preview_image = pg.ImageItem()
+        self.preview.addItem(self.preview_image)
+        self.preview.setMinimumHeight(120)
+        self.message = QLabel(wordWrap=True)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Generate")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(boxes)
+        layout.addWidget(self.preview)
+        layout.addWidget(self.message)
+        layout.addWidget(self.buttons)
+        # Typing fires many edits; the preview is redrawn once they pause.
+        self._debounce = QTimer(self, singleShot=True, interval=150)
+        self._debounce.timeout.connect(self.update_preview)
+        for w in (self.beads, self.tc, self.th, self.k, self.gamma, self.dt, self.movies, self.frames, self.seed,
+                  self.cell, self.pixel_size, self.psf, self.peak, self.background, self.read_noise, self.binning):
+            w.valueChanged.connect(self._debounce.start)
+        self.poisson.toggled.connect(self._debounce.start)
+        self.dtype.currentIndexChanged.connect(self._debounce.start)
+        self.update_preview()
+
+    def request(self) -> SynthRequest:
+        """The parameters as engine objects. Raises ValueError for an impossible combination."""
+        chain = BeadSpringChain(beads=self.beads.value(), tc=self.tc.value(), th=self.th.value(), k=self.k.value(),
+                                gamma=self.gamma.value(), dt=self.dt.value())
+        renderer = BeadRenderer(cell=self.cell.value(), pixel_size=self.pixel_size.value(),
+                                psf_sigma=self.psf.value(), background=self.background.value(),
+                                peak=self.peak.value(), poisson=self.poisson.isChecked(),
+                                read_noise=self.read_noise.value(), binning=self.binning.value(),
+                                dtype=self.dtype.currentText())
+        return SynthRequest(chain, renderer, self.movies.value(), self.frames.value(), self.seed.value())
+
+    def update_preview(self) -> None:
+        ok = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
+        try:
+            req = self.request()
+            frame = simulate_bead_spring(req.chain, req.renderer, movies=1, frames=2, seed=req.seed).frames[0, 0]
+        except ValueError as e:
+            self.message.setText(f"<span style='color:#d62728'>{e}</span>")
+            ok.setEnabled(False)
+            return
+        self.preview_image.setImage(frame, autoLevels=True)
+        self.preview.autoRange(padding=0)
+        h, w = frame.shape
+        size_mb = req.movies * req.frames * h * w * frame.itemsize / 1e6
+        self.message.setText(f"{req.movies} × {req.frames} frames of {h} × {w} px ({size_mb:.0f} MB); "
+                             f"exact EP rate σ = {req.chain.ep_rate:.4g} k_B/s, "
+                             f"two-frame σ = {req.chain.ep_rate_two_frame:.4g} k_B/s")
+        ok.setEnabled(True)
