@@ -37,10 +37,14 @@ class CNEEP(nn.Module):
                        nn.Conv2d(c << i, c << i, 3, padding=1), nn.ReLU(),
                        nn.Conv2d(c << i, c << (i + 1), 3, padding=1), nn.ReLU()]
         self.trunk = nn.Sequential(*layers)
-        with torch.no_grad():
-            self.feature_shape = tuple(self.trunk(torch.zeros(1, config.seq_len, *frame_shape)).shape[1:])
+        too_small = ValueError(f"frames of {tuple(frame_shape)} pixels are too small for depth {config.depth}")
+        try:
+            with torch.no_grad():
+                self.feature_shape = tuple(self.trunk(torch.zeros(1, config.seq_len, *frame_shape)).shape[1:])
+        except RuntimeError as e:  # pooling refuses an empty output
+            raise too_small from e
         if min(self.feature_shape[1:]) < 1:
-            raise ValueError(f"frames of {frame_shape} are too small for depth {config.depth}")
+            raise too_small
         self.head = nn.Linear(int(torch.tensor(self.feature_shape).prod()), 1)
         # Dataset statistics travel with the weights, so a checkpoint is self-contained.
         self.register_buffer("mean", torch.tensor(float(mean)))

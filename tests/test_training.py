@@ -1,0 +1,123 @@
+"""Training on movies with exact EP: splits, events, cancel, seeds, the run folder, and the physics."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, TrainConfig, load_run, simulate_bead_spring, train
+from cneep_engine.windows import assign_parts, window_starts
+
+# Strong driving (Th/Tc = 100) makes the per-step EP large enough to learn in a few hundred CPU steps.
+DRIVEN = BeadSpringChain(tc=1, th=100, dt=0.01)
+RENDER = BeadRenderer(cell=12, pixel_size=2.0, psf_sigma=12 / 7)
+QUICK = TrainConfig(iterations=400, eval_every=25, batch=256, channels=8, lr=3e-3, patience=0)
+
+
+@pytest.fixture(scope="module")
+def driven_run(tmp_path_factory):
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=6, frames=1500, seed=3)
+    events = []
+    run = train(movie, QUICK, callback=events.append, run_dir=tmp_path_factory.mktemp("driven"))
+    return movie, run, events
+
+
+def test_movies_are_held_out_whole_when_there_are_enough():
+    parts = assign_parts(10, 50, val_fraction=0.2, test_fraction=0.3, seq_len=2)
+    assert [set(p) for p in parts] == [{0}] * 5 + [{1}] * 2 + [{2}] * 3
+
+
+def test_few_movies_are_cut_into_time_blocks_and_straddling_windows_count_nowhere():
+    parts = assign_parts(2, 100, val_fraction=0.2, test_fraction=0.2, seq_len=3)
+    np.testing.assert_array_equal(parts[0], [0] * 60 + [1] * 20 + [2] * 20)
+    starts, label = window_starts(parts, seq_len=3, stride=2)
+    assert starts[:3].tolist() == [0, 2, 4] and starts[49] == 100  # 49 windows per movie; movie 2 at 100
+    assert label[29] == -1 and label[28] == 0 and label[30] == 1  # window 58..60 straddles train and val
+
+
+def test_movies_too_short_to_split_are_refused():
+    with pytest.raises(CneepError, match="too short"):
+        assign_parts(1, 8, val_fraction=0.2, test_fraction=0.2, seq_len=2)
+
+
+def test_short_training_on_a_driven_movie_gets_sign_and_magnitude(driven_run):
+    _, run, _ = driven_run
+    s = run.summary
+    ceiling = s["truth"]["sigma_2pt"]
+    assert 0.2 < s["ep_rate"] / ceiling < 5, s
+    assert s["truth"]["r2"] > 0.2 and s["truth"]["slope"] > 0
+    assert s["ep_per_frame"] == pytest.approx(s["ep_rate"] * 0.01)
+    # The held-out rate is the mean prediction over test windows, and the map averages to the same.
+    test = run.part == 2
+    assert s["ep_rate"] == pytest.approx(run.ds[test].mean() / 0.01, rel=1e-4)
+    assert run.mean_map.sum() == pytest.approx(s["ep_rate"], rel=1e-3)
+    np.testing.assert_allclose(run.maps.sum((1, 2)), run.ds, rtol=1e-4, atol=1e-4)
+
+
+def test_equilibrium_movie_gives_an_ep_rate_near_zero(driven_run):
+    movie = simulate_bead_spring(BeadSpringChain(tc=50, th=50), RENDER, movies=6, frames=1500, seed=3)
+    run = train(movie, QUICK)
+    driven_rate = driven_run[1].summary["ep_rate"]
+    assert abs(run.summary["ep_rate"]) < 0.1 * driven_rate, (run.summary["ep_rate"], driven_rate)
+
+
+def test_events_stream_from_start_to_finish(driven_run):
+    _, run, events = driven_run
+    assert events[0].message == "started" and events[-1].message == "finished"
+    iterations = [e.iteration for e in events]
+    assert iterations == sorted(iterations) and iterations[-1] == QUICK.iterations
+    validations = [e for e in events if e.val_loss is not None]
+    assert len(validations) == QUICK.iterations // QUICK.eval_every
+    best = min(validations, key=lambda e: e.val_loss)
+    assert run.summary["best_iteration"] == best.iteration
+
+
+def test_run_folder_round_trips(driven_run, tmp_path):
+    _, run, _ = driven_run
+    run.save(tmp_path)
+    again = load_run(tmp_path)
+    np.testing.assert_array_equal(again.ds, run.ds)
+    np.testing.assert_array_equal(again.maps, run.maps)
+    np.testing.assert_array_equal(again.part, run.part)
+    np.testing.assert_allclose(again.true_ds, run.true_ds, rtol=1e-7)
+    assert again.summary["ep_rate"] == pytest.approx(run.summary["ep_rate"])
+    assert again.config == run.config
+
+
+def test_cancel_keeps_the_best_model_and_the_log(tmp_path):
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=300, seed=1)
+    cancel = threading.Event()
+
+    def stop_after_second_validation(ev):
+        if ev.iteration >= 20 and ev.val_loss is not None:
+            cancel.set()
+
+    run = train(movie, TrainConfig(iterations=10_000, eval_every=10, batch=64, channels=4, seeds=3),
+                callback=stop_after_second_validation, cancel=cancel, run_dir=tmp_path)
+    assert [s["stopped"] for s in run.summary["seeds"]] == ["cancelled"]  # later seeds never start
+    assert run.summary["iterations"] == 20 and run.summary["best_iteration"] in (10, 20)
+    assert (tmp_path / "model_seed0.pt").is_file() and (tmp_path / "summary.json").is_file()
+    log = (tmp_path / "train_log.csv").read_text().splitlines()
+    assert log[-1].endswith("cancelled") and len(log) == 1 + 4
+
+
+def test_seeds_give_a_spread_and_reproduce(tmp_path):
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=200, seed=2)
+    cfg = TrainConfig(iterations=30, eval_every=10, batch=64, channels=4, seeds=2, seed=5)
+    a, b = train(movie, cfg, run_dir=tmp_path), train(movie, cfg)
+    assert [s["seed"] for s in a.summary["seeds"]] == [5, 6]
+    assert a.summary["ep_rate_std"] > 0
+    np.testing.assert_array_equal(a.ds, b.ds)
+    assert sorted(p.name for p in tmp_path.glob("model_seed*.pt")) == ["model_seed5.pt", "model_seed6.pt"]
+
+
+def test_early_stopping_ends_a_run_that_stalls():
+    movie = simulate_bead_spring(BeadSpringChain(tc=5, th=5), RENDER, movies=3, frames=200, seed=2)
+    run = train(movie, TrainConfig(iterations=2000, eval_every=5, batch=32, channels=4, patience=2))
+    assert run.summary["stopped"] == "stopped early" and run.summary["iterations"] < 2000
+
+
+def test_window_of_more_frames_than_the_movie_is_refused():
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=4, seed=0)
+    with pytest.raises(CneepError, match="shorter than seq_len"):
+        train(movie, TrainConfig(seq_len=5))
