@@ -115,6 +115,7 @@ class ProgressBar:
         bar = "#" * round(done * self.width)
         left = f", <{ev.elapsed_s / ev.iteration * (ev.iterations - ev.iteration):.0f}s left" if ev.iteration else ""
         val = f" val EP rate {ev.val_rate:.4g}" if ev.val_rate is not None else ""
+        val += f" R^2 {ev.val_r2:.3f}" if ev.val_r2 is not None else ""
         line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} [{bar:<{self.width}}] {ev.iteration}/{ev.iterations}"
                 f"{val} best@{ev.best_iteration} {ev.elapsed_s:.0f}s{left} ")
         self.stream.write(line if ev.message not in ("stopped early", "cancelled", "finished")

@@ -18,6 +18,16 @@ class GroundTruth:
     positions: np.ndarray | None = None   # (movies, frames, beads) coordinates behind the frames
     params: dict = field(default_factory=dict)   # everything the generator was given
 
+    def window_ep(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
+        """Exact EP of windows of seq_len frames given by flat start index (movie * frames + t).
+
+        A window's EP is the sum over its transitions: for a Markov process the log-ratio of forward to
+        reversed path probabilities telescopes into exactly that."""
+        n_frames = self.ds.shape[1] + 1
+        cum = np.concatenate([np.zeros((len(self.ds), 1)), np.cumsum(self.ds, axis=1)], axis=1)
+        m, t = starts // n_frames, starts % n_frames
+        return cum[m, t + seq_len - 1] - cum[m, t]
+
 
 @dataclass
 class Movie:

@@ -156,10 +156,7 @@ def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback 
     ds, maps, per_seed = evaluate(trainer, models, starts)
     n_frames = movie.n_frames
     movie_idx, frame_idx = starts // n_frames, starts % n_frames
-    true_ds = None
-    if movie.truth is not None:
-        cum = np.concatenate([np.zeros((movie.n_movies, 1)), np.cumsum(movie.truth.ds, axis=1)], axis=1)
-        true_ds = cum[movie_idx, frame_idx + config.seq_len - 1] - cum[movie_idx, frame_idx]
+    true_ds = movie.truth.window_ep(starts, config.seq_len) if movie.truth is not None else None
 
     test = part == TEST
     rate = trainer.rate

@@ -21,6 +21,7 @@ import torch
 from .device import describe_device, resolve_device
 from .errors import CneepError
 from .io.atomic import atomic_path
+from .metrics import compare
 from .models import CNEEP, CNEEPConfig
 from .movie import Movie
 from .windows import WindowGather, assign_parts, frame_statistics, window_starts
@@ -74,6 +75,7 @@ class Progress:
     train_rate: float             # EP rate (per unit time) of those training batches
     val_loss: float | None = None
     val_rate: float | None = None
+    val_r2: float | None = None   # against the exact EP, when the movie has ground truth
     best_iteration: int = 0
     best_val_loss: float | None = None
     message: str = ""             # "started", "improved", "stopped early", "cancelled", "finished"
@@ -120,6 +122,7 @@ class Trainer:
         val = starts[label == 1]
         pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
         self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
+        self.val_truth = movie.truth.window_ep(np.sort(val[pick]), config.seq_len) if movie.truth else None
         if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
             raise CneepError(f"{movie.name}: not enough frames for training and validation windows")
 
@@ -196,8 +199,9 @@ class Trainer:
             else:
                 bad_evals += 1
             early = cfg.patience and bad_evals >= cfg.patience
+            val_r2 = compare(val_ds.cpu().numpy(), self.val_truth)["r2"] if self.val_truth is not None else None
             emit(iteration=it, train_loss=train_loss, train_rate=self.rate(float(run_ds) / since),
-                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())),
+                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2,
                  message="stopped early" if early else "improved" if improved else "")
             run_loss = run_ds = torch.zeros((), device=self.device)
             since = 0

@@ -68,6 +68,7 @@ def test_events_stream_from_start_to_finish(driven_run):
     assert iterations == sorted(iterations) and iterations[-1] == QUICK.iterations
     validations = [e for e in events if e.val_loss is not None]
     assert len(validations) == QUICK.iterations // QUICK.eval_every
+    assert all(-1e-9 <= e.val_r2 <= 1 for e in validations) and validations[-1].val_r2 > 0.2
     best = min(validations, key=lambda e: e.val_loss)
     assert run.summary["best_iteration"] == best.iteration
 
