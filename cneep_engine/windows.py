@@ -138,13 +138,15 @@ def frame_statistics(frames, parts: np.ndarray, samples: int = 2000, seed: int =
     frame_bytes = int(np.prod(frames.shape[2:])) * np.dtype(frames.dtype).itemsize
     size = min(samples, idx.size, max(1, max_bytes // frame_bytes))
     idx = np.sort(np.random.default_rng(seed).choice(idx, size=size, replace=False))
-    if size * frame_bytes * 8 <= 256 << 20:
+    pixels = int(np.prod(frames.shape[2:]))
+    if size * pixels * 8 <= 256 << 20:
         sub = read_flat(frames, idx).astype(np.float64)
         return float(sub.mean()), float(sub.std()) or 1.0
     total = total_sq = 0.0
-    for part in np.array_split(idx, -(-size // 64)):   # float64 of a chunk at a time
+    per_chunk = max(1, (32 << 20) // (pixels * 8))
+    for part in np.array_split(idx, -(-size // per_chunk)):   # 32 MB of float64 at a time
         sub = read_flat(frames, part).astype(np.float64)
         total, total_sq = total + sub.sum(), total_sq + np.square(sub).sum()
-    count = size * int(np.prod(frames.shape[2:]))
+    count = size * pixels
     mean = total / count
     return float(mean), float(np.sqrt(max(total_sq / count - mean * mean, 0.0))) or 1.0
