@@ -3,4 +3,4 @@
 import pyqtgraph as pg
 
 # Movies are (T, Y, X) numpy arrays: draw rows as rows, as every other tool our users know does.
-pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+pg.setConfigOptions(imageAxisOrder="row-major")

@@ -11,6 +11,13 @@ from PyQt6.QtWidgets import QApplication
 from .main_window import MainWindow
 
 
+def warm_up() -> None:
+    """Creating the first torch optimiser imports ~800 modules (about a second, holding the GIL): do it
+    before the window shows, not in the middle of the first training, where it would freeze the GUI."""
+    import torch
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cneep-studio", description="CNEEP Studio: entropy production and "
                                      "dissipation maps from microscopy movies")
@@ -19,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("CNEEP Studio")
     app.setOrganizationName("CNEEP")
+    warm_up()
     window = MainWindow()
     # A bug in a slot must not kill the session or print a traceback at the user: dialog + log.
     sys.excepthook = lambda kind, value, tb: window.show_error(

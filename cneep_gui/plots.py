@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from cneep_engine import GroundTruth, Progress
 
@@ -15,7 +15,7 @@ _CEILING = pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
 
 
 class TrainingPlots(QWidget):
-    """EP-rate estimate (training batches and validation) and loss, one curve pair per seed."""
+    """EP-rate estimate (training batches and validation) and loss against iteration, per seed, in two tabs."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -29,10 +29,14 @@ class TrainingPlots(QWidget):
         for p in (self.rate, self.loss):
             p.addLegend(offset=(-5, 5))
             p.showGrid(x=True, y=True, alpha=0.2)
+        # Tabs, not a stack: only the plot in view repaints at each training event, which halves the GUI
+        # thread's work per event on a busy CPU.
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.rate, "EP rate")
+        self.tabs.addTab(self.loss, "Loss")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.rate, 3)
-        layout.addWidget(self.loss, 2)
+        layout.addWidget(self.tabs)
         self._points: dict[int, dict[str, list]] = {}
         self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
         self.truth_lines: list[pg.InfiniteLine] = []
@@ -43,6 +47,9 @@ class TrainingPlots(QWidget):
             p.clear()
             p.plotItem.legend.clear()
         self._points, self._curves = {}, {}
+        # The first seed's curves and legend exist before training starts: adding them at the first
+        # validation would re-lay out both plots in the middle of a run, a visible stall.
+        self._new_curves(0, named=True)
         self.truth_lines = []
         if truth is not None:
             for value, pen, name in ((truth.sigma, _SIGMA, "σ exact"), (truth.sigma_2pt, _CEILING, "σ two-frame")):
@@ -51,25 +58,26 @@ class TrainingPlots(QWidget):
                 self.rate.addItem(line)
                 self.truth_lines.append(line)
 
+    def _new_curves(self, seed_index: int, named: bool) -> None:
+        names = ("training", "validation") if named else (None, None)
+        self._curves[seed_index] = {"tr": self.rate.plot(pen=_TRAIN, name=names[0]),
+                                    "vr": self.rate.plot(pen=_VAL, name=names[1]),
+                                    "tl": self.loss.plot(pen=_TRAIN, name=names[0]),
+                                    "vl": self.loss.plot(pen=_VAL, name=names[1])}
+
     def add(self, ev: Progress) -> None:
         if ev.val_rate is None:
             return
         pts = self._points.setdefault(ev.seed_index, {k: [] for k in ("it", "tr", "vr", "tl", "vl")})
         for key, v in zip(pts, (ev.iteration, ev.train_rate, ev.val_rate, ev.train_loss, ev.val_loss)):
             pts[key].append(v)
-        curves = self._curves.get(ev.seed_index)
-        if curves is None:
-            suffix = f" (seed {ev.seed})" if ev.n_seeds > 1 else ""
-            curves = self._curves[ev.seed_index] = {
-                "tr": self.rate.plot(pen=_TRAIN, name=f"training{suffix}"),
-                "vr": self.rate.plot(pen=_VAL, symbol="o", symbolSize=4, name=f"validation{suffix}"),
-                "tl": self.loss.plot(pen=_TRAIN, name=f"training{suffix}"),
-                "vl": self.loss.plot(pen=_VAL, symbol="o", symbolSize=4, name=f"validation{suffix}")}
-        for key, curve in curves.items():
+        if ev.seed_index not in self._curves:
+            self._new_curves(ev.seed_index, named=False)
+        for key, curve in self._curves[ev.seed_index].items():
             curve.setData(pts["it"], pts[key])
 
     def curve_data(self, which: str, seed_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(iterations, values) drawn for 'tr', 'vr', 'tl' or 'vl'."""
+        """(iterations, values) drawn for 'tr', 'vr', 'tl' or 'vl'; one curve per seed."""
         return self._curves[seed_index][which].getData()
 
 

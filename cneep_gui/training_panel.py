@@ -8,7 +8,7 @@ from dataclasses import replace
 import torch
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                             QPushButton, QSpinBox, QWidget)
+                             QPushButton, QSizePolicy, QSpinBox, QWidget)
 
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices
@@ -77,6 +77,8 @@ class TrainingPanel(QWidget):
         form.addRow(buttons)
         self.progress = QProgressBar(maximum=1000, textVisible=True)
         self.status = QLabel()
+        # Changing text must not resize the dock (and re-lay out the window) at every training event.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         form.addRow(self.progress)
         form.addRow(self.status)
         self.train_button.clicked.connect(self.trainRequested)
