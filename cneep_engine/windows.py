@@ -113,7 +113,8 @@ class WindowGather:
     def _read(self, flat: np.ndarray) -> np.ndarray:
         block = np.ascontiguousarray(read_flat(self.source, flat), dtype=self.dtype)
         if self.dtype.kind == "f" and not np.isfinite(block).all():
-            raise CneepError(f"{getattr(self.source, 'name', 'movie')}: the frames contain NaN or infinite values")
+            name = getattr(self.source, "name", None) or getattr(self.source, "filename", None) or "movie"
+            raise CneepError(f"{name}: the frames contain NaN or infinite values")
         return block
 
     def __call__(self, starts: torch.Tensor) -> torch.Tensor:

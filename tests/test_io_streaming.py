@@ -8,6 +8,7 @@ import torch
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring, train
 from cneep_engine.errors import CneepError
 from cneep_engine.io import LazyFrames, load_movie, save_movie
+from cneep_engine.io.tiff import read_tiff
 from cneep_engine.windows import WindowGather, data_budget, frame_statistics
 
 CPU = torch.device("cpu")
@@ -57,11 +58,13 @@ def test_nan_frames_are_refused_on_either_path(tmp_path):
     data = np.ones((6, 8, 8), np.float32)
     data[4, 2, 2] = np.nan
     tifffile.imwrite(tmp_path / "nan.tif", data, imagej=True, metadata={"axes": "TYX"})
-    movie = load_movie(tmp_path / "nan.tif")
-    with pytest.raises(CneepError, match="NaN"):
-        WindowGather(movie.frames, 2, CPU)
-    with pytest.raises(CneepError, match="NaN"):
-        WindowGather(movie.frames, 2, CPU, budget=0)(torch.tensor([3]))
+    with pytest.raises(CneepError, match="nan.tif: the frames contain NaN"):
+        load_movie(tmp_path / "nan.tif")                  # small files are checked when opened
+    frames = read_tiff(tmp_path / "nan.tif").frames       # larger ones when training reads them
+    with pytest.raises(CneepError, match="nan.tif: the frames contain NaN"):
+        WindowGather(frames, 2, CPU)
+    with pytest.raises(CneepError, match="nan.tif: the frames contain NaN"):
+        WindowGather(frames, 2, CPU, budget=0)(torch.tensor([3]))
 
 
 def test_training_streams_when_over_budget_with_the_same_result(tmp_path, monkeypatch, caplog):

@@ -65,9 +65,7 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     if movie.n_frames < 2:
         raise CneepError(f"{path}: each movie has {movie.n_frames} frame; at least 2 are needed")
     _calibrate(movie, dt, pixel_size, default_dt, default_pixel_size)
-    if isinstance(movie.frames, np.ndarray) and not isinstance(movie.frames, np.memmap) \
-            and movie.frames.base is None and movie.frames.dtype.kind == "f" and not np.isfinite(movie.frames).all():
-        raise CneepError(f"{path}: the frames contain NaN or infinite values")
+    _check_finite(movie, path)
     movie.provenance.setdefault("notes", [])
     if truth and path.is_file() and sidecar_path(path).is_file():
         movie.truth = load_truth(sidecar_path(path), movie.n_movies, movie.n_frames)
@@ -76,6 +74,19 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     movie.provenance.update(dt=movie.dt, dt_source=movie.dt_source, pixel_size=movie.pixel_size,
                             pixel_size_source=movie.pixel_size_source)
     return movie
+
+
+def _check_finite(movie: Movie, path: Path, limit: int = 256 << 20) -> None:
+    """NaN or infinity in float frames: checked here for files up to `limit` bytes (in chunks), and
+    for larger ones as training reads them (WindowGather), so opening stays instant."""
+    frames = movie.frames
+    if frames.dtype.kind != "f" or frames.nbytes > limit:
+        return
+    n = movie.n_movies * movie.n_frames
+    step = max(1, (32 << 20) // max(1, frames.nbytes // n))
+    for a in range(0, n, step):
+        if not np.isfinite(read_flat(frames, np.arange(a, min(n, a + step)))).all():
+            raise CneepError(f"{path}: the frames contain NaN or infinite values")
 
 
 def _calibrate(movie: Movie, dt, pixel_size, default_dt: float, default_pixel_size: float) -> None:
