@@ -72,7 +72,7 @@ def _add_train(sub) -> None:
 
 def _add_input_options(p) -> None:
     p.add_argument("--channel", type=int, help="channel to read (hyperstack C, or colour 0 red 1 green 2 blue; "
-                   "default: the first channel, grey for colour)")
+                   "unset: the first channel, grey for colour)")
     p.add_argument("--z", type=int, help="z-plane to read; unset: the first")
     p.add_argument("--dt", type=float, help="frame interval of the file's frames in s, overriding its metadata")
     p.add_argument("--pixel-size", type=float, help="micrometres per pixel, overriding the file's metadata")
