@@ -110,13 +110,13 @@ def _rel_err(estimate: float, exact: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, models: list[CNEEP], starts: np.ndarray, batch: int = 8192):
+def evaluate(trainer: Trainer, models: list[CNEEP], starts: np.ndarray):
     """Seed-averaged EP and dissipation map of each window, plus each seed's EP."""
     per_seed, maps = [], None
     idx = torch.from_numpy(starts).to(trainer.device)
     for model in models:
         ds_parts, map_parts = [], []
-        for s in idx.split(batch):
+        for s in idx.split(trainer.eval_batch):
             ds, m = model.ep_and_map(trainer.gather(s))
             ds_parts.append(ds.cpu())
             map_parts.append(m.cpu())

@@ -134,10 +134,19 @@ class Trainer:
             raise CneepError(f"{self.movie.name}: {e}") from e
         return model.to(self.device)
 
+    @property
+    def eval_batch(self) -> int:
+        """Windows per inference batch, so that activations stay near 512 MB whatever the frame size.
+
+        The first block's activations dominate: forward and reversed, `channels` maps of a quarter of
+        the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32)."""
+        h, w = self.movie.frame_shape
+        return max(1, min(8192, (512 << 20) // (6 * self.config.channels * h * w)))
+
     @torch.no_grad()
-    def predict(self, model: CNEEP, starts: torch.Tensor, batch: int = 8192) -> torch.Tensor:
+    def predict(self, model: CNEEP, starts: torch.Tensor) -> torch.Tensor:
         model.eval()
-        out = torch.cat([model(self.gather(s)) for s in starts.split(batch)])
+        out = torch.cat([model(self.gather(s)) for s in starts.split(self.eval_batch)])
         model.train()
         return out
 

@@ -122,3 +122,11 @@ def test_window_of_more_frames_than_the_movie_is_refused():
     movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=4, seed=0)
     with pytest.raises(CneepError, match="shorter than seq_len"):
         train(movie, TrainConfig(seq_len=5))
+
+
+def test_inference_batches_shrink_with_the_frame_so_memory_stays_bounded():
+    from cneep_engine.training import Trainer
+    small = Trainer(simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=10), TrainConfig(device="cpu"))
+    big = Trainer(simulate_bead_spring(DRIVEN, BeadRenderer(cell=512), movies=3, frames=10), TrainConfig(device="cpu"))
+    assert small.eval_batch >= 1000
+    assert 6 * 32 * 512 * 1024 * big.eval_batch <= 512 << 20
