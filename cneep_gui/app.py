@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                                      "dissipation maps from microscopy movies")
     parser.add_argument("file", nargs="?", help="movie (.tif, .tiff, .npy) or run folder to open")
     args, qt_args = parser.parse_known_args(argv)
-    app = QApplication([sys.argv[0], *qt_args])
+    app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("CNEEP Studio")
     app.setOrganizationName("CNEEP")
     warm_up()

@@ -347,7 +347,8 @@ class MainWindow(QMainWindow):
         self.training_panel.show_progress(ev)
         self.training_plots.add(ev)
         if ev.val_rate is not None or ev.message:
-            val = f": validation EP rate {ev.val_rate:.4g} k_B/s, loss {ev.val_loss:.4g}" if ev.val_rate else ""
+            val = (f": validation EP rate {ev.val_rate:.4g} k_B/s, loss {ev.val_loss:.4g}"
+                   if ev.val_rate is not None else "")
             log.info(f"seed {ev.seed_index + 1}/{ev.n_seeds} iteration {ev.iteration}{val} {ev.message}".rstrip())
 
     def _trained(self, run: Run) -> None:

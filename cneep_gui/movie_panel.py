@@ -8,7 +8,8 @@ from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSli
 from cneep_engine import Movie
 
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
-_SOURCE = {"metadata": "from the file", "default": "not in the file: please check", "user": "set by you"}
+_SOURCE = {"metadata": "from the movie's metadata", "default": "not in the file: please check",
+           "user": "set by you"}
 
 
 class MoviePanel(QWidget):

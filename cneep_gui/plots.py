@@ -52,9 +52,11 @@ class TrainingPlots(QWidget):
         self._new_curves(0, named=True)
         self.truth_lines = []
         if truth is not None:
-            for value, pen, name in ((truth.sigma, _SIGMA, "σ exact"), (truth.sigma_2pt, _CEILING, "σ two-frame")):
+            # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below.
+            for value, pen, name, anchor in ((truth.sigma, _SIGMA, "σ exact", (1, 1)),
+                                             (truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))):
                 line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
-                                       labelOpts={"position": 0.9, "color": pen.color(), "anchors": [(1, 1), (1, 1)]})
+                                       labelOpts={"position": 0.95, "color": pen.color(), "anchors": [anchor, anchor]})
                 self.rate.addItem(line)
                 self.truth_lines.append(line)
 
