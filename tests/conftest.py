@@ -26,10 +26,19 @@ def _studio_settings(request, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def tiny_movie():
-    """3 synthetic movies of 200 frames of 20x40 pixels, with ground truth: trains in seconds."""
+def _tiny_movie_once():
     from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring
     return simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=3, frames=200, seed=7)
+
+
+@pytest.fixture
+def tiny_movie(_tiny_movie_once):
+    """3 synthetic movies of 200 frames of 20x40 pixels, with ground truth: trains in seconds.
+
+    Simulated once; each test gets its own Movie (sharing the read-only frames), so a test that saves it
+    (which sets movie.path) or edits its calibration leaves the others an unsaved movie."""
+    from dataclasses import replace
+    return replace(_tiny_movie_once)
 
 
 @pytest.fixture
