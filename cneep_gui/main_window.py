@@ -214,11 +214,15 @@ class MainWindow(QMainWindow):
     def set_movie(self, movie: Movie) -> None:
         self.movie = movie
         self.set_run(None)
-        self.setWindowTitle(f"CNEEP Studio — {movie.path.name if movie.path else 'synthetic movie'}")
-        self.movie_panel.set_movie(movie)
+        self._show_movie_name()
         self.training_plots.reset(movie.truth)
         self.timeline.set_movie_shape(movie.n_movies, movie.n_frames, movie.dt)
         self._update_actions()
+
+    def _show_movie_name(self) -> None:
+        movie = self.movie
+        self.setWindowTitle(f"CNEEP Studio — {movie.path.name if movie.path else 'synthetic movie (not saved)'}")
+        self.movie_panel.set_movie(movie)
 
     def set_run(self, run: Run | None) -> None:
         self.run = run
@@ -398,7 +402,7 @@ class MainWindow(QMainWindow):
         if path:
             with self._reporting():
                 export.save_run(self.run, self.movie, path)
-                self.movie_panel.set_movie(self.movie)
+                self._show_movie_name()       # a movie that existed only in memory now has a file
                 settings.add_recent(path)
                 log.info(f"saved run in {path}")
 

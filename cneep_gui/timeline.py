@@ -68,6 +68,9 @@ class Timeline(QWidget):
             self.slider.setValue(frame)
         self._emit()
 
+    def is_playing(self) -> bool:
+        return self._timer.isActive()
+
     def step(self, by: int, wrap: bool = False) -> None:
         n = self.slider.maximum() + 1
         self.slider.setValue((self.frame() + by) % n if wrap else min(max(self.frame() + by, 0), n - 1))

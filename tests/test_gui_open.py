@@ -49,10 +49,13 @@ def test_play_advances_frames_and_pause_stops(studio, qtbot, tmp_path, tiny_movi
     studio.timeline.fps.setValue(100)
     studio.timeline.play_button.click()
     qtbot.waitUntil(lambda: studio.timeline.frame() >= 3, timeout=5000)
+    assert studio.timeline.is_playing() and studio.timeline.play_button.text() == "⏸"
     studio.timeline.play_button.click()
-    stopped = studio.timeline.frame()
-    qtbot.wait(100)
-    assert studio.timeline.frame() == stopped
+    assert not studio.timeline.is_playing() and studio.timeline.play_button.text() == "▶"
+    qtbot.keyClick(studio.movie_view, Qt.Key.Key_Space)      # Space plays too
+    assert studio.timeline.is_playing()
+    qtbot.keyClick(studio.movie_view, Qt.Key.Key_Space)
+    assert not studio.timeline.is_playing()
 
 
 def test_dropping_a_file_opens_it(studio, tmp_path, tiny_movie):

@@ -132,6 +132,7 @@ def test_a_trained_run_saved_and_reopened_without_retraining(studio, qtbot, tiny
     pick_file(tmp_path / "run")
     studio.save_run_action.trigger()
     assert (tmp_path / "run" / "movie.tif").is_file() and (tmp_path / "run" / "model_seed0.pt").is_file()
+    assert studio.windowTitle().endswith("movie.tif")
 
     again = MainWindow()
     qtbot.addWidget(again)
