@@ -9,11 +9,12 @@ import threading
 from pathlib import Path
 
 from .errors import CneepError
-from .training import Progress, TrainConfig
+from .losses import LOSSES
+from .training import MODELS, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
-    p = sub.add_parser("simulate", help="write a synthetic movie with exact entropy production")
+    p = sub.add_parser("simulate", help="write a synthetic movie or trajectories with exact entropy production")
     systems = p.add_subparsers(dest="system", required=True)
     b = systems.add_parser("bead-spring", help="bead-spring chain between a cold and a hot bath",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -24,7 +25,9 @@ def _add_simulate(sub) -> None:
     b.add_argument("--gamma", type=float, default=1.0, help="friction coefficient")
     b.add_argument("--dt", type=float, default=0.01, help="frame interval, s")
     b.add_argument("--movies", type=int, default=1)
-    b.add_argument("--frames", type=int, default=1000, help="frames per movie")
+    b.add_argument("--trajectories", type=int, metavar="M",
+                   help="write M trajectories of bead positions (.npy, .npz or .csv) instead of movies")
+    b.add_argument("--frames", type=int, default=1000, help="frames per movie or trajectory")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--cell", type=int, default=20, help="pixels per bead cell (frame is cell x beads*cell)")
     b.add_argument("--pixel-size", type=float, default=1.0, help="micrometres per pixel")
@@ -35,20 +38,39 @@ def _add_simulate(sub) -> None:
     b.add_argument("--read-noise", type=float, default=0.0, help="Gaussian camera noise, counts")
     b.add_argument("--binning", type=int, default=1, help="average b x b pixel blocks")
     b.add_argument("--dtype", choices=["uint8", "uint16"], default="uint8")
-    b.add_argument("-o", "--output", type=Path, required=True, help="movie file (.tif)")
+    b.add_argument("-o", "--output", type=Path, required=True, help="movie file (.tif), or trajectory file "
+                   "(.npy, .npz, .csv) with --trajectories")
+    r = systems.add_parser("ratchet", help="discrete flashing ratchet: 3 sites, a sawtooth potential switched on "
+                           "and off", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    r.add_argument("--potential", type=float, default=2.0, help="V, height of the sawtooth steps in k_B T")
+    r.add_argument("--rate", type=float, default=1.0, help="r, switching rate of the potential")
+    r.add_argument("--partial", action="store_true", help="record the position only, hiding whether the "
+                   "potential is on (a non-Markovian series for rneep)")
+    r.add_argument("--trajectories", type=int, default=1, metavar="M")
+    r.add_argument("--steps", type=int, default=100_000, metavar="L", help="states per trajectory")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("-o", "--output", type=Path, required=True, help="state file (.npy, .npz or .csv)")
 
 
 def _add_train(sub) -> None:
     d = TrainConfig()
-    p = sub.add_parser("train", help="train an EP estimator on a movie and write a run folder",
+    p = sub.add_parser("train", help="train an EP estimator on a movie or trajectories and write a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", type=Path, help="movie (.tif, OME-TIFF, .avi, .mp4, .npy, .npz or a folder of "
-                   "numbered .tif/.png images); NAME.truth.npz beside it is used as ground truth")
+                   "numbered .tif/.png images) or trajectories (.csv, .npy, .npz); NAME.truth.npz beside it "
+                   "is used as ground truth")
     p.add_argument("-o", "--output", type=Path, required=True, help="run folder")
-    p.add_argument("--model", default=d.model, choices=["cneep"])
+    p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
+                   "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
+                   "for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="frames per window")
-    p.add_argument("--depth", type=int, default=d.depth, help="convolutional blocks")
-    p.add_argument("--channels", type=int, default=d.channels, help="channels of the first block")
+    p.add_argument("--depth", type=int, default=d.depth, help="cneep: convolutional blocks")
+    p.add_argument("--channels", type=int, default=d.channels, help="cneep: channels of the first block")
+    p.add_argument("--hidden", type=int, default=d.hidden, help="neep/rneep: hidden units (and embedding size)")
+    p.add_argument("--layers", type=int, help="neep: hidden layers (default 2); rneep: GRU layers (default 1)")
+    p.add_argument("--loss", default=d.loss, choices=LOSSES, help="neep: the published objective; alpha: the "
+                   "alpha-divergence family, same optimum, lower variance")
+    p.add_argument("--alpha", type=float, default=d.alpha, help="alpha of the alpha loss")
     p.add_argument("--iters", type=int, default=d.iterations, help="maximum training iterations")
     p.add_argument("--batch", type=int, default=d.batch)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -67,6 +89,7 @@ def _add_train(sub) -> None:
     p.add_argument("--bin", type=int, default=1, help="average b x b pixel blocks (pixel size becomes b times)")
     p.add_argument("--normalize", action="store_true", help="scale each movie to zero mean, unit variance")
     p.add_argument("--split-into", type=int, default=1, metavar="N", help="cut each movie into N consecutive movies")
+    _add_trajectory_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
@@ -78,20 +101,65 @@ def _add_input_options(p) -> None:
     p.add_argument("--pixel-size", type=float, help="micrometres per pixel, overriding the file's metadata")
 
 
+def _add_trajectory_options(p) -> None:
+    p.add_argument("--kind", choices=["coordinates", "states"], help="read the input as trajectories of this "
+                   "kind (needed for a 3-D .npy of coordinates, which could also be a movie)")
+    p.add_argument("--id-column", help="CSV column naming the trajectory of each row (default: one called "
+                   "trajectory, track, track_id, particle or id)")
+
+
 def _add_info(sub) -> None:
-    p = sub.add_parser("info", help="show what a movie file holds: shape, frame interval, pixel size, channels")
-    p.add_argument("input", type=Path, help="movie file or folder of numbered images")
+    p = sub.add_parser("info", help="show what a movie or trajectory file holds: shape, frame interval, "
+                       "pixel size, channels or coordinates")
+    p.add_argument("input", type=Path, help="movie file, folder of numbered images, or trajectory file")
     _add_input_options(p)
+    _add_trajectory_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+# Options that only mean something for movies, with their "not given" values.
+_MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None, "frame_step": 1,
+               "bin": 1, "normalize": False, "split_into": 1}
+
+
+def _load(args, model: str | None = None, truth: bool = True):
+    """The input as a movie (with the movie options) or as trajectories (refusing movie-only options)."""
+    from .io import is_trajectory_file, load_movie, load_trajectories
+    if args.kind is not None or model in ("neep", "rneep") or (model is None and is_trajectory_file(args.input)):
+        given = [k for k, v in _MOVIE_ONLY.items() if getattr(args, k, v) != v]
+        if given:
+            raise CneepError(f"{args.input}: --{given[0].replace('_', '-')} applies to movies, not trajectories")
+        return load_trajectories(args.input, truth=truth, kind=args.kind, dt=args.dt, id_column=args.id_column)
+    if args.id_column is not None:
+        raise CneepError(f"{args.input}: --id-column applies to CSV trajectories, not movies")
+    from .io import parse_crop, parse_time_range
+    return load_movie(args.input, truth=truth, channel=args.channel, z=args.z, dt=args.dt,
+                      pixel_size=args.pixel_size, crop=parse_crop(args.crop) if getattr(args, "crop", None) else None,
+                      time_range=parse_time_range(args.time_range) if getattr(args, "time_range", None) else None,
+                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into") if hasattr(args, k)})
 
 
 def _info(args) -> None:
     import json
 
-    from .io import describe, load_movie
-    movie = load_movie(args.input, truth=False, channel=args.channel, z=args.z, dt=args.dt,
-                       pixel_size=args.pixel_size)
-    d = describe(movie)
+    from .io import describe, describe_trajectories
+    from .movie import Movie
+    data = _load(args, truth=False)
+    if not isinstance(data, Movie):
+        d = describe_trajectories(data)
+        if args.json:
+            print(json.dumps(d))
+            return
+        size = f"{d['file_bytes'] / 1e6:.1f} MB" if d["file_bytes"] is not None else "?"
+        what = (f"{d['coordinates']} coordinate(s) ({', '.join(d['labels'])})" if d["kind"] == "coordinates"
+                else f"{d['n_states']} discrete states ({', '.join(d['labels'])})")
+        print(f"{d['path']}: {d['format']} trajectories, {size}\n"
+              f"  {d['trajectories']} trajectory(ies) x {d['frames']} frames of {what}\n"
+              f"  frame interval {d['dt']:g} s ({d['dt_source']})")
+        for note in d["notes"]:
+            print(f"  note: {note}")
+        return
+    d = describe(data)
     if args.json:
         print(json.dumps(d))
         return
@@ -124,8 +192,22 @@ class ProgressBar:
 
 
 def _simulate(args) -> None:
-    from .io import save_movie
-    from .synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
+    if args.system == "ratchet":
+        return _simulate_ratchet(args)
+    from .io import save_movie, save_trajectories
+    from .synth import BeadRenderer, BeadSpringChain, simulate_bead_spring, simulate_bead_spring_trajectories
+    if args.trajectories is not None:
+        if args.trajectories < 1 or args.frames < 2:
+            raise CneepError("need at least 1 trajectory of at least 2 frames")
+        try:
+            chain = BeadSpringChain(beads=args.beads, tc=args.tc, th=args.th, k=args.k, gamma=args.gamma, dt=args.dt)
+        except ValueError as e:
+            raise CneepError(str(e)) from e
+        traj = simulate_bead_spring_trajectories(chain, args.trajectories, args.frames, seed=args.seed)
+        path = save_trajectories(traj, args.output)
+        print(f"wrote {path} ({traj.n_trajectories} x {traj.n_frames} frames of {chain.beads} coordinates); "
+              f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
+        return
     try:
         chain = BeadSpringChain(beads=args.beads, tc=args.tc, th=args.th, k=args.k, gamma=args.gamma, dt=args.dt)
         renderer = BeadRenderer(cell=args.cell, pixel_size=args.pixel_size, psf_sigma=args.psf_sigma,
@@ -141,27 +223,40 @@ def _simulate(args) -> None:
           f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
 
 
+def _simulate_ratchet(args) -> None:
+    from .io import save_trajectories
+    from .synth import FlashingRatchet, simulate_ratchet
+    if args.trajectories < 1 or args.steps < 2:
+        raise CneepError("need at least 1 trajectory of at least 2 steps")
+    try:
+        ratchet = FlashingRatchet(potential=args.potential, rate=args.rate)
+    except ValueError as e:
+        raise CneepError(str(e)) from e
+    traj = simulate_ratchet(ratchet, args.trajectories, args.steps, partial=args.partial, seed=args.seed)
+    path = save_trajectories(traj, args.output)
+    seen = f"; pairs of positions reveal {ratchet.ep_per_step_positions:.6g}" if args.partial else ""
+    print(f"wrote {path} ({traj.n_trajectories} x {traj.n_frames} steps of {traj.n_states} states); "
+          f"EP per step {ratchet.ep_per_step:.6g}{seen}")
+
+
 def _train(args) -> None:
-    from .io import load_movie
+    from .movie import Movie
     from .run import train
-    config = TrainConfig(model=args.model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
+    data = _load(args, model=args.model)
+    model = args.model or ("cneep" if isinstance(data, Movie) else "neep")
+    config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
                          iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                          eval_every=args.eval_every, patience=args.patience, val_fraction=args.val_fraction,
-                         test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device)
-    from .io import parse_crop, parse_time_range
-    movie = load_movie(args.input, channel=args.channel, z=args.z, dt=args.dt, pixel_size=args.pixel_size,
-                       crop=parse_crop(args.crop) if args.crop else None,
-                       time_range=parse_time_range(args.time_range) if args.time_range else None,
-                       frame_step=args.frame_step, bin=args.bin, normalize=args.normalize,
-                       split_into=args.split_into)
+                         test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device,
+                         hidden=args.hidden, layers=args.layers, loss=args.loss, alpha=args.alpha)
     if not args.quiet:
-        for note in movie.provenance.get("notes", []):
+        for note in data.provenance.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
     try:
-        run = train(movie, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
+        run = train(data, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
                     run_dir=args.output)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -177,7 +272,7 @@ def _train(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="cneep", description="Entropy production from movies (CNEEP).")
+    parser = argparse.ArgumentParser(prog="cneep", description="Entropy production from movies (CNEEP) and trajectories (NEEP, RNEEP).")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_train(sub)

@@ -23,6 +23,7 @@ from .maps import time_average, upsample
 from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
+from .trajectories import Trajectories
 from .training import Callback, Progress, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from .windows import PARTS, window_starts
 
@@ -34,7 +35,9 @@ _PART_CODE = {name: i for i, name in enumerate(PARTS)} | {"none": -1}
 class Run:
     """Everything a finished (or cancelled) run produced. Arrays are per evaluation window.
 
-    Windows tile each movie with stride seq_len - 1; with seq_len = 2 a window is one transition."""
+    Windows tile each movie (or trajectory) with stride seq_len - 1; with seq_len = 2 a window is one
+    transition. Trajectories have no dissipation maps (maps is None); frame_shape is then the shape of one
+    frame of the trajectory: (coordinates,), or () for discrete states."""
 
     config: TrainConfig
     dt: float
@@ -44,10 +47,10 @@ class Run:
     frame: np.ndarray             # first frame of each window
     part: np.ndarray              # 0 train, 1 val, 2 test, -1 straddles two parts
     ds: np.ndarray                # predicted EP of each window, averaged over seeds
-    maps: np.ndarray              # (windows, h, w) dissipation maps, averaged over seeds
+    maps: np.ndarray | None       # (windows, h, w) dissipation maps, averaged over seeds; None for trajectories
     summary: dict
     true_ds: np.ndarray | None = None
-    models: list[CNEEP] = field(default_factory=list)
+    models: list[torch.nn.Module] = field(default_factory=list)
     history: list[Progress] = field(default_factory=list)
     input: dict = field(default_factory=dict)   # the movie's provenance: source file, reader, preprocessing
 
@@ -56,8 +59,10 @@ class Run:
         return (self.config.seq_len - 1) * self.dt
 
     @property
-    def mean_map(self) -> np.ndarray:
+    def mean_map(self) -> np.ndarray | None:
         """Time-averaged map over the held-out test windows, per unit time, at frame resolution."""
+        if self.maps is None:
+            return None
         return upsample(time_average(self.maps, self.part == TEST, self.window_time), self.frame_shape)
 
     def cumulative(self, ds: np.ndarray) -> np.ndarray:
@@ -80,12 +85,16 @@ class Run:
                                              "input": self.input})
         write_json(run_dir / "summary.json", self.summary)
         self.write_trace(run_dir / "ep_trace.csv")
-        meta = {"axes": "YX", "unit": "um"}
-        res = (1 / self.pixel_size, 1 / self.pixel_size)
-        with atomic_path(run_dir / "dissipation_map.tif") as tmp:
-            tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
-        with atomic_path(run_dir / "dissipation_maps.tif") as tmp:
-            tifffile.imwrite(tmp, self.maps, imagej=True, metadata={"axes": "TYX", "finterval": self.window_time})
+        if self.maps is not None:
+            meta = {"axes": "YX", "unit": "um"}
+            res = (1 / self.pixel_size, 1 / self.pixel_size)
+            with atomic_path(run_dir / "dissipation_map.tif") as tmp:
+                tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
+            with atomic_path(run_dir / "dissipation_maps.tif") as tmp:
+                tifffile.imwrite(tmp, self.maps, imagej=True, metadata={"axes": "TYX", "finterval": self.window_time})
+        else:   # a trajectory run saved over a movie run must not leave that run's maps behind
+            for name in ("dissipation_map.tif", "dissipation_maps.tif"):
+                (run_dir / name).unlink(missing_ok=True)
         for seed, model in zip(self.summary["seeds"], self.models):
             save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
         return run_dir
@@ -110,11 +119,14 @@ def _rel_err(estimate: float, exact: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, models: list[CNEEP], starts: np.ndarray):
-    """Seed-averaged EP and dissipation map of each window, plus each seed's EP."""
+def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray):
+    """Seed-averaged EP and dissipation map of each window (None without CNEEP), plus each seed's EP."""
     per_seed, maps = [], None
     idx = torch.from_numpy(starts).to(trainer.device)
     for model in models:
+        if not isinstance(model, CNEEP):
+            per_seed.append(trainer.predict(model, idx).cpu().numpy())
+            continue
         ds_parts, map_parts = [], []
         for s in idx.split(trainer.eval_batch):
             ds, m = model.ep_and_map(trainer.gather(s))
@@ -123,12 +135,12 @@ def evaluate(trainer: Trainer, models: list[CNEEP], starts: np.ndarray):
         per_seed.append(torch.cat(ds_parts).numpy())
         m = torch.cat(map_parts).numpy()
         maps = m if maps is None else maps + m
-    return np.mean(per_seed, axis=0), maps / len(models), np.array(per_seed)
+    return np.mean(per_seed, axis=0), None if maps is None else maps / len(models), np.array(per_seed)
 
 
-def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
+def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
           cancel: threading.Event | None = None, run_dir: str | Path | None = None) -> Run:
-    """Train `config.seeds` estimators on `movie` and evaluate them on the held-out test part.
+    """Train `config.seeds` estimators on `movie` (or trajectories) and evaluate them on the held-out test part.
 
     With `run_dir`, checkpoints and the training log are written as training goes, so a cancelled or
     crashed run keeps its best models; the full results are written at the end."""
@@ -162,9 +174,11 @@ def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback 
     rate = trainer.rate
     seeds = []
     for r, pred in zip(seed_runs, per_seed):
-        loss = float(np.mean(np.exp(-pred[test]) - pred[test]))
+        # test_loss is the training objective; loss_based_rate is always the NEEP bound 1 - <exp(-dS) - dS>.
+        loss = float(trainer.loss(torch.from_numpy(pred[test])))
+        neep = float(np.mean(np.exp(-pred[test]) - pred[test]))
         entry = {"seed": r.seed, "ep_rate": rate(float(pred[test].mean())), "test_loss": loss,
-                 "loss_based_rate": rate(1 - loss), "best_iteration": r.best_iteration,
+                 "loss_based_rate": rate(1 - neep), "best_iteration": r.best_iteration,
                  "iterations": r.iterations, "best_val_loss": r.best_val_loss, "stopped": r.stopped}
         if true_ds is not None:
             entry["r2"] = compare(pred[test], true_ds[test])["r2"]
@@ -183,7 +197,7 @@ def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback 
         "wall_s": time.perf_counter() - t0,
         "device": trainer.device_label,
         "input": str(movie.path) if movie.path else None,
-        "movies": movie.n_movies, "frames": movie.n_frames,
+        "movies": trainer.parts.shape[0], "frames": movie.n_frames,
         "test_windows": int(test.sum()),
         "seeds": seeds,
     }
@@ -194,8 +208,9 @@ def train(movie: Movie, config: TrainConfig = TrainConfig(), callback: Callback 
                             "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
                             "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
                             "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
-    run = Run(config=config, dt=movie.dt, pixel_size=movie.pixel_size, frame_shape=movie.frame_shape,
-              movie=movie_idx, frame=frame_idx, part=part, ds=ds.astype(np.float32), maps=maps.astype(np.float32),
+    run = Run(config=config, dt=movie.dt, pixel_size=getattr(movie, "pixel_size", 1.0),
+              frame_shape=tuple(trainer.values.shape[2:]), movie=movie_idx, frame=frame_idx, part=part,
+              ds=ds.astype(np.float32), maps=None if maps is None else maps.astype(np.float32),
               summary=summary, true_ds=true_ds, models=models, history=[e for r in seed_runs for e in r.history],
               input=dict(movie.provenance))
     if run_dir is not None:
@@ -211,7 +226,8 @@ def load_run(run_dir: str | Path) -> Run:
         summary = json.loads((run_dir / "summary.json").read_text())
         with open(run_dir / "ep_trace.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        maps = tifffile.imread(run_dir / "dissipation_maps.tif")
+        has_maps = cfg["train"].get("model", "cneep") == "cneep"   # trajectory runs have none
+        maps = tifffile.imread(run_dir / "dissipation_maps.tif") if has_maps else None
     except (OSError, ValueError, KeyError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
     config = TrainConfig(**cfg["train"])
@@ -220,6 +236,7 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(config=config, dt=cfg["dt"], pixel_size=cfg["pixel_size"], frame_shape=tuple(cfg["frame_shape"]),
                movie=col("movie", np.int64), frame=col("frame", np.int64),
                part=np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8),
-               ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]), summary=summary,
+               ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
+               summary=summary,
                true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
                input=cfg.get("input", {}))

@@ -1,8 +1,9 @@
-"""Training an estimator: NEEP loss, batches sampled on the device, validation, early stopping, cancel.
+"""Training an estimator: NEEP (or alpha) loss, batches sampled on the device, validation, early stopping, cancel.
 
-Progress leaves as plain `Progress` events through a callback, so the CLI's progress bar, the GUI's worker
-and the tests all read the same stream. A `threading.Event` set from any thread cancels a run at the next
-step; the best model so far is kept, and so are its checkpoint and the log when a run folder is given.
+The same loop trains CNEEP on movies and NEEP or RNEEP on trajectories. Progress leaves as plain `Progress`
+events through a callback, so the CLI's progress bar, the GUI's worker and the tests all read the same stream.
+A `threading.Event` set from any thread cancels a run at the next step; the best model so far is kept, and
+so are its checkpoint and the log when a run folder is given.
 """
 
 from __future__ import annotations
@@ -21,15 +22,20 @@ import torch
 from .device import describe_device, resolve_device
 from .errors import CneepError
 from .io.atomic import atomic_path
+from .losses import LOSSES, make_loss
 from .metrics import compare
-from .models import CNEEP, CNEEPConfig
+from .models import CNEEP, NEEP, RNEEP, CNEEPConfig, from_description
 from .movie import Movie
+from .trajectories import Trajectories, coordinate_statistics
 from .windows import WindowGather, assign_parts, frame_statistics, window_starts
+
+
+MODELS = ("cneep", "neep", "rneep")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    model: str = "cneep"
+    model: str = "cneep"          # cneep for movies; neep or rneep for trajectories
     seq_len: int = 2
     depth: int = 2
     channels: int = 32
@@ -46,10 +52,19 @@ class TrainConfig:
     seed: int = 0
     seeds: int = 1                # independent estimators, seeds seed .. seed + seeds - 1
     device: str = "auto"
+    hidden: int = 128             # NEEP/RNEEP: units per hidden layer, embedding size of discrete states
+    layers: int | None = None     # NEEP: hidden layers of the MLP (default 2); RNEEP: GRU layers (default 1)
+    loss: str = "neep"            # neep (published) or alpha (alpha-divergence, Kwon & Baek 2024)
+    alpha: float = -0.5
 
     def __post_init__(self):
-        if self.model != "cneep":
-            raise CneepError(f"unknown model {self.model!r} (available: cneep)")
+        if self.model not in MODELS:
+            raise CneepError(f"unknown model {self.model!r} (available: {', '.join(MODELS)})")
+        if self.loss not in LOSSES:
+            raise CneepError(f"unknown loss {self.loss!r} (available: {', '.join(LOSSES)})")
+        make_loss(self.loss, self.alpha)   # refuses the alphas the loss cannot take
+        if self.hidden < 1 or (self.layers is not None and self.layers < 1):
+            raise CneepError("hidden and layers must be at least 1")
         for name in ("iterations", "batch", "eval_every", "seeds", "val_samples"):
             if getattr(self, name) < 1:
                 raise CneepError(f"{name} must be at least 1")
@@ -84,18 +99,12 @@ class Progress:
 Callback = Callable[[Progress], None]
 
 
-def neep_loss(ds: torch.Tensor) -> torch.Tensor:
-    """mean(exp(-dS) - dS): minimised by dS = ln p(forward) / p(reversed), where it equals 1 - <dS>."""
-    ds = ds.float()
-    return (torch.exp(-ds) - ds).mean()
-
-
 @dataclass
 class SeedRun:
     """The best model of one seed and how it was found."""
 
     seed: int
-    model: CNEEP
+    model: torch.nn.Module
     best_iteration: int
     best_val_loss: float
     iterations: int
@@ -104,47 +113,70 @@ class SeedRun:
 
 
 class Trainer:
-    """Holds the data on the device once and trains one estimator per seed on it."""
+    """Holds the data on the device once and trains one estimator per seed on it.
 
-    def __init__(self, movie: Movie, config: TrainConfig = TrainConfig()):
-        self.movie, self.config = movie, config
+    A movie is (movies, frames, H, W) and trains CNEEP; trajectories are (trajectories, frames, coordinates)
+    or (trajectories, frames) states and train NEEP or RNEEP. Splits, sampling and validation are shared."""
+
+    def __init__(self, data: Movie | Trajectories, config: TrainConfig = TrainConfig()):
+        self.data, self.config = data, config
+        is_movie = isinstance(data, Movie)
+        if is_movie != (config.model == "cneep"):
+            raise CneepError(f"{data.name}: the {config.model} model reads {'movies' if is_movie else 'trajectories'}"
+                             f"; for {'a movie use cneep' if is_movie else data.kind + ' use neep or rneep'}")
+        self.values = data.frames if is_movie else data.data   # (series, frames, ...) as stored
         self.device = resolve_device(config.device)
         self.device_label = describe_device(self.device)
-        if movie.n_frames < config.seq_len:
-            raise CneepError(f"{movie.name}: movies of {movie.n_frames} frames are shorter than "
+        kind = "movies" if is_movie else "trajectories"
+        if data.n_frames < config.seq_len:
+            raise CneepError(f"{data.name}: {kind} of {data.n_frames} frames are shorter than "
                              f"seq_len = {config.seq_len}")
-        self.parts = assign_parts(movie.n_movies, movie.n_frames, config.val_fraction, config.test_fraction,
-                                  config.seq_len)
-        self.mean, self.std = frame_statistics(movie.frames, self.parts, seed=config.seed)
-        self.gather = WindowGather(movie.frames, config.seq_len, self.device)
+        self.parts = assign_parts(*self.values.shape[:2], config.val_fraction, config.test_fraction, config.seq_len)
+        if is_movie:
+            self.mean, self.std = frame_statistics(data.frames, self.parts, seed=config.seed)
+        elif data.kind == "coordinates":
+            self.mean, self.std = coordinate_statistics(data.data, self.parts)
+        else:
+            self.mean = self.std = None
+        self.loss = make_loss(config.loss, config.alpha)
+        self.gather = WindowGather(self.values, config.seq_len, self.device)
         starts, label = window_starts(self.parts, config.seq_len)
         self.train_starts = torch.from_numpy(starts[label == 0]).to(self.device)
         val = starts[label == 1]
         pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
         self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
-        self.val_truth = movie.truth.window_ep(np.sort(val[pick]), config.seq_len) if movie.truth else None
+        self.val_truth = data.truth.window_ep(np.sort(val[pick]), config.seq_len) if data.truth else None
         if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
-            raise CneepError(f"{movie.name}: not enough frames for training and validation windows")
+            raise CneepError(f"{data.name}: not enough frames for training and validation windows")
 
-    def new_model(self, seed: int) -> CNEEP:
+    def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
+        cfg, data = self.config, self.data
         try:
-            model = CNEEP(self.movie.frame_shape, self.config.model_config, self.mean, self.std)
+            if cfg.model == "cneep":
+                model = CNEEP(data.frame_shape, cfg.model_config, self.mean, self.std)
+            else:
+                net, layers = (NEEP, 2) if cfg.model == "neep" else (RNEEP, 1)
+                model = net(cfg.seq_len, None if data.n_states else data.n_coordinates, data.n_states,
+                            cfg.hidden, cfg.layers or layers, self.mean, self.std)
         except ValueError as e:
-            raise CneepError(f"{self.movie.name}: {e}") from e
+            raise CneepError(f"{data.name}: {e}") from e
         return model.to(self.device)
 
     @property
     def eval_batch(self) -> int:
-        """Windows per inference batch, so that activations stay near 512 MB whatever the frame size.
+        """Windows per inference batch, so that activations stay near 512 MB whatever the input size.
 
-        The first block's activations dominate: forward and reversed, `channels` maps of a quarter of
-        the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32)."""
-        h, w = self.movie.frame_shape
-        return max(1, min(8192, (512 << 20) // (6 * self.config.channels * h * w)))
+        CNEEP: the first block's activations dominate: forward and reversed, `channels` maps of a quarter
+        of the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32).
+        NEEP/RNEEP: a few hidden vectors per frame of the window, forward and reversed."""
+        if isinstance(self.data, Movie):
+            h, w = self.data.frame_shape
+            return max(1, min(8192, (512 << 20) // (6 * self.config.channels * h * w)))
+        return max(1, min(65536, (512 << 20) // (32 * self.config.hidden * self.config.seq_len)))
 
     @torch.no_grad()
-    def predict(self, model: CNEEP, starts: torch.Tensor) -> torch.Tensor:
+    def predict(self, model: torch.nn.Module, starts: torch.Tensor) -> torch.Tensor:
         model.eval()
         out = torch.cat([model(self.gather(s)) for s in starts.split(self.eval_batch)])
         model.train()
@@ -152,7 +184,7 @@ class Trainer:
 
     def rate(self, mean_ds: float) -> float:
         """EP per window -> EP rate per unit time (a window spans seq_len - 1 frame intervals)."""
-        return mean_ds / ((self.config.seq_len - 1) * self.movie.dt)
+        return mean_ds / ((self.config.seq_len - 1) * self.data.dt)
 
     def train_seed(self, seed: int, seed_index: int = 0, callback: Callback | None = None,
                    cancel: threading.Event | None = None, checkpoint: Path | None = None,
@@ -185,7 +217,7 @@ class Trainer:
                 break
             idx = torch.randint(self.train_starts.numel(), (cfg.batch,), device=self.device, generator=gen)
             ds = model(self.gather(self.train_starts[idx]))
-            loss = neep_loss(ds)
+            loss = self.loss(ds)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -197,7 +229,7 @@ class Trainer:
             if not np.isfinite(train_loss):
                 raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
             val_ds = self.predict(model, self.val_starts)
-            val_loss = float(neep_loss(val_ds))
+            val_loss = float(self.loss(val_ds))
             sched.step(val_loss)
             improved = val_loss < best_loss
             if improved:
@@ -237,17 +269,16 @@ def _append_log(path: Path, ev: Progress) -> None:
         w.writerow(asdict(ev))
 
 
-def save_checkpoint(model: CNEEP, path: Path, **info) -> None:
+def save_checkpoint(model: torch.nn.Module, path: Path, **info) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.describe(), "state_dict": model.state_dict(), **info}, tmp)
 
 
-def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> CNEEP:
+def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        desc = ckpt["model"]
-        model = CNEEP(tuple(desc["frame_shape"]), CNEEPConfig(desc["seq_len"], desc["depth"], desc["channels"]))
+        model = from_description(ckpt["model"])
         model.load_state_dict(ckpt["state_dict"])
     except Exception as e:  # torch.load and load_state_dict raise many types; all mean "not our checkpoint"
-        raise CneepError(f"{path}: not a readable CNEEP checkpoint ({type(e).__name__}: {e})") from e
+        raise CneepError(f"{path}: not a readable estimator checkpoint ({type(e).__name__}: {e})") from e
     return model.to(device).eval()

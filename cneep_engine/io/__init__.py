@@ -1,7 +1,8 @@
-"""Reading and writing movies. Source files are only ever opened for reading, and read lazily.
+"""Reading and writing movies and trajectories. Source files are only ever opened for reading.
 
     movie = load_movie("cells.ome.tif", channel=1, z=0, crop=(0, 256, 0, 256), frame_step=2)
     describe(movie)     # what `cneep info --json` prints
+    tracks = load_trajectories("tracks.csv")             # or load_input(path): whichever the file holds
 """
 
 from __future__ import annotations
@@ -14,16 +15,19 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import Movie
+from ..trajectories import Trajectories
 from .arrays import read_npy, read_npz
 from .lazy import LazyFrames, read_flat
 from .preprocess import Preprocess, parse_crop, parse_time_range, preprocess
 from .sequence import read_sequence
 from .tiff import read_tiff, write_tiff
+from .trajectories import describe_trajectories, is_trajectory_file, load_trajectories, save_trajectories
 from .truth import load_truth, save_truth, sidecar_path
 from .video import VIDEO_SUFFIXES, read_video
 
-__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "describe", "load_movie", "parse_crop", "parse_time_range",
-           "preprocess", "read_flat", "save_movie", "sidecar_path"]
+__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "describe", "describe_trajectories", "is_trajectory_file",
+           "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "preprocess",
+           "read_flat", "save_movie", "save_trajectories", "sidecar_path"]
 
 _READERS = {".tif": read_tiff, ".tiff": read_tiff, ".btf": read_tiff, ".tf8": read_tiff,
             ".npy": read_npy, ".npz": read_npz, **{s: read_video for s in VIDEO_SUFFIXES}}
@@ -74,6 +78,17 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     movie.provenance.update(dt=movie.dt, dt_source=movie.dt_source, pixel_size=movie.pixel_size,
                             pixel_size_source=movie.pixel_size_source)
     return movie
+
+
+def load_input(path: str | Path, model: str | None = None, kind: str | None = None,
+               **options) -> Movie | Trajectories:
+    """A movie or trajectories: what `model` reads (cneep: a movie; neep, rneep: trajectories), what `kind`
+    says ("coordinates" or "states"), or else what the file holds (`is_trajectory_file`).
+
+    options go to `load_trajectories` (truth, dt, id_column) or `load_movie`."""
+    if kind is not None or model in ("neep", "rneep") or (model is None and is_trajectory_file(path)):
+        return load_trajectories(path, kind=kind, **options)
+    return load_movie(path, **options)
 
 
 def _check_finite(movie: Movie, path: Path, limit: int = 256 << 20) -> None:

@@ -1,14 +1,17 @@
-"""Synthetic movies whose entropy production is known exactly."""
+"""Synthetic movies and trajectories whose entropy production is known exactly."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ..movie import GroundTruth, Movie
+from ..trajectories import Trajectories
 from .bead_spring import BeadSpringChain
+from .ratchet import SITES, FlashingRatchet
 from .render import BeadRenderer
 
-__all__ = ["BeadSpringChain", "BeadRenderer", "simulate_bead_spring"]
+__all__ = ["BeadSpringChain", "BeadRenderer", "FlashingRatchet", "simulate_bead_spring",
+           "simulate_bead_spring_trajectories", "simulate_ratchet"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
@@ -26,3 +29,34 @@ def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: B
                         sigma_2pt=chain.ep_rate_two_frame, positions=positions, params=params)
     return Movie(frames=video, dt=chain.dt, pixel_size=renderer.pixel_size * renderer.binning,
                  dt_source="metadata", pixel_size_source="metadata", truth=truth)
+
+
+def simulate_bead_spring_trajectories(chain: BeadSpringChain = BeadSpringChain(), trajectories: int = 1,
+                                      frames: int = 1000, seed: int = 0) -> Trajectories:
+    """Stationary bead displacements (trajectories, frames, beads) with their exact per-transition EP.
+
+    The same draws as `simulate_bead_spring` with the same seed: the positions behind its movies."""
+    positions = chain.sample(trajectories, frames, seed=seed)
+    params = {**chain.describe(), "trajectories": trajectories, "frames": frames, "seed": seed}
+    truth = GroundTruth(ds=chain.transition_ep(positions), sigma=chain.ep_rate,
+                        sigma_2pt=chain.ep_rate_two_frame, params=params)
+    return Trajectories(data=positions, dt=chain.dt, dt_source="metadata",
+                        labels=[f"x{i + 1}" for i in range(chain.beads)], truth=truth,
+                        provenance={"format": "simulated", "source": "bead-spring"})
+
+
+def simulate_ratchet(ratchet: FlashingRatchet = FlashingRatchet(), trajectories: int = 1, steps: int = 100_000,
+                     partial: bool = False, seed: int = 0) -> Trajectories:
+    """Flashing-ratchet state series, one step per unit time, with the exact EP of every transition.
+
+    partial: only the position 0, 1, 2 is seen, not whether the potential is on. The ground truth stays
+    the full chain's: sigma is the full EP per step, which no estimator of the positions can exceed, and
+    sigma_2pt the part that pairs of positions reveal."""
+    states = ratchet.sample(trajectories, steps, seed=seed)
+    params = {**ratchet.describe(), "dt": 1.0, "partial": partial, "trajectories": trajectories, "steps": steps,
+              "seed": seed}
+    truth = GroundTruth(ds=ratchet.transition_ep(states), sigma=ratchet.ep_per_step,
+                        sigma_2pt=ratchet.ep_per_step_positions if partial else ratchet.ep_per_step, params=params)
+    n = SITES if partial else 2 * SITES
+    return Trajectories(data=states % n, dt=1.0, dt_source="metadata", n_states=n, labels=list(range(n)),
+                        truth=truth, provenance={"format": "simulated", "source": "flashing ratchet"})

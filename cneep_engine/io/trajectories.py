@@ -1,0 +1,306 @@
+"""Reading and writing trajectories: tracked coordinates or discrete states.
+
+CSV: one row per frame. A header names the columns; a column called trajectory, track, track_id, particle
+or id (or the one named by `id_column`) says which trajectory a row belongs to, and a column called frame
+or time orders the rows and, for time, gives dt. Every other column is a coordinate. One integer column
+and nothing else is read as discrete states. Without a header every column is a coordinate of one
+trajectory.
+.npy / .npz: coordinates (frames, N) or (trajectories, frames, N) float; states (frames,) or
+(trajectories, frames) int. An .npz names its array `coordinates` or `states` (or holds one array) and
+may hold `dt`. A 3-D .npy could as well be a movie: it is read as trajectories when asked to.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CneepError
+from ..trajectories import KINDS, Trajectories
+from .atomic import atomic_path
+from .truth import load_truth, save_truth, sidecar_path
+
+SUFFIXES = (".csv", ".npy", ".npz")
+ID_NAMES = ("trajectory", "track", "track_id", "particle", "id")
+TIME_NAMES = ("frame", "time")
+
+
+def is_trajectory_file(path: str | Path) -> bool:
+    """True where the file holds trajectories: CSV, an .npz with `coordinates` or `states`, a 1-D or 2-D
+    .npy, or a 3-D .npy whose ground-truth sidecar says it was simulated as trajectories. Other 3-D .npy
+    files are movies unless asked otherwise."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return True
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as z:
+                return bool({"coordinates", "states"} & set(z.files))
+        if suffix == ".npy":
+            if np.load(path, mmap_mode="r", allow_pickle=False).ndim <= 2:
+                return True
+            with np.load(sidecar_path(path), allow_pickle=False) as z:
+                return "trajectories" in json.loads(str(z["meta"])).get("params", {})
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError):
+        return False   # no sidecar, or an unreadable file: the reader that follows names the problem
+    return False
+
+
+def load_trajectories(path: str | Path, truth: bool = True, *, kind: str | None = None, dt: float | None = None,
+                      id_column: str | None = None) -> Trajectories:
+    """Open trajectories and, when `NAME.truth.npz` lies beside them, their exact ground truth.
+
+    kind: "coordinates" or "states"; None decides from the file. dt (s) overrides what the file says."""
+    path = Path(path)
+    if kind not in (None, *KINDS):
+        raise CneepError(f"unknown kind {kind!r} (use {' or '.join(KINDS)})")
+    if dt is not None and not (math.isfinite(dt) and dt > 0):
+        raise CneepError(f"dt must be a positive number, not {dt}")
+    if not path.is_file():
+        raise CneepError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CneepError(f"{path}: unsupported trajectory file {suffix!r} (use {', '.join(SUFFIXES)})")
+    if path.stat().st_size == 0:
+        raise CneepError(f"{path}: the file is empty")
+    traj = _read_csv(path, kind, id_column) if suffix == ".csv" else _read_array(path, kind)
+    if traj.n_frames < 2:
+        raise CneepError(f"{path}: each trajectory has {traj.n_frames} frame; at least 2 are needed")
+    notes = traj.provenance.setdefault("notes", [])
+    if truth and sidecar_path(path).is_file():
+        traj.truth = load_truth(sidecar_path(path), traj.n_trajectories, traj.n_frames)
+        traj.provenance["truth"] = str(sidecar_path(path))
+        if traj.dt_source == "default" and "dt" in traj.truth.params:
+            traj.dt, traj.dt_source = float(traj.truth.params["dt"]), "metadata"
+    if dt is not None:
+        traj.dt, traj.dt_source = float(dt), "user"
+    elif traj.dt_source == "default":
+        notes.append(f"no frame interval in the file: using dt = {traj.dt:g} s (set it with --dt)")
+    traj.provenance.update(dt=traj.dt, dt_source=traj.dt_source, kind=traj.kind)
+    return traj
+
+
+def describe_trajectories(traj: Trajectories) -> dict:
+    """What was found, as `cneep info --json` prints it for trajectories."""
+    path = Path(traj.path) if traj.path else None
+    return {"path": str(path) if path else None, "format": traj.provenance.get("format"), "kind": traj.kind,
+            "trajectories": traj.n_trajectories, "frames": traj.n_frames,
+            "coordinates": traj.n_coordinates if traj.kind == "coordinates" else None, "n_states": traj.n_states,
+            "labels": [str(v) for v in traj.labels], "dt": traj.dt, "dt_source": traj.dt_source,
+            "file_bytes": path.stat().st_size if path is not None and path.is_file() else None,
+            "notes": traj.provenance.get("notes", [])}
+
+
+def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
+    """Write .npy (the array alone), .npz (array, dt, labels) or .csv (trajectory, time, one column per
+    coordinate or a state column), plus the ground-truth sidecar when there is one."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
+    # States are written as the values the labels give them, so a file reads back as it was written.
+    values = np.asarray(traj.labels)[traj.data] if traj.kind == "states" and traj.labels else traj.data
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            with open(tmp, "w", newline="") as f:
+                _write_csv(f, traj, values)
+        else:
+            with open(tmp, "wb") as f:   # a file object keeps numpy from appending its own suffix
+                if suffix == ".npy":
+                    np.save(f, values)
+                else:
+                    names = {} if traj.kind == "states" else {"labels": np.array([str(v) for v in traj.labels])}
+                    np.savez(f, **{traj.kind: values}, dt=np.float64(traj.dt), **names)
+    if traj.truth is not None:
+        save_truth(traj.truth, sidecar_path(path))
+    traj.path = path
+    return path
+
+
+def _write_csv(f, traj: Trajectories, values: np.ndarray) -> None:
+    w = csv.writer(f)
+    names = ["state"] if traj.kind == "states" else [str(v) for v in traj.labels]
+    w.writerow(["trajectory", "time", *names])
+    times = [repr(float(t)) for t in np.arange(traj.n_frames) * traj.dt]
+    for m, series in enumerate(values):
+        rows = series.reshape(traj.n_frames, -1).tolist()   # Python floats print with round-trip precision
+        w.writerows([m, t, *row] for t, row in zip(times, rows))
+
+
+# --- reading --------------------------------------------------------------------------------------------
+def _read_array(path: Path, kind: str | None) -> Trajectories:
+    dt, labels, name = None, [], "array"
+    try:
+        if path.suffix.lower() == ".npy":
+            data = np.load(path, allow_pickle=False)
+        else:
+            with np.load(path, allow_pickle=False) as z:
+                arrays = [n for n in z.files if n not in ("dt", "labels")]
+                name = next((n for n in ("coordinates", "states") if n in arrays), arrays[0] if len(arrays) == 1 else None)
+                if name is None:
+                    raise CneepError(f"{path}: holds arrays {', '.join(z.files) or 'none'}; name the trajectories "
+                                     "'coordinates' or 'states', or keep one array")
+                data = z[name]
+                dt = float(z["dt"]) if "dt" in z.files else None
+                labels = z["labels"].tolist() if "labels" in z.files else []
+    except CneepError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as e:
+        raise CneepError(f"{path}: not a readable NumPy file ({type(e).__name__}: {e})") from e
+    if data.dtype.kind not in "uifb":
+        raise CneepError(f"{path}: values of type {data.dtype} are not supported (integers or floats only)")
+    kind = kind or ("states" if name == "states" or (name != "coordinates" and data.dtype.kind in "uib"
+                                                      and data.ndim <= 2) else "coordinates")
+    if kind == "states":
+        if data.ndim not in (1, 2):
+            raise CneepError(f"{path}: states of shape {data.shape}; expected (frames,) or (trajectories, frames)")
+        data = data[None] if data.ndim == 1 else data
+    else:
+        if data.ndim not in (1, 2, 3):
+            raise CneepError(f"{path}: coordinates of shape {data.shape}; expected (frames, N) or "
+                             "(trajectories, frames, N)")
+        data = data.reshape(1, -1, 1) if data.ndim == 1 else data[None] if data.ndim == 2 else data
+    reader = "numpy .npy" if path.suffix.lower() == ".npy" else f"numpy .npz ({name!r})"
+    return _trajectories(path, data, kind, dt, labels, {"format": "NumPy array", "reader": reader})
+
+
+def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectories:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [(n, row) for n, row in enumerate(csv.reader(f), 1) if any(c.strip() for c in row)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise CneepError(f"{path}: not a readable CSV file ({type(e).__name__}: {e})") from e
+    if not rows:
+        raise CneepError(f"{path}: no rows")
+    header = [c.strip() for c in rows[0][1]]
+    if all(_is_number(c) for c in header):
+        header = [f"x{i + 1}" for i in range(len(header))]
+    else:
+        rows = rows[1:]
+    if not rows:
+        raise CneepError(f"{path}: a header and no data rows")
+    lower = [c.lower() for c in header]
+    if id_column is not None and id_column.lower() not in lower:
+        raise CneepError(f"{path}: no column {id_column!r} for the trajectory id (columns: {', '.join(header)})")
+    id_col = lower.index(id_column.lower()) if id_column else next((lower.index(n) for n in ID_NAMES if n in lower), None)
+    time_col = next((lower.index(n) for n in TIME_NAMES if n in lower and lower.index(n) != id_col), None)
+    value_cols = [i for i in range(len(header)) if i not in (id_col, time_col)]
+    if not value_cols:
+        raise CneepError(f"{path}: no coordinate columns besides the trajectory id and time")
+
+    ids, times, values = [], [], []
+    for n, row in rows:
+        if len(row) != len(header):
+            raise CneepError(f"{path}: line {n} has {len(row)} cells but the header has {len(header)} columns")
+        if id_col is not None:
+            if not row[id_col].strip():
+                raise CneepError(f"{path}: line {n} has no value in the trajectory id column {header[id_col]!r}")
+            ids.append(row[id_col].strip())
+        if time_col is not None:
+            times.append(_number(path, n, header[time_col], row[time_col]))
+        values.append([_number(path, n, header[i], row[i]) for i in value_cols])
+    values = np.array(values, dtype=np.float64)
+    if kind is None:
+        kind = "states" if len(value_cols) == 1 and all(_is_int(row[value_cols[0]]) for _, row in rows) \
+            else "coordinates"
+    groups = _group(ids) if ids else [np.arange(len(values))]
+    dt, notes = None, []
+    series, name_of = [], []
+    for key, idx in zip(_group_keys(ids), groups):
+        if time_col is not None:
+            t = np.asarray(times)[idx]
+            order = np.argsort(t, kind="stable")
+            idx, t = idx[order], t[order]
+            step = np.diff(t)
+            where = f"trajectory {key!r}" if ids else "the file"
+            if step.size and (step <= 0).any():
+                raise CneepError(f"{path}: {where} has two rows at {header[time_col]} {t[1:][step <= 0][0]:g}")
+            if step.size and not np.allclose(step, step[0], rtol=1e-6, atol=0):
+                raise CneepError(f"{path}: {where} skips {header[time_col]}s ({header[time_col]} {t[0]:g} to {t[-1]:g} "
+                                 f"in {len(t)} rows); trajectories need evenly spaced frames")
+            if lower[time_col] == "time" and step.size:
+                if dt is not None and not math.isclose(dt, step[0], rel_tol=1e-6):
+                    raise CneepError(f"{path}: trajectories are sampled at different intervals ({dt:g} and {step[0]:g})")
+                dt = float(step[0])
+        series.append(values[idx])
+        name_of.append(key)
+    lengths = [len(s) for s in series]
+    short = min(lengths)
+    if short < 2:
+        raise CneepError(f"{path}: trajectory {name_of[lengths.index(short)]!r} has {short} frame; at least 2 are needed")
+    if max(lengths) != short:
+        kept = short * len(series) / sum(lengths)
+        notes.append(f"trajectories have {short} to {max(lengths)} frames; all were cut to {short} "
+                     f"({kept:.0%} of the frames are used)")
+    data = np.stack([s[:short] for s in series])
+    labels = [header[i] for i in value_cols]
+    if kind == "states":
+        data, labels = data[..., 0], []
+    provenance = {"format": "CSV", "reader": "csv", "columns": header, "ids": name_of, "notes": notes}
+    return _trajectories(path, data, kind, dt, labels, provenance)
+
+
+def _trajectories(path: Path, data: np.ndarray, kind: str, dt: float | None, labels: list, provenance: dict) -> Trajectories:
+    """Checked trajectories: finite coordinates as float, or states renumbered 0 .. n - 1 (labels: the values)."""
+    provenance = {"source": str(path), "shape": list(data.shape), "dtype": str(data.dtype), "notes": [], **provenance}
+    if kind == "states":
+        if data.dtype.kind == "f" and not np.all(np.isfinite(data) & (data == np.round(data))):
+            raise CneepError(f"{path}: states must be whole numbers")
+        values, inverse = np.unique(data, return_inverse=True)
+        return Trajectories(data=inverse.reshape(data.shape).astype(np.int64), dt=dt or 1.0,
+                            dt_source="metadata" if dt else "default", n_states=len(values),
+                            labels=values.astype(np.int64).tolist(),
+                            path=path, provenance=provenance)
+    data = np.asarray(data, dtype=np.float32 if data.dtype == np.float32 else np.float64)
+    if not np.isfinite(data).all():
+        raise CneepError(f"{path}: the coordinates contain NaN or infinite values")
+    return Trajectories(data=data, dt=dt or 1.0, dt_source="metadata" if dt else "default",
+                        labels=list(labels) or [f"x{i + 1}" for i in range(data.shape[2])], path=path,
+                        provenance=provenance)
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _is_int(cell: str) -> bool:
+    try:
+        int(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _number(path: Path, line: int, column: str, cell: str) -> float:
+    try:
+        value = float(cell)
+    except ValueError:
+        text = cell.strip()
+        raise CneepError(f"{path}: line {line}, column {column!r}: " +
+                         (f"{text!r} is not a number" if text else "the cell is empty")) from None
+    if not math.isfinite(value):
+        raise CneepError(f"{path}: line {line}, column {column!r}: {cell.strip()} is not a finite number")
+    return value
+
+
+def _group(ids: list[str]) -> list[np.ndarray]:
+    """Row indices of each id, ids in order of first appearance, rows in file order."""
+    keys = _group_keys(ids)
+    pos = {k: i for i, k in enumerate(keys)}
+    code = np.array([pos[k] for k in ids])
+    order = np.argsort(code, kind="stable")
+    return np.split(order, np.cumsum(np.bincount(code, minlength=len(keys)))[:-1])
+
+
+def _group_keys(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids)) if ids else ["1"]
