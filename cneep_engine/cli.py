@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .errors import CneepError
 from .losses import LOSSES
-from .training import MODELS, Progress, TrainConfig
+from .training import MODELS, SCHEDULES, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
@@ -76,6 +76,8 @@ def _add_train(sub) -> None:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between validations")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
+                   help="learning rate: cosine decay to 0 over --iters, halving on plateaus, or constant")
     p.add_argument("--patience", type=int, default=d.patience, help="validations without improvement before stopping; 0 never stops early")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
     p.add_argument("--test-fraction", type=float, default=d.test_fraction)
@@ -246,7 +248,8 @@ def _train(args) -> None:
     model = args.model or ("cneep" if isinstance(data, Movie) else "neep")
     config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
                          iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                         eval_every=args.eval_every, patience=args.patience, val_fraction=args.val_fraction,
+                         eval_every=args.eval_every, patience=args.patience, schedule=args.schedule,
+                         val_fraction=args.val_fraction,
                          test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device,
                          hidden=args.hidden, layers=args.layers, loss=args.loss, alpha=args.alpha)
     if not args.quiet:

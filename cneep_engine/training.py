@@ -30,6 +30,7 @@ from .trajectories import Trajectories, coordinate_statistics
 from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
 
+SCHEDULES = ("cosine", "plateau", "constant")
 MODELS = ("cneep", "neep", "rneep")
 
 
@@ -45,7 +46,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     eval_every: int = 200         # iterations between validations
     patience: int = 15            # validations without improvement before stopping (0: never stop early)
-    lr_patience: int = 5          # validations without improvement before the learning rate is halved
+    schedule: str = "cosine"      # cosine: lr decays to 0 over `iterations`; plateau: halved on stalls; constant
+    lr_patience: int = 5          # plateau schedule: validations without improvement before halving
     val_fraction: float = 0.2
     test_fraction: float = 0.2
     val_samples: int = 50_000     # fixed validation subset, so a validation costs the same on any movie
@@ -68,6 +70,8 @@ class TrainConfig:
         for name in ("iterations", "batch", "eval_every", "seeds", "val_samples"):
             if getattr(self, name) < 1:
                 raise CneepError(f"{name} must be at least 1")
+        if self.schedule not in SCHEDULES:
+            raise CneepError(f"unknown schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
         if self.lr <= 0 or self.weight_decay < 0 or min(self.patience, self.lr_patience) < 0:
             raise CneepError("lr must be positive, weight_decay and patience non-negative")
 
@@ -91,6 +95,7 @@ class Progress:
     val_loss: float | None = None
     val_rate: float | None = None
     val_r2: float | None = None   # against the exact EP, when the movie has ground truth
+    lr: float | None = None       # learning rate in use
     best_iteration: int = 0
     best_val_loss: float | None = None
     message: str = ""             # "started", "improved", "stopped early", "cancelled", "finished"
@@ -192,7 +197,11 @@ class Trainer:
         cfg = self.config
         model = self.new_model(seed)
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
+        # A decaying rate shrinks the noise ball SGD settles in: the per-step EP is small against its
+        # spread, so a constant rate stalls well above the loss floor.
+        sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=cfg.iterations) if cfg.schedule == "cosine"
+                 else torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
+                 if cfg.schedule == "plateau" else None)
         gen = torch.Generator(device=self.device).manual_seed(seed)
         best_state, best_loss, best_it, bad_evals = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
         history: list[Progress] = []
@@ -221,6 +230,8 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if cfg.schedule == "cosine":
+                sched.step()
             # Accumulate on the device: no host synchronisation between validations.
             run_loss, run_ds, since = run_loss + loss.detach(), run_ds + ds.detach().mean(), since + 1
             if it % cfg.eval_every and it != cfg.iterations:
@@ -230,7 +241,8 @@ class Trainer:
                 raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
             val_ds = self.predict(model, self.val_starts)
             val_loss = float(self.loss(val_ds))
-            sched.step(val_loss)
+            if cfg.schedule == "plateau":
+                sched.step(val_loss)
             improved = val_loss < best_loss
             if improved:
                 best_loss, best_it, bad_evals = val_loss, it, 0
@@ -242,7 +254,7 @@ class Trainer:
             early = cfg.patience and bad_evals >= cfg.patience
             val_r2 = compare(val_ds.cpu().numpy(), self.val_truth)["r2"] if self.val_truth is not None else None
             emit(iteration=it, train_loss=train_loss, train_rate=self.rate(float(run_ds) / since),
-                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2,
+                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2, lr=opt.param_groups[0]["lr"],
                  message="stopped early" if early else "improved" if improved else "")
             run_loss = run_ds = torch.zeros((), device=self.device)
             since = 0

@@ -69,6 +69,8 @@ def test_events_stream_from_start_to_finish(driven_run):
     validations = [e for e in events if e.val_loss is not None]
     assert len(validations) == QUICK.iterations // QUICK.eval_every
     assert all(-1e-9 <= e.val_r2 <= 1 for e in validations) and validations[-1].val_r2 > 0.2
+    # Cosine schedule (the default): full rate at first, decayed to zero by the last iteration.
+    assert validations[0].lr == pytest.approx(QUICK.lr, rel=0.01) and validations[-1].lr < 1e-6
     best = min(validations, key=lambda e: e.val_loss)
     assert run.summary["best_iteration"] == best.iteration
 
@@ -114,7 +116,8 @@ def test_seeds_give_a_spread_and_reproduce(tmp_path):
 
 def test_early_stopping_ends_a_run_that_stalls():
     movie = simulate_bead_spring(BeadSpringChain(tc=5, th=5), RENDER, movies=3, frames=200, seed=2)
-    run = train(movie, TrainConfig(iterations=2000, eval_every=5, batch=32, channels=4, patience=2))
+    run = train(movie, TrainConfig(iterations=2000, eval_every=5, batch=32, channels=4, patience=2,
+                                   schedule="plateau", lr_patience=1))
     assert run.summary["stopped"] == "stopped early" and run.summary["iterations"] < 2000
 
 
