@@ -8,6 +8,6 @@ out=${1:-bench/out}; shift || true
 mkdir -p "$out"
 [ -f "$out/n2.tif" ] || cneep simulate bead-spring --beads 2 --tc 1 --th 10 --dt 0.01 --movies 400 --frames 10000 \
     --seed 2022 -o "$out/n2.tif"
-/usr/bin/time -v cneep train "$out/n2.tif" --val-fraction 0.05 --test-fraction 0.70 --iters 16000 --eval-every 250 \
-    --patience 20 -o "$out/n2_run" "$@" 2> >(tee "$out/n2_time.txt" >&2)
+/usr/bin/time -v cneep train "$out/n2.tif" --val-fraction 0.05 --test-fraction 0.70 --iters 6000 --schedule cosine --eval-every 250 \
+    --patience 0 -o "$out/n2_run" "$@" 2> >(tee "$out/n2_time.txt" >&2)
 python -c "import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({k: s[k] for k in ('ep_rate','ep_per_frame','loss_based_rate','iterations','best_iteration','wall_s','device','truth')}, indent=1))" "$out/n2_run/summary.json"

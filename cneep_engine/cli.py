@@ -84,6 +84,8 @@ def _add_train(sub) -> None:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--seeds", type=int, default=d.seeds, help="independent estimators for mean and spread")
     p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores); fewer can be "
+                   "faster on a machine busy with other work")
     _add_input_options(p)
     p.add_argument("--crop", metavar="Y0:Y1,X0:X1", help="region of interest in pixels, ends exclusive")
     p.add_argument("--time-range", metavar="T0:T1", help="frames T0 to T1 (exclusive); T1 may be left out")
@@ -255,6 +257,11 @@ def _train(args) -> None:
     if not args.quiet:
         for note in data.provenance.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise CneepError("--threads must be at least 1")
+        import torch
+        torch.set_num_threads(args.threads)
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))

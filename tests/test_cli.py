@@ -124,3 +124,14 @@ def test_engine_never_imports_qt():
             "bad = [m for m in sys.modules if m.split('.')[0] in {'PyQt6', 'pyqtgraph', 'PySide6', 'qtpy'}]; "
             "assert not bad, bad")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_threads_option_sets_torch_threads(simulated, tmp_path, capsys):
+    import torch
+    before = torch.get_num_threads()
+    try:
+        assert main(["train", str(simulated), "-o", str(tmp_path), "--threads", "1", *TRAIN]) == 0
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    assert "threads" in _error(capsys, ["train", str(simulated), "-o", str(tmp_path), "--threads", "0"])
