@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 import traceback
 from contextlib import contextmanager
 from dataclasses import replace
@@ -340,9 +341,13 @@ class MainWindow(QMainWindow):
             self.training_plots.reset(movie.truth)
             self.training_panel.set_running(True)
 
+            stem = movie.path.stem if movie.path else "synthetic"
+            run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            log.info(f"checkpoints and log go to {run_dir}")
+
             def job(emit, cancel):
                 torch.set_num_threads(threads)
-                return train(movie, config, callback=emit, cancel=cancel)
+                return train(movie, config, callback=emit, cancel=cancel, run_dir=run_dir)
 
             self._start_job(job, self._trained, f"training on {movie.name}")
             self.job.progress.connect(self._training_progress)

@@ -32,6 +32,12 @@ def add_recent(path: str | Path) -> list[str]:
     return paths
 
 
+def runs_dir() -> Path:
+    """Where every training writes its checkpoints and log as it goes, beside the settings file, so
+    a crash or a closed window never loses the best model."""
+    return Path(store().fileName()).parent / "runs"
+
+
 def load_train_config() -> TrainConfig:
     """The last training settings, or the defaults when none were saved or they no longer apply."""
     try:

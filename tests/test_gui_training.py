@@ -39,6 +39,10 @@ def test_generate_then_train_to_the_end(studio, qtbot, tiny_config):
     assert studio.training_panel.train_button.isEnabled() and studio.save_run_action.isEnabled()
     assert studio.movie_view.overlay.isVisible()
     assert "EP rate" in studio.log_panel.toPlainText()
+    # Every training leaves its best model, log and results in the app's runs folder as it goes.
+    from cneep_gui import settings
+    (run_dir,) = settings.runs_dir().iterdir()
+    assert {"model_seed0.pt", "train_log.csv", "summary.json"} <= {p.name for p in run_dir.iterdir()}
 
 
 def test_cancel_keeps_the_best_model_so_far(studio, qtbot, tiny_movie, tiny_config):
