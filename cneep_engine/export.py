@@ -181,6 +181,9 @@ def open_run(run_dir: str | Path) -> tuple[Run, Movie]:
     """A saved run and the movie it was trained on, calibrated as it was for training."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
+    if run.maps is None:
+        raise CneepError(f"{run_dir}: a {run.config.model} run on trajectories; the app opens movie runs only "
+                         "so far (its results are in summary.json and ep_trace.csv)")
     source = run.summary.get("input")
     if not source:
         raise CneepError(f"{run_dir}: the run does not say which movie it was trained on")

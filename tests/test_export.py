@@ -148,3 +148,11 @@ def test_reopening_a_run_names_a_missing_or_mismatched_movie(toy_run, tiny_movie
     save_movie(type(tiny_movie)(frames=other), src)
     with pytest.raises(CneepError, match="does not match"):
         open_run(tmp_path / "run")
+
+
+def test_a_trajectory_run_is_refused_with_a_clear_message(tmp_path):
+    from cneep_engine import TrainConfig, simulate_bead_spring_trajectories, train
+    data = simulate_bead_spring_trajectories(trajectories=4, frames=100, seed=1)
+    train(data, TrainConfig(model="neep", iterations=4, eval_every=2, batch=32), run_dir=tmp_path)
+    with pytest.raises(CneepError, match="trajectories"):
+        open_run(tmp_path)
