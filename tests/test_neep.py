@@ -78,10 +78,10 @@ def beads_run(beads, tmp_path_factory):
     return train(beads, TrainConfig(model="neep", iterations=300, lr=3e-3, **FAST), run_dir=folder), folder
 
 
-def test_neep_learns_the_bead_spring_ep_rate_in_seconds(beads_run):
-    s = beads_run[0].summary
+def test_neep_learns_the_bead_spring_ep_rate(beads_run):
+    s = beads_run[0].summary  # how fast it does so is a benchmark figure (docs/benchmarks.md), not a test
     assert s["ep_rate"] == pytest.approx(s["truth"]["sigma_2pt"], rel=0.15), s
-    assert s["truth"]["r2"] > 0.8 and s["wall_s"] < 60
+    assert s["truth"]["r2"] > 0.8
 
 
 def test_alpha_loss_trains_too(beads):
