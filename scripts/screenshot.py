@@ -2,7 +2,7 @@
 
 Generates a small synthetic movie, trains briefly through the real main window (Train button, worker
 thread, live plots), moves to a test-movie frame with the dissipation map shown, and saves a grab of the
-window. Needs no display (Qt's offscreen platform); takes about two minutes on 2 CPU cores.
+window. Needs no display (Qt's offscreen platform); takes a few minutes on 2 CPU cores.
 
     .venv/bin/python scripts/screenshot.py [-o docs/screenshot.png]
 """
@@ -49,15 +49,17 @@ def main() -> None:
     window.show()
     chain = BeadSpringChain(beads=2, tc=1.0, th=10.0, dt=0.01)
     renderer = BeadRenderer(cell=20, psf_sigma=3.0, read_noise=1.0)
-    window.set_movie(simulate_bead_spring(chain, renderer, movies=5, frames=2000, seed=1))
-    window.training_panel.set_config(TrainConfig(depth=2, channels=8, batch=512, iterations=2500, eval_every=100,
+    # Enough data that the estimate means something (6 training movies of 10^4 frames); with much less the
+    # network overfits and early models are kept.
+    window.set_movie(simulate_bead_spring(chain, renderer, movies=10, frames=10_000, seed=1))
+    window.training_panel.set_config(TrainConfig(depth=2, channels=8, batch=512, iterations=3000, eval_every=100,
                                                  patience=0, device="cpu"))
-    window.training_panel.threads.setValue(1)    # predictable on a shared machine
+    window.training_panel.threads.setValue(2)
     window.training_panel.train_button.click()
     wait(app, lambda: window.job is None, timeout_s=900)
     window.movie_panel.mode.setCurrentIndex(PER_WINDOW)
     window.movie_panel.opacity.setValue(80)
-    window.timeline.set_position(4, 420)
+    window.timeline.set_position(9, 420)
     for _ in range(20):
         app.processEvents()
     args.output.parent.mkdir(parents=True, exist_ok=True)
