@@ -3,7 +3,7 @@
 NEEP on the bead coordinates (Th = 10, dt = 0.01), estimate from held-out trajectories against the exact
 continuous-time rate sigma and the frame-pair ceiling sigma_2pt. Prints a markdown table, saves a plot.
 
-    nice -n 10 python bench/neep_bead_spring.py            # scaled for a 2-core CPU: about 10 minutes
+    nice -n 10 python bench/neep_bead_spring.py    # scaled for a 2-core CPU: 8 minutes on a shared one
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 NEEP with learned state embeddings on the six-state jump chain (r = 1), estimate from held-out
 trajectories against the exact EP per step. Prints a markdown table, saves a plot.
 
-    nice -n 10 python bench/neep_ratchet.py                 # scaled for a 2-core CPU: a few minutes
+    nice -n 10 python bench/neep_ratchet.py        # scaled for a 2-core CPU: 9 minutes on a shared one
 """
 
 from __future__ import annotations

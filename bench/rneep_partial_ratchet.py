@@ -4,7 +4,7 @@ Only the position (0, 1, 2) is seen; whether the potential is on stays hidden, s
 non-Markovian. RNEEP's EP per step is a lower bound that grows with n toward the full-information EP
 (the upper line); pairs of positions alone reveal almost nothing. Prints a markdown table, saves a plot.
 
-    nice -n 10 python bench/rneep_partial_ratchet.py        # scaled for a 2-core CPU: about 10 minutes
+    nice -n 10 python bench/rneep_partial_ratchet.py    # 2-core CPU: 37 minutes on a shared one (n = 128: 24)
 """
 
 from __future__ import annotations
