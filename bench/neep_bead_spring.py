@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from neep_common import estimate, print_table  # noqa: E402
+from neep_common import estimate, print_table, save_plot  # noqa: E402
 
 from cneep_engine import BeadSpringChain, TrainConfig, simulate_bead_spring_trajectories  # noqa: E402
 
@@ -59,10 +59,7 @@ def main() -> None:
                     color=colour, capsize=3, label=f"N = {beads}, NEEP ({a.seeds} seeds)")
     ax.set(xlabel="Tc / Th", ylabel="EP rate", yscale="log", title="Bead-spring chain, NEEP (cf. NEEP Fig. 2a)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    a.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(a.output, dpi=120)
-    print(f"plot: {a.output}")
+    save_plot(fig, a.output)
 
 
 if __name__ == "__main__":

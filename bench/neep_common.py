@@ -32,3 +32,10 @@ def print_table(rows: list[dict], columns: list[str]) -> None:
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for x in cells:
         print("| " + " | ".join(v.ljust(w) for v, w in zip(x, widths)) + " |")
+
+
+def save_plot(fig, path) -> None:
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    print(f"plot: {path}")

@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from neep_common import estimate, print_table  # noqa: E402
+from neep_common import estimate, print_table, save_plot  # noqa: E402
 
 from cneep_engine import FlashingRatchet, TrainConfig, simulate_ratchet  # noqa: E402
 
@@ -52,10 +52,7 @@ def main() -> None:
                 capsize=3, label=f"NEEP ({a.seeds} seeds)")
     ax.set(xlabel="V", ylabel="EP per step", title="Flashing ratchet, NEEP (cf. NEEP Fig. 3c)")
     ax.legend()
-    fig.tight_layout()
-    a.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(a.output, dpi=120)
-    print(f"plot: {a.output}")
+    save_plot(fig, a.output)
 
 
 if __name__ == "__main__":

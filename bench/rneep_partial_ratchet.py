@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from neep_common import estimate, print_table  # noqa: E402
+from neep_common import estimate, print_table, save_plot  # noqa: E402
 
 from cneep_engine import FlashingRatchet, TrainConfig, simulate_ratchet  # noqa: E402
 
@@ -57,10 +57,7 @@ def main() -> None:
     ax.set(xlabel="sequence length n", ylabel="EP per step", xscale="log", yscale="log",
            title=f"Partially observed ratchet, V = {a.potential:g} (cf. NEEP Fig. 3e)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    a.output.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(a.output, dpi=120)
-    print(f"plot: {a.output}")
+    save_plot(fig, a.output)
 
 
 if __name__ == "__main__":
