@@ -78,7 +78,10 @@ def _add_train(sub) -> None:
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between validations")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
                    help="learning rate: cosine decay to 0 over --iters, halving on plateaus, or constant")
-    p.add_argument("--patience", type=int, default=d.patience, help="validations without improvement before stopping; 0 never stops early")
+    p.add_argument("--patience", type=int, default=d.patience, help="validations without a new lowest "
+                   "validation loss before stopping; 0 never stops early")
+    p.add_argument("--val-samples", type=int, default=d.val_samples, help="validation windows (a fixed random "
+                   "subset); more resolve smaller differences between models")
     p.add_argument("--val-fraction", type=float, default=d.val_fraction)
     p.add_argument("--test-fraction", type=float, default=d.test_fraction)
     p.add_argument("--seed", type=int, default=d.seed)
@@ -251,7 +254,7 @@ def _train(args) -> None:
     config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
                          iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                          eval_every=args.eval_every, patience=args.patience, schedule=args.schedule,
-                         val_fraction=args.val_fraction,
+                         val_fraction=args.val_fraction, val_samples=args.val_samples,
                          test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device,
                          hidden=args.hidden, layers=args.layers, loss=args.loss, alpha=args.alpha)
     if not args.quiet:

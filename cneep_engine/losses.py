@@ -1,4 +1,5 @@
-"""Training objectives. Each is minimised by dS = ln p(forward) / p(reversed), the stochastic EP.
+"""Training objectives, per window: the objective is their mean, minimised by dS = ln p(forward) / p(reversed),
+the stochastic EP. Per-window values let model selection compare two models window by window.
 
 neep:   <exp(-dS) - dS>, the published NEEP/CNEEP objective; at its minimum it equals 1 - <dS>.
 alpha:  the alpha-divergence family of Kwon & Baek (PRE 109, 014143):
@@ -20,15 +21,17 @@ LOSSES = ("neep", "alpha")
 
 
 def neep_loss(ds: torch.Tensor) -> torch.Tensor:
-    """mean(exp(-dS) - dS): minimised by dS = ln p(forward) / p(reversed), where it equals 1 - <dS>."""
+    """exp(-dS) - dS per window: its mean is minimised by dS = ln p(forward) / p(reversed), where it equals
+    1 - <dS>."""
     ds = ds.float()
-    return (torch.exp(-ds) - ds).mean()
+    return torch.exp(-ds) - ds
 
 
 def alpha_loss(ds: torch.Tensor, alpha: float = -0.5) -> torch.Tensor:
-    """The alpha-divergence objective; same minimiser as `neep_loss` for every alpha other than 0 and -1."""
+    """The alpha-divergence objective per window; same minimiser as `neep_loss` for every alpha other than 0
+    and -1."""
     ds = ds.float()
-    return (-(torch.exp(alpha * ds) - 1) / alpha + (torch.exp(-(1 + alpha) * ds) - 1) / (1 + alpha)).mean()
+    return -(torch.exp(alpha * ds) - 1) / alpha + (torch.exp(-(1 + alpha) * ds) - 1) / (1 + alpha)
 
 
 def make_loss(name: str = "neep", alpha: float = -0.5) -> Callable[[torch.Tensor], torch.Tensor]:

@@ -175,7 +175,7 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     seeds = []
     for r, pred in zip(seed_runs, per_seed):
         # test_loss is the training objective; loss_based_rate is always the NEEP bound 1 - <exp(-dS) - dS>.
-        loss = float(trainer.loss(torch.from_numpy(pred[test])))
+        loss = float(trainer.loss(torch.from_numpy(pred[test])).mean())
         neep = float(np.mean(np.exp(-pred[test]) - pred[test]))
         entry = {"seed": r.seed, "ep_rate": rate(float(pred[test].mean())), "test_loss": loss,
                  "loss_based_rate": rate(1 - neep), "best_iteration": r.best_iteration,
