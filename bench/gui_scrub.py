@@ -70,7 +70,7 @@ def main() -> None:
     window = MainWindow()
     window.resize(1400, 900)
     window.show()
-    window.set_movie(movie)
+    window.set_data(movie)
     window.set_run(made_up_run(movie, args.size // 4, rng))
     counter = PaintCounter()
     window.movie_view.viewport().installEventFilter(counter)

@@ -18,11 +18,12 @@ import numpy as np
 import tifffile
 
 from .errors import CneepError
-from .io import load_movie, save_movie
+from .io import load_movie, load_trajectories, save_movie, save_trajectories
 from .io.atomic import atomic_path, write_json
 from .maps import upsample
 from .movie import Movie
 from .run import Run, load_run
+from .trajectories import Trajectories
 
 # Cold (negative EP) to hot (positive EP), through a neutral grey that is transparent anyway.
 _ANCHORS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
@@ -104,9 +105,15 @@ def _calibration(run: Run) -> dict:
     return {"resolution": (1 / run.pixel_size, 1 / run.pixel_size)}
 
 
+def _needs_maps(run: Run, path: Path) -> None:
+    if run.maps is None:
+        raise CneepError(f"{path}: a {run.config.model} run on trajectories has no dissipation maps to write")
+
+
 def write_map_stack(run: Run, path: str | Path) -> Path:
     """Every window's map at frame resolution (EP per pixel), float32 ImageJ stack, written frame by frame."""
     path = Path(path)
+    _needs_maps(run, path)
     n, (h, w) = len(run.maps), run.frame_shape
     frames = (upsample(m, run.frame_shape).astype(np.float32) for m in run.maps)
     with atomic_path(path) as tmp:
@@ -119,6 +126,7 @@ def write_map_stack(run: Run, path: str | Path) -> Path:
 def write_mean_map(run: Run, path: str | Path) -> Path:
     """The time-averaged map over the test windows, EP per second per pixel, float32 ImageJ TIFF."""
     path = Path(path)
+    _needs_maps(run, path)
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, run.mean_map.astype(np.float32), imagej=True, **_calibration(run),
                          metadata={"axes": "YX", "unit": "um", "Info": "EP rate per pixel (k_B/s), test windows"})
@@ -165,36 +173,44 @@ def write_summary_json(run: Run, path: str | Path) -> Path:
 
 
 MOVIE_IN_RUN = "movie.tif"
+TRAJECTORIES_IN_RUN = "trajectories.npz"
 
 
-def save_run(run: Run, movie: Movie, run_dir: str | Path) -> Path:
-    """Save a run so it reopens with its movie; a movie that exists only in memory is saved into the folder."""
+def save_run(run: Run, data: Movie | Trajectories, run_dir: str | Path) -> Path:
+    """Save a run so it reopens with its input; input that exists only in memory is saved into the folder."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    if movie.path is None:
-        save_movie(movie, run_dir / MOVIE_IN_RUN)
-    run.summary["input"] = str(Path(movie.path).resolve())
+    if data.path is None:
+        if isinstance(data, Movie):
+            save_movie(data, run_dir / MOVIE_IN_RUN)
+        else:
+            save_trajectories(data, run_dir / TRAJECTORIES_IN_RUN)
+    run.summary["input"] = str(Path(data.path).resolve())
     return run.save(run_dir)
 
 
-def open_run(run_dir: str | Path) -> tuple[Run, Movie]:
-    """A saved run and the movie it was trained on, calibrated as it was for training."""
+def open_run(run_dir: str | Path) -> tuple[Run, Movie | Trajectories]:
+    """A saved run and the movie or trajectories it was trained on, calibrated as they were for training."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    if run.maps is None:
-        raise CneepError(f"{run_dir}: a {run.config.model} run on trajectories; the app opens movie runs only "
-                         "so far (its results are in summary.json and ep_trace.csv)")
     source = run.summary.get("input")
     if not source:
-        raise CneepError(f"{run_dir}: the run does not say which movie it was trained on")
-    # A run folder moved together with its movie still opens.
+        raise CneepError(f"{run_dir}: the run does not say which input it was trained on")
+    # A run folder moved together with its input still opens.
     candidates = [Path(source), run_dir / Path(source).name]
     found = next((p for p in candidates if p.is_file()), None)
+    what = "movie" if run.maps is not None else "trajectories"
     if found is None:
-        raise CneepError(f"{run_dir}: the movie it was trained on, {source}, is missing")
-    movie = load_movie(found)
-    if (movie.n_movies, movie.n_frames, movie.frame_shape) != (run.summary["movies"], run.summary["frames"],
-                                                              run.frame_shape):
+        raise CneepError(f"{run_dir}: the {what} it was trained on, {source}, is missing")
+    if run.maps is None:
+        data = load_trajectories(found, kind=run.input.get("kind"))
+        shape = (data.n_trajectories, data.n_frames, tuple(data.data.shape[2:]))
+    else:
+        data = load_movie(found)
+        shape = (data.n_movies, data.n_frames, data.frame_shape)
+    if shape != (run.summary["movies"], run.summary["frames"], tuple(run.frame_shape)):
         raise CneepError(f"{found}: does not match the run in {run_dir} (different size)")
-    movie.dt, movie.pixel_size = run.dt, run.pixel_size
-    return run, movie
+    data.dt = run.dt
+    if isinstance(data, Movie):
+        data.pixel_size = run.pixel_size
+    return run, data

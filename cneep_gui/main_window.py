@@ -1,4 +1,5 @@
-"""The main window: lays out the panels, owns the open movie and run, and wires user actions to the engine.
+"""The main window: lays out the panels, owns the open input (a movie or trajectories) and run, and wires user
+actions to the engine.
 
 Everything slow (generating, training, writing a movie) runs as a `Job` on a QThread, one at a time.
 Every failure becomes a dialog naming what went wrong; tracebacks go to the log panel only.
@@ -18,9 +19,11 @@ import numpy as np
 import torch
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
+                             QVBoxLayout, QWidget)
 
-from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, load_movie, simulate_bead_spring, train
+from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
+                          simulate_bead_spring, train)
 from cneep_engine import export
 
 from . import settings
@@ -32,9 +35,11 @@ from .summary_view import SummaryView
 from .synth_dialog import SynthDialog, SynthRequest
 from .timeline import Timeline
 from .training_panel import TrainingPanel
+from .trajectory_view import TrajectoryView
 from .worker import Job
 
-MOVIE_FILTER = "Movies (*.tif *.tiff *.npy);;All files (*)"
+OPEN_FILTER = ("Movies and trajectories (*.tif *.tiff *.avi *.mp4 *.npy *.npz *.csv);;"
+               "Movies (*.tif *.tiff *.avi *.mp4 *.npy *.npz);;Trajectories (*.csv *.npy *.npz);;All files (*)")
 # Engine jobs share the interpreter with the GUI. Handing the GIL over every 1 ms instead of Python's 5 ms
 # halves the worst event-loop stalls during training (measured: p99 44 -> 23 ms) at no cost in speed.
 GIL_SWITCH_S = 0.001
@@ -46,22 +51,26 @@ class MainWindow(QMainWindow):
         sys.setswitchinterval(GIL_SWITCH_S)
         self.setWindowTitle("CNEEP Studio")
         self.setAcceptDrops(True)
-        self.movie: Movie | None = None
+        self.data: Movie | Trajectories | None = None
         self.run: Run | None = None
         self.job: Job | None = None
         self.error_box: QMessageBox | None = None
         self._mean_map: np.ndarray | None = None
         self._limits = (1.0, 1.0)
-        self._trace_movie: int | None = None      # which movie the trace plot shows
+        self._trace_movie: int | None = None      # which movie (or trajectory) the trace plot shows
 
         self.movie_view = MovieView()
+        self.trajectory_view = TrajectoryView()
+        self.views = QStackedWidget()
+        self.views.addWidget(self.movie_view)
+        self.views.addWidget(self.trajectory_view)
         self.timeline = Timeline()
         self.trace = TracePlot()
         centre = QSplitter(Qt.Orientation.Vertical)
         top = QWidget()
         column = QVBoxLayout(top)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.movie_view, 1)
+        column.addWidget(self.views, 1)
         column.addWidget(self.timeline)
         centre.addWidget(top)
         centre.addWidget(self.trace)
@@ -74,7 +83,7 @@ class MainWindow(QMainWindow):
         self.summary = SummaryView()
         self.log_panel = LogPanel()
         self.docks = {}
-        for title, widget, area in (("Movie", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+        for title, widget, area in (("Input", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training", self.training_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training progress", self.training_plots, Qt.DockWidgetArea.RightDockWidgetArea),
                                     ("Results", self.summary, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -83,13 +92,14 @@ class MainWindow(QMainWindow):
             dock.setWidget(widget)
             self.addDockWidget(area, dock)
             self.docks[title] = dock
-        self.resizeDocks([self.docks["Movie"], self.docks["Training progress"]], [330, 420],
+        self.resizeDocks([self.docks["Input"], self.docks["Training progress"]], [330, 420],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["Log"]], [120], Qt.Orientation.Vertical)
         self._build_menus()
 
         self.timeline.positionChanged.connect(self._show_position)
-        self.trace.frameRequested.connect(lambda t: self.timeline.set_position(self.timeline.movie(), t))
+        for view in (self.trace, self.trajectory_view):
+            view.frameRequested.connect(lambda t: self.timeline.set_position(self.timeline.movie(), t))
         self.movie_panel.calibrationChanged.connect(self._set_calibration)
         self.movie_panel.overlayChanged.connect(self._overlay_changed)
         self.training_panel.trainRequested.connect(self.start_training)
@@ -108,7 +118,7 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file = bar.addMenu("&File")
-        self._action(file, "&Open movie…", self.open_dialog, QKeySequence.StandardKey.Open)
+        self._action(file, "&Open movie or trajectories…", self.open_dialog, QKeySequence.StandardKey.Open)
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
@@ -116,13 +126,15 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self.save_run_action = self._action(file, "&Save run…", self.save_run_dialog, QKeySequence.StandardKey.Save)
         exports = file.addMenu("&Export")
-        self.export_actions = [
+        self.map_export_actions = [
             self._action(exports, "Dissipation maps, all windows (TIFF stack)…",
                          lambda: self._export("Save map stack", "TIFF (*.tif)", ".tif", export.write_map_stack)),
             self._action(exports, "Time-averaged map (TIFF)…",
                          lambda: self._export("Save time-averaged map", "TIFF (*.tif)", ".tif", export.write_mean_map)),
             self._action(exports, "Overlay image (PNG)…", self.export_png_dialog),
             self._action(exports, "Overlay movie (MP4 or AVI)…", self.export_movie_dialog),
+        ]
+        self.export_actions = self.map_export_actions + [
             self._action(exports, "EP traces (CSV)…",
                          lambda: self._export("Save EP traces", "CSV (*.csv)", ".csv", export.write_trace_csv)),
             self._action(exports, "Summary (JSON)…",
@@ -148,9 +160,11 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         busy = self.job is not None
         for action in [self.save_run_action, *self.export_actions]:
-            action.setEnabled(self.run is not None and not busy)
+            # Trajectory runs have no maps to export.
+            has_maps = action not in self.map_export_actions or (self.run is not None and self.run.maps is not None)
+            action.setEnabled(self.run is not None and has_maps and not busy)
         self.generate_action.setEnabled(not busy)
-        self.training_panel.train_button.setEnabled(self.movie is not None and not busy)
+        self.training_panel.train_button.setEnabled(self.data is not None and not busy)
 
     # --- errors ---------------------------------------------------------------------------------
     def show_error(self, message: str, details: str = "") -> None:
@@ -174,7 +188,7 @@ class MainWindow(QMainWindow):
         return settings.value("dir/last", str(Path.home()))
 
     def open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open movie", self._last_dir(), MOVIE_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open movie or trajectories", self._last_dir(), OPEN_FILTER)
         if path:
             self.open_path(path)
 
@@ -184,18 +198,18 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str | Path) -> bool:
-        """Open a movie file or a run folder. Returns whether it worked; failures show a dialog."""
+        """Open a movie, trajectories or a run folder. Returns whether it worked; failures show a dialog."""
         path = Path(path)
         with self._reporting():
             if self.job is not None:
                 raise CneepError(f"{path}: wait for the running job to finish (or cancel it) first")
             if path.is_dir():
-                run, movie = export.open_run(path)
-                self.set_movie(movie)
+                run, data = export.open_run(path)
+                self.set_data(data)
                 self.set_run(run)
                 log.info(f"opened run {path}")
             else:
-                self.set_movie(load_movie(path))
+                self.set_data(load_input(path))
                 log.info(f"opened {path}")
             settings.add_recent(path)
             settings.set_value("dir/last", str(path.parent))
@@ -212,24 +226,31 @@ class MainWindow(QMainWindow):
             event.acceptProposedAction()
             self.open_path(files[0])
 
-    def set_movie(self, movie: Movie) -> None:
-        self.movie = movie
+    def set_data(self, data: Movie | Trajectories) -> None:
+        """Show a movie or trajectories and offer the estimators that read it."""
+        self.data = data
+        movie = isinstance(data, Movie)
         self.set_run(None)
-        self._show_movie_name()
-        self.training_plots.reset(movie.truth)
-        self.timeline.set_movie_shape(movie.n_movies, movie.n_frames, movie.dt)
+        self._show_data_name()
+        self.training_plots.reset(data.truth)
+        self.training_panel.set_models(["cneep"] if movie else ["neep", "rneep"])
+        self.views.setCurrentWidget(self.movie_view if movie else self.trajectory_view)
+        if not movie:
+            self.trajectory_view.set_data(data)
+        self.timeline.set_movie_shape(data.n_movies if movie else data.n_trajectories, data.n_frames, data.dt,
+                                      "movie" if movie else "trajectory")
         self._update_actions()
 
-    def _show_movie_name(self) -> None:
-        movie = self.movie
-        self.setWindowTitle(f"CNEEP Studio — {movie.path.name if movie.path else 'synthetic movie (not saved)'}")
-        self.movie_panel.set_movie(movie)
+    def _show_data_name(self) -> None:
+        data = self.data
+        self.setWindowTitle(f"CNEEP Studio — {data.path.name if data.path else 'synthetic (not saved)'}")
+        self.movie_panel.set_data(data)
 
     def set_run(self, run: Run | None) -> None:
         self.run = run
         self.summary.set_summary(run.summary if run else None)
         self.movie_panel.set_has_run(run is not None)
-        if run is not None:
+        if run is not None and run.maps is not None:
             self._mean_map = run.mean_map
             self._limits = export.map_limits(run)
         self._overlay_changed()
@@ -248,25 +269,33 @@ class MainWindow(QMainWindow):
                                   else "EP per pixel, this transition (k_B)")
         self.movie_view.set_opacity(self.movie_panel.opacity.value() / 100)
         self._trace_movie = None
-        if self.movie is not None:
+        if self.data is not None:
             self._show_position(self.timeline.movie(), self.timeline.frame())
 
     def _show_position(self, movie: int, frame: int) -> None:
-        if self.movie is None:
+        """Show frame `frame` of movie (or trajectory) `movie`, its map and its cumulative EP."""
+        if self.data is None:
             return
-        self.movie_view.show_frame(self.movie.frames[movie, frame])
-        self.movie_view.show_map(self.current_map(movie, frame))
+        if isinstance(self.data, Movie):
+            self.movie_view.show_frame(self.data.frames[movie, frame])
+            self.movie_view.show_map(self.current_map(movie, frame))
+        else:
+            self.trajectory_view.show_position(movie, frame)
         if movie != self._trace_movie:
             self._trace_movie = movie
             if self.run is not None and np.any(self.run.movie == movie):
                 self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt)
             else:
-                self.trace.set_trace(None, None, None, self.movie.dt)
+                self.trace.set_trace(None, None, None, self.data.dt)
         self.trace.set_frame(frame)
 
     def _set_calibration(self, dt: float, pixel_size: float) -> None:
-        self.movie.dt, self.movie.dt_source = dt, "user"
-        self.movie.pixel_size, self.movie.pixel_size_source = pixel_size, "user"
+        self.data.dt, self.data.dt_source = dt, "user"
+        if isinstance(self.data, Movie):
+            self.data.pixel_size, self.data.pixel_size_source = pixel_size, "user"
+        else:
+            self.trajectory_view.set_dt(dt)
+            self._show_position(self.timeline.movie(), self.timeline.frame())
         self.timeline.set_dt(dt)
         if self.run is None:
             self.trace.dt = dt
@@ -274,7 +303,7 @@ class MainWindow(QMainWindow):
     def overlay_renderer(self):
         """`render(movie, frame) -> RGB` as drawn now, at the movie's resolution; Qt-free, so it may run
         on a worker thread while the user goes on changing the view."""
-        frames, run, mean_map = self.movie.frames, self.run, self._mean_map
+        frames, run, mean_map = self.data.frames, self.run, self._mean_map
         mode = OFF if run is None else self.movie_panel.mode.currentIndex()
         view = self.movie_view
         levels, limit, opacity, lut = view.levels(), view.limit, view.opacity, view.frame_lut()
@@ -326,30 +355,30 @@ class MainWindow(QMainWindow):
                             self._generated, "generating a synthetic movie")
 
     def _generated(self, movie: Movie) -> None:
-        self.set_movie(movie)
+        self.set_data(movie)
         log.info(f"generated {movie.n_movies} × {movie.n_frames} frames; exact σ = {movie.truth.sigma:.4g} k_B/s")
 
     def start_training(self) -> None:
-        if self.movie is None or self.job is not None:
+        if self.data is None or self.job is not None:
             return
         with self._reporting():
             config = self.training_panel.config()
             settings.save_train_config(config)
-            movie = replace(self.movie)     # a snapshot: calibration edits during training do not leak in
+            data = replace(self.data)     # a snapshot: calibration edits during training do not leak in
             threads = self.training_panel.threads.value()
             self.set_run(None)
-            self.training_plots.reset(movie.truth)
+            self.training_plots.reset(data.truth)
             self.training_panel.set_running(True)
 
-            stem = movie.path.stem if movie.path else "synthetic"
+            stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             log.info(f"checkpoints and log go to {run_dir}")
 
             def job(emit, cancel):
                 torch.set_num_threads(threads)
-                return train(movie, config, callback=emit, cancel=cancel, run_dir=run_dir)
+                return train(data, config, callback=emit, cancel=cancel, run_dir=run_dir)
 
-            self._start_job(job, self._trained, f"training on {movie.name}")
+            self._start_job(job, self._trained, f"training {config.model} on {data.name}")
             self.job.progress.connect(self._training_progress)
 
     def _training_progress(self, ev: Progress) -> None:
@@ -367,7 +396,7 @@ class MainWindow(QMainWindow):
 
     # --- saving and exporting -------------------------------------------------------------------
     def _ask_save(self, title: str, filter_: str, suffix: str) -> Path | None:
-        stem = self.movie.path.stem if self.movie and self.movie.path else "synthetic"
+        stem = self.data.path.stem if self.data and self.data.path else "synthetic"
         start = str(Path(self._last_dir()) / f"{stem}{suffix}")
         path, _ = QFileDialog.getSaveFileName(self, title, start, filter_)
         if not path:
@@ -396,9 +425,9 @@ class MainWindow(QMainWindow):
             return
         m, fps = self.timeline.movie(), self.timeline.fps.value()
         # Tiny synthetic frames would play as a speck: repeat pixels up to a watchable size.
-        scale = max(1, math.ceil(240 / min(self.movie.frame_shape)))
+        scale = max(1, math.ceil(240 / min(self.data.frame_shape)))
         render = self.overlay_renderer()
-        frames = (render(m, t) for t in range(self.movie.n_frames))
+        frames = (render(m, t) for t in range(self.data.n_frames))
         self._start_job(lambda emit, cancel: export.write_overlay_movie(path, frames, fps, scale),
                         lambda p: log.info(f"wrote {p}"), f"writing {path.name}")
 
@@ -406,8 +435,8 @@ class MainWindow(QMainWindow):
         path = QFileDialog.getExistingDirectory(self, "Save run into folder", self._last_dir())
         if path:
             with self._reporting():
-                export.save_run(self.run, self.movie, path)
-                self._show_movie_name()       # a movie that existed only in memory now has a file
+                export.save_run(self.run, self.data, path)
+                self._show_data_name()       # input that existed only in memory now has a file
                 settings.add_recent(path)
                 log.info(f"saved run in {path}")
 

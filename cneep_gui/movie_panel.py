@@ -1,11 +1,12 @@
-"""The movie's calibration (pixel size, frame interval, editable) and how the dissipation map is shown."""
+"""The open input's calibration (frame interval and, for a movie, pixel size; editable) and how the dissipation
+map is shown."""
 
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
 
-from cneep_engine import Movie
+from cneep_engine import Movie, Trajectories
 
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
 _SOURCE = {"metadata": "from the movie's metadata", "default": "not in the file: please check",
@@ -32,7 +33,7 @@ class MoviePanel(QWidget):
         self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)"])
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=70,
                                toolTip="Opacity of the dissipation map over the movie")
-        form = QFormLayout(self)
+        self.form = form = QFormLayout(self)
         form.addRow(self.info)
         form.addRow("Frame interval", self.dt)
         form.addRow("", self.dt_source)
@@ -47,17 +48,29 @@ class MoviePanel(QWidget):
         self.mode.setEnabled(False)
         self.setEnabled(False)
 
-    def set_movie(self, movie: Movie) -> None:
-        source = movie.path.name if movie.path else "synthetic movie (not saved)"
-        h, w = movie.frame_shape
-        self.info.setText(f"{source}\n{movie.n_movies} × {movie.n_frames} frames of {h} × {w} px, "
-                          f"{movie.frames.dtype}")
-        for box, label, v, src in ((self.dt, self.dt_source, movie.dt, movie.dt_source),
-                                   (self.pixel_size, self.pixel_source, movie.pixel_size, movie.pixel_size_source)):
+    def set_data(self, data: Movie | Trajectories) -> None:
+        source = data.path.name if data.path else "synthetic (not saved)"
+        movie = isinstance(data, Movie)
+        if movie:
+            h, w = data.frame_shape
+            self.info.setText(f"{source}\n{data.n_movies} × {data.n_frames} frames of {h} × {w} px, "
+                              f"{data.frames.dtype}")
+        else:
+            what = (f"{data.n_states} states" if data.kind == "states"
+                    else f"{data.n_coordinates} coordinates ({', '.join(str(v) for v in data.labels[:6])}"
+                         f"{', …' if data.n_coordinates > 6 else ''})")
+            self.info.setText(f"{source}\n{data.n_trajectories} trajectories × {data.n_frames} frames of {what}")
+        calibrations = [(self.dt, self.dt_source, data.dt, data.dt_source)]
+        if movie:
+            calibrations.append((self.pixel_size, self.pixel_source, data.pixel_size, data.pixel_size_source))
+        for box, label, v, src in calibrations:
             box.blockSignals(True)
             box.setValue(v)
             box.blockSignals(False)
             label.setText(_SOURCE.get(src, src))
+        # Trajectories have no pixels and no dissipation map, only a frame interval.
+        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity):
+            self.form.setRowVisible(widget, movie)
         self.setEnabled(True)
 
     def _edited(self, source_label: QLabel) -> None:

@@ -94,7 +94,7 @@ class TracePlot(pg.PlotWidget):
         self.setLabel("bottom", "time", units="s")
         self.addLegend(offset=(5, 5))
         self.showGrid(x=True, y=True, alpha=0.2)
-        self.predicted = self.plot(pen=_VAL, name="CNEEP")
+        self.predicted = self.plot(pen=_VAL, name="estimated")
         self.truth = self.plot(pen=_SIGMA, name="exact")
         self.cursor = pg.InfiniteLine(0, movable=True, pen=pg.mkPen("#ff7f0e", width=2))
         self.addItem(self.cursor)

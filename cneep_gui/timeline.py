@@ -13,7 +13,7 @@ class Timeline(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.dt = 1.0
-        self.movie_box = QComboBox(toolTip="Which movie of the file to show", minimumContentsLength=10)
+        self.movie_box = QComboBox(toolTip="Which movie (or trajectory) of the file to show", minimumContentsLength=10)
         self.play_button = QToolButton(text="▶", toolTip="Play / pause (Space)")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal, toolTip="Frame (Left/Right step, Home/End jump)")
@@ -39,12 +39,12 @@ class Timeline(QWidget):
             QShortcut(QKeySequence(key), self, context=Qt.ShortcutContext.WindowShortcut).activated.connect(slot)
         self.set_movie_shape(0, 0, 1.0)
 
-    def set_movie_shape(self, n_movies: int, n_frames: int, dt: float) -> None:
+    def set_movie_shape(self, n_movies: int, n_frames: int, dt: float, noun: str = "movie") -> None:
         self.play_button.setChecked(False)
         self.dt = dt
         with _blocked(self.movie_box, self.slider):
             self.movie_box.clear()
-            self.movie_box.addItems([f"movie {i + 1}/{n_movies}" for i in range(n_movies)])
+            self.movie_box.addItems([f"{noun} {i + 1}/{n_movies}" for i in range(n_movies)])
             self.slider.setRange(0, max(n_frames - 1, 0))
             self.slider.setValue(0)
         self.movie_box.setEnabled(n_movies > 1)

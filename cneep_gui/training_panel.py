@@ -6,7 +6,7 @@ import os
 from dataclasses import replace
 
 import torch
-from PyQt6.QtCore import pyqtSignal
+from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                              QPushButton, QSizePolicy, QSpinBox, QWidget)
 
@@ -16,7 +16,7 @@ from cneep_engine.device import available_devices
 _INT, _FLOAT = 0, 1
 # field, label, kind, minimum, maximum, tooltip
 _FIELDS = [
-    ("seq_len", "Frames per window", _INT, 2, 64,
+    ("seq_len", "Frames per window", _INT, 2, 512,
      "Consecutive frames the network sees at once. 2 learns from single transitions; longer windows can "
      "pick up slower dynamics but give coarser maps in time"),
     ("depth", "Depth", _INT, 1, 6, "Convolutional blocks. Each block after the first halves the map's resolution"),
@@ -37,6 +37,12 @@ _FIELDS = [
      "Share held out for the reported EP rate and the time-averaged map; never seen in training"),
 ]
 
+_MODEL_TIPS = {
+    "cneep": "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong 2022)",
+    "neep": "a network on pairs of frames of coordinates (an MLP) or discrete states (embeddings) (Kim et al. 2020)",
+    "rneep": "a recurrent network (GRU) over Frames per window frames, for hidden degrees of freedom (Kim et al. 2020)",
+}
+
 
 class TrainingPanel(QWidget):
     trainRequested = pyqtSignal()
@@ -46,9 +52,8 @@ class TrainingPanel(QWidget):
         super().__init__(parent)
         self._base = TrainConfig()
         form = QFormLayout(self)
-        self.model = QComboBox(toolTip="Estimator architecture: CNEEP, a convolutional network whose output is "
-                                       "odd under time reversal (Bae, Kim & Jeong 2022)")
-        self.model.addItem("cneep")
+        self.model = QComboBox()
+        self.set_models(["cneep"])
         form.addRow("Model", self.model)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
         for name, label, kind, lo, hi, tip in _FIELDS:
@@ -68,7 +73,7 @@ class TrainingPanel(QWidget):
         self.threads = QSpinBox(minimum=1, maximum=os.cpu_count() or 1, value=torch.get_num_threads(),
                                 toolTip="CPU threads torch may use (CPU training and data handling)")
         form.addRow("CPU threads", self.threads)
-        self.train_button = QPushButton("Train", toolTip="Train on the open movie in the background")
+        self.train_button = QPushButton("Train", toolTip="Train on the open movie or trajectories in the background")
         self.cancel_button = QPushButton("Cancel", enabled=False,
                                          toolTip="Stop after the current step and keep the best model so far")
         buttons = QHBoxLayout()
@@ -84,6 +89,16 @@ class TrainingPanel(QWidget):
         self.train_button.clicked.connect(self.trainRequested)
         self.cancel_button.clicked.connect(self._cancel)
         self.train_button.setEnabled(False)
+
+    def set_models(self, models: list[str]) -> None:
+        """The estimators that read the open input: cneep for a movie, neep and rneep for trajectories."""
+        current = self.model.currentText()
+        self.model.clear()
+        for name in models:
+            self.model.addItem(name)
+            self.model.setItemData(self.model.count() - 1, _MODEL_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+        self.model.setCurrentIndex(max(self.model.findText(current), 0))
+        self.model.setToolTip("\n".join(f"{m}: {_MODEL_TIPS[m]}" for m in models))
 
     def config(self) -> TrainConfig:
         """The settings shown; fields without a control keep their loaded values. Raises CneepError."""

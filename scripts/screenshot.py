@@ -51,7 +51,7 @@ def main() -> None:
     renderer = BeadRenderer(cell=20, psf_sigma=3.0, read_noise=1.0)
     # Enough data that the estimate means something (6 training movies of 10^4 frames); with much less the
     # network overfits and early models are kept.
-    window.set_movie(simulate_bead_spring(chain, renderer, movies=10, frames=10_000, seed=1))
+    window.set_data(simulate_bead_spring(chain, renderer, movies=10, frames=10_000, seed=1))
     window.training_panel.set_config(TrainConfig(depth=2, channels=8, batch=512, iterations=3000, eval_every=100,
                                                  patience=0, device="cpu"))
     window.training_panel.threads.setValue(2)

@@ -150,9 +150,17 @@ def test_reopening_a_run_names_a_missing_or_mismatched_movie(toy_run, tiny_movie
         open_run(tmp_path / "run")
 
 
-def test_a_trajectory_run_is_refused_with_a_clear_message(tmp_path):
-    from cneep_engine import TrainConfig, simulate_bead_spring_trajectories, train
-    data = simulate_bead_spring_trajectories(trajectories=4, frames=100, seed=1)
-    train(data, TrainConfig(model="neep", iterations=4, eval_every=2, batch=32), run_dir=tmp_path)
-    with pytest.raises(CneepError, match="trajectories"):
-        open_run(tmp_path)
+def test_a_trajectory_run_reopens_with_its_in_memory_trajectories(tmp_path):
+    from cneep_engine import TrainConfig, simulate_ratchet, train
+    data = simulate_ratchet(trajectories=3, steps=300, seed=1)
+    run = train(data, TrainConfig(model="neep", iterations=4, eval_every=2, batch=32))
+    save_run(run, data, tmp_path / "run")
+    with pytest.raises(CneepError, match="map"):
+        write_mean_map(run, tmp_path / "map.tif")
+    again, states = open_run(tmp_path / "run")
+    assert (tmp_path / "run" / "trajectories.npz").is_file() and again.maps is None
+    np.testing.assert_array_equal(states.data, data.data)
+    assert states.kind == "states" and states.truth is not None
+    np.testing.assert_array_equal(again.ds, run.ds)
+    t, cum, true = cumulative_trace(again, 1)
+    assert cum[-1] == pytest.approx(run.ds[run.movie == 1].sum(), rel=1e-6) and true is not None

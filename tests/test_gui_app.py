@@ -17,7 +17,7 @@ def _run_main(argv, qtbot, monkeypatch):
     def inspect_and_quit():
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible())
         seen["window"] = window
-        seen["movie"] = window.movie
+        seen["movie"] = window.data
         seen["error"] = window.error_box.text() if window.error_box else None
         window.close()
         QApplication.instance().quit()

@@ -13,7 +13,7 @@ TICK_MS = 10
 
 def test_event_loop_stays_responsive_during_training(studio, qtbot, tiny_movie, tiny_config):
     warm_up()       # as cneep-studio does at start: torch's first optimiser imports hundreds of modules
-    studio.set_movie(tiny_movie)
+    studio.set_data(tiny_movie)
     studio.training_panel.set_config(replace(tiny_config, batch=256, channels=8, iterations=200, eval_every=20))
     stamps = []
     timer = QTimer(interval=TICK_MS)

@@ -21,8 +21,8 @@ def _menu_action(window, text):
 def test_open_from_the_menu_reads_calibration_and_scrubs(studio, qtbot, tmp_path, tiny_movie, pick_file):
     path = _movie_file(tmp_path, tiny_movie)
     pick_file(path)
-    _menu_action(studio, "&Open movie…").trigger()
-    assert studio.movie.n_frames == 200 and "beads.tif" in studio.windowTitle()
+    _menu_action(studio, "&Open movie or trajectories…").trigger()
+    assert studio.data.n_frames == 200 and "beads.tif" in studio.windowTitle()
     assert studio.movie_panel.dt.value() == 0.05 and studio.movie_panel.pixel_size.value() == 0.2
     assert studio.movie_panel.dt_source.text() == "from the movie's metadata"
     assert np.array_equal(studio.movie_view.image.image, tiny_movie.frames[0, 0])
@@ -39,7 +39,7 @@ def test_open_from_the_menu_reads_calibration_and_scrubs(studio, qtbot, tmp_path
     assert np.array_equal(studio.movie_view.image.image, tiny_movie.frames[2, 199])
 
     studio.movie_panel.dt.setValue(0.5)           # the user corrects the frame interval
-    assert studio.movie.dt == 0.5 and studio.movie.dt_source == "user"
+    assert studio.data.dt == 0.5 and studio.data.dt_source == "user"
     assert "t = 99.5 s" in studio.timeline.readout.text()
     assert settings.recent_files()[0] == str(path.resolve())
 
@@ -75,7 +75,7 @@ def test_dropping_a_file_opens_it(studio, tmp_path, tiny_movie):
     studio.dragEnterEvent(refused)
     assert not refused.isAccepted()
     studio.dropEvent(QDropEvent(*args))
-    assert studio.movie is not None and studio.movie.path == path
+    assert studio.data is not None and studio.data.path == path
 
 
 def test_a_corrupt_file_gives_a_dialog_and_the_app_stays_usable(studio, tmp_path, tiny_movie):
@@ -84,7 +84,7 @@ def test_a_corrupt_file_gives_a_dialog_and_the_app_stays_usable(studio, tmp_path
     assert not studio.open_path(bad)
     box = studio.error_box
     assert box.isVisible() and "broken.tif" in box.text() and "Traceback" not in box.text()
-    assert studio.movie is None and not studio.training_panel.train_button.isEnabled()
+    assert studio.data is None and not studio.training_panel.train_button.isEnabled()
     box.accept()
     assert studio.open_path(_movie_file(tmp_path, tiny_movie))
     assert studio.training_panel.train_button.isEnabled()
@@ -108,4 +108,4 @@ def test_recent_files_and_view_settings_survive_a_restart(studio, qtbot, tmp_pat
     entries = [a.text() for a in again.recent_menu.actions()]
     assert entries == [str(path.resolve())]
     again.recent_menu.actions()[0].trigger()
-    assert again.movie is not None and again.movie.path.name == "beads.tif"
+    assert again.data is not None and again.data.path.name == "beads.tif"

@@ -18,7 +18,7 @@ HOT, NEUTRAL, COLD = (10, 4), (10, 20), (10, 35)     # the toy run's map: + in c
 @pytest.fixture
 def shown(studio, qtbot, tiny_movie, toy_run):
     """The window with the toy run's maps over the tiny movie, at a frame where the maps are strongest."""
-    studio.set_movie(tiny_movie)
+    studio.set_data(tiny_movie)
     studio.set_run(toy_run)
     studio.timeline.set_position(2, 4)
     studio.movie_view.image.setLevels((0, 255))
@@ -124,7 +124,7 @@ def test_an_export_that_cannot_be_written_is_a_dialog(shown, tmp_path, pick_file
 
 def test_a_trained_run_saved_and_reopened_without_retraining(studio, qtbot, tiny_movie, tiny_config, tmp_path,
                                                             pick_file):
-    studio.set_movie(tiny_movie)            # in memory only, as a generated movie is
+    studio.set_data(tiny_movie)            # in memory only, as a generated movie is
     studio.training_panel.set_config(tiny_config)
     studio.training_panel.train_button.click()
     qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
@@ -140,7 +140,7 @@ def test_a_trained_run_saved_and_reopened_without_retraining(studio, qtbot, tiny
     again.open_path(tmp_path / "run")
     assert again.error_box is None
     assert np.allclose(again.run.maps, trained.maps) and again.run.summary["ep_rate"] == trained.summary["ep_rate"]
-    assert np.array_equal(again.movie.frames, tiny_movie.frames) and again.movie.truth is not None
+    assert np.array_equal(again.data.frames, tiny_movie.frames) and again.data.truth is not None
     again.timeline.set_position(2, 30)
     assert np.allclose(again.movie_view.overlay.image, frame_map(trained, 2, 30))
     assert again.summary.text() == studio.summary.text()

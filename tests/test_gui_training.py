@@ -15,12 +15,12 @@ def _generate(studio, qtbot, frames=200):
     assert dialog.preview_image.image.shape == (20, 40)
     assert "σ = 2.025" in dialog.message.text()
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
-    qtbot.waitUntil(lambda: studio.job is None and studio.movie is not None, timeout=30_000)
+    qtbot.waitUntil(lambda: studio.job is None and studio.data is not None, timeout=30_000)
 
 
 def test_generate_then_train_to_the_end(studio, qtbot, tiny_config):
     _generate(studio, qtbot)
-    movie = studio.movie
+    movie = studio.data
     assert movie.frames.shape == (3, 200, 20, 40) and movie.truth is not None and movie.path is None
     assert [line.value() for line in studio.training_plots.truth_lines] == [movie.truth.sigma, movie.truth.sigma_2pt]
 
@@ -46,7 +46,7 @@ def test_generate_then_train_to_the_end(studio, qtbot, tiny_config):
 
 
 def test_cancel_keeps_the_best_model_so_far(studio, qtbot, tiny_movie, tiny_config):
-    studio.set_movie(tiny_movie)
+    studio.set_data(tiny_movie)
     studio.training_panel.set_config(replace(tiny_config, iterations=1_000_000, eval_every=5))
     studio.training_panel.train_button.click()
     qtbot.waitUntil(lambda: len(studio.training_plots._points.get(0, {}).get("it", [])) >= 2, timeout=30_000)
@@ -61,7 +61,7 @@ def test_cancel_keeps_the_best_model_so_far(studio, qtbot, tiny_movie, tiny_conf
 
 
 def test_an_engine_error_in_training_is_a_dialog_and_buttons_come_back(studio, qtbot, tiny_movie, tiny_config):
-    studio.set_movie(tiny_movie)
+    studio.set_data(tiny_movie)
     studio.training_panel.set_config(replace(tiny_config, val_fraction=0.5, test_fraction=0.6))
     studio.training_panel.train_button.click()
     qtbot.waitUntil(lambda: studio.job is None, timeout=30_000)
@@ -75,7 +75,7 @@ def test_a_bug_in_the_engine_shows_its_message_and_logs_the_traceback(studio, qt
         raise ZeroDivisionError("the worker broke")
 
     monkeypatch.setattr("cneep_gui.main_window.train", broken)
-    studio.set_movie(tiny_movie)
+    studio.set_data(tiny_movie)
     studio.training_panel.train_button.click()
     qtbot.waitUntil(lambda: studio.job is None, timeout=30_000)
     text = studio.error_box.text()

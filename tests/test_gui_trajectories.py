@@ -1,0 +1,86 @@
+"""Trajectories in the real window: the coordinates and the track, NEEP training, the cumulative EP, save/reopen."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from cneep_engine import (BeadSpringChain, TrainConfig, save_trajectories, simulate_bead_spring_trajectories,
+                          simulate_ratchet)
+from cneep_gui.main_window import MainWindow
+
+
+@pytest.fixture
+def tracks(tmp_path):
+    """Three 2-D tracks (the two beads of a driven chain as x and y) in a CSV, with their ground truth."""
+    data = simulate_bead_spring_trajectories(BeadSpringChain(), trajectories=3, frames=400, seed=3)
+    data.labels = ["x", "y"]
+    return save_trajectories(data, tmp_path / "tracks.csv"), data
+
+
+def test_a_track_file_shows_its_coordinates_and_its_path_in_the_plane(studio, tracks):
+    path, data = tracks
+    assert studio.open_path(path)
+    view = studio.trajectory_view
+    assert studio.views.currentWidget() is view and view.plane.isVisible()
+    assert [studio.timeline.movie_box.itemText(i) for i in range(3)] == [f"trajectory {i}/3" for i in (1, 2, 3)]
+    studio.timeline.set_position(2, 150)
+    t, x = view.curves[0].getData()
+    np.testing.assert_allclose(x, data.data[2, :, 0], rtol=1e-12)
+    np.testing.assert_allclose(t, np.arange(400) * data.dt)
+    np.testing.assert_allclose(view.track.getData()[1], data.data[2, :, 1], rtol=1e-12)
+    assert view.cursor.value() == pytest.approx(150 * data.dt)
+    np.testing.assert_allclose(np.ravel(view.here.getData()), data.data[2, 150], rtol=1e-12)
+    assert [studio.training_panel.model.itemText(i) for i in range(2)] == ["neep", "rneep"]
+    assert not studio.movie_panel.pixel_size.isVisible() and "2 coordinates (x, y)" in studio.movie_panel.info.text()
+    # Dragging the cursor moves the timeline, as on the trace plot.
+    view.cursor.setValue(40 * data.dt)
+    view.cursor.sigDragged.emit(view.cursor)
+    assert studio.timeline.frame() == 40
+
+
+def test_discrete_states_draw_as_steps_without_a_plane(studio):
+    studio.set_data(simulate_ratchet(trajectories=2, steps=500, seed=1))
+    view = studio.trajectory_view
+    assert len(view.curves) == 1 and view.curves[0].opts["stepMode"] == "left" and not view.plane.isVisible()
+    studio.timeline.set_position(1, 0)
+    assert view.curves[0].getData()[1].tolist() == studio.data.data[1].tolist()
+
+
+def test_train_neep_on_tracks_plot_the_cumulative_ep_save_and_reopen(studio, qtbot, tracks, tmp_path):
+    path, data = tracks
+    studio.open_path(path)
+    studio.training_panel.set_config(TrainConfig(model="neep", hidden=16, batch=64, iterations=40, eval_every=10,
+                                                 patience=0, device="cpu"))
+    assert studio.training_panel.config().model == "neep"
+    studio.training_panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    run = studio.run
+    assert run is not None and run.summary["stopped"] == "finished" and run.maps is None
+    assert run.config.model == "neep" and studio.training_plots.curve_data("vr")[0].tolist() == [10, 20, 30, 40]
+
+    studio.timeline.set_position(2, 10)      # the test trajectory: the trace is its cumulative EP, exact beside it
+    t, cum = studio.trace.predicted.getData()
+    assert cum[0] == 0 and cum[-1] == pytest.approx(run.ds[run.movie == 2].sum(), rel=1e-5)
+    assert studio.trace.truth.getData()[1][-1] == pytest.approx(data.truth.ds[2].sum(), rel=1e-6)
+    enabled = {a.text(): a.isEnabled() for a in studio.export_actions}
+    assert enabled["EP traces (CSV)…"] and enabled["Summary (JSON)…"]
+    assert not any(a.isEnabled() for a in studio.map_export_actions)
+    assert "EP rate" in studio.summary.text()
+
+    from cneep_engine.export import save_run
+    save_run(studio.run, studio.data, tmp_path / "run")
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.open_path(tmp_path / "run")
+    assert again.views.currentWidget() is again.trajectory_view and again.run.maps is None
+    np.testing.assert_array_equal(again.data.data, data.data)
+    np.testing.assert_array_equal(again.run.ds, run.ds)
+
+
+def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, tiny_movie):
+    studio.open_path(tracks[0])
+    studio.set_data(replace(tiny_movie))
+    assert studio.views.currentWidget() is studio.movie_view
+    assert [studio.training_panel.model.itemText(i) for i in range(studio.training_panel.model.count())] == ["cneep"]
+    assert studio.movie_panel.pixel_size.isVisibleTo(studio.movie_panel)
