@@ -247,8 +247,11 @@ def _simulate_ratchet(args) -> None:
 
 
 def _train(args) -> None:
+    from . import distributed
     from .movie import Movie
     from .run import train
+    main_rank = distributed.is_main()   # under torchrun only rank 0 reports
+    args.quiet = args.quiet or not main_rank
     data = _load(args, model=args.model)
     model = args.model or ("cneep" if isinstance(data, Movie) else "neep")
     config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
@@ -273,6 +276,8 @@ def _train(args) -> None:
                     run_dir=args.output)
     finally:
         signal.signal(signal.SIGINT, previous)
+    if not main_rank:
+        return
     s = run.summary
     spread = f" +- {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
     print(f"EP rate {s['ep_rate']:.4g}{spread} per s ({s['ep_per_frame']:.4g} per frame; loss-based "

@@ -17,6 +17,7 @@ import numpy as np
 import tifffile
 import torch
 
+from . import distributed
 from .errors import CneepError
 from .io.atomic import atomic_path, write_json
 from .maps import time_average, upsample
@@ -143,9 +144,20 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     """Train `config.seeds` estimators on `movie` (or trajectories) and evaluate them on the held-out test part.
 
     With `run_dir`, checkpoints and the training log are written as training goes, so a cancelled or
-    crashed run keeps its best models; the full results are written at the end."""
+    crashed run keeps its best models; the full results are written at the end.
+
+    Under torchrun (WORLD_SIZE > 1) the ranks train together with DistributedDataParallel and each returns
+    the same Run; only rank 0 calls `callback` and writes `run_dir`."""
     t0 = time.perf_counter()
     trainer = Trainer(movie, config)
+    with distributed.session(trainer.device):
+        return _train(trainer, movie, config, callback, cancel, run_dir, t0)
+
+
+def _train(trainer: Trainer, movie: Movie | Trajectories, config: TrainConfig, callback: Callback | None,
+           cancel: threading.Event | None, run_dir: str | Path | None, t0: float) -> Run:
+    if not distributed.is_main():
+        callback = run_dir = None
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None:
         try:

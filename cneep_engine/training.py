@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from . import distributed
 from .device import describe_device, resolve_device
 from .errors import CneepError
 from .io.atomic import atomic_path
@@ -130,8 +131,11 @@ class Trainer:
             raise CneepError(f"{data.name}: the {config.model} model reads {'movies' if is_movie else 'trajectories'}"
                              f"; for {'a movie use cneep' if is_movie else data.kind + ' use neep or rneep'}")
         self.values = data.frames if is_movie else data.data   # (series, frames, ...) as stored
-        self.device = resolve_device(config.device)
+        self.device = distributed.rank_device(resolve_device(config.device))
         self.device_label = describe_device(self.device)
+        if distributed.world_size() > 1:
+            self.device_label += f" x {distributed.world_size()} processes"
+        distributed.check_batch(config.batch)
         kind = "movies" if is_movie else "trajectories"
         if data.n_frames < config.seq_len:
             raise CneepError(f"{data.name}: {kind} of {data.n_frames} frames are shorter than "
@@ -212,6 +216,7 @@ class Trainer:
                    log: Path | None = None) -> SeedRun:
         cfg = self.config
         model = self.new_model(seed)
+        step_model = distributed.wrap(model, self.device)   # DDP across torchrun ranks, else model itself
         opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         # A decaying rate shrinks the noise ball SGD settles in: the per-step EP is small against its
         # spread, so a constant rate stalls well above the loss floor.
@@ -238,11 +243,11 @@ class Trainer:
 
         emit(iteration=0, train_loss=float("nan"), train_rate=float("nan"), message="started")
         for it in range(1, cfg.iterations + 1):
-            if cancel is not None and cancel.is_set():
+            if cancel is not None and cancel.is_set() and not distributed.active():
                 stopped, it = "cancelled", it - 1
                 break
             idx = torch.randint(self.train_starts.numel(), (cfg.batch,), device=self.device, generator=gen)
-            ds = model(self.gather(self.train_starts[idx]))
+            ds = step_model(self.gather(self.train_starts[distributed.shard(idx)]))
             loss = self.loss(ds).mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -253,6 +258,7 @@ class Trainer:
             run_loss, run_ds, since = run_loss + loss.detach(), run_ds + ds.detach().mean(), since + 1
             if it % cfg.eval_every and it != cfg.iterations:
                 continue
+            run_loss, run_ds = distributed.mean(run_loss), distributed.mean(run_ds)
             train_loss = float(run_loss) / since
             if not np.isfinite(train_loss):
                 raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
@@ -262,14 +268,17 @@ class Trainer:
             if cfg.schedule == "plateau":
                 sched.step(val_loss)
             kept = self._not_worse(val_terms, low_terms)
+            # Under torchrun a cancel is agreed on here, at validations: a rank stopping alone would hang the rest.
+            cancelled = distributed.active() and distributed.any_rank(cancel is not None and cancel.is_set())
+            kept, improved = distributed.agree(kept, val_loss < low_loss)
             if kept:
                 best_loss, best_it = val_loss, it
                 best_state = copy.deepcopy(model.state_dict())
                 if checkpoint is not None:
                     save_checkpoint(model, checkpoint, seed=seed, iteration=it, val_loss=val_loss)
             # Selection prefers later models; stopping waits for progress, a new lowest loss.
-            bad_evals = 0 if val_loss < low_loss else bad_evals + 1
-            if val_loss < low_loss:
+            bad_evals = 0 if improved else bad_evals + 1
+            if improved:
                 low_terms, low_loss = val_terms, val_loss
             early = cfg.patience and bad_evals >= cfg.patience
             val_r2 = compare(val_ds.cpu().numpy(), self.val_truth)["r2"] if self.val_truth is not None else None
@@ -280,6 +289,9 @@ class Trainer:
             since = 0
             if early:
                 stopped = "stopped early"
+                break
+            if cancelled:
+                stopped = "cancelled"
                 break
         model.load_state_dict(best_state)
         model.eval()
