@@ -9,7 +9,7 @@ from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSli
 from cneep_engine import Movie, Trajectories
 
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
-_SOURCE = {"metadata": "from the movie's metadata", "default": "not in the file: please check",
+_SOURCE = {"metadata": "from the file's metadata", "default": "not in the file: please check",
            "user": "set by you"}
 
 

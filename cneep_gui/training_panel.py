@@ -21,6 +21,8 @@ _FIELDS = [
      "pick up slower dynamics but give coarser maps in time"),
     ("depth", "Depth", _INT, 1, 6, "Convolutional blocks. Each block after the first halves the map's resolution"),
     ("channels", "Channels", _INT, 1, 512, "Channels of the first block; each later block doubles them"),
+    ("hidden", "Hidden units", _INT, 1, 4096,
+     "Units per hidden layer of the network (and the size of a discrete state's embedding)"),
     ("batch", "Batch", _INT, 1, 65536, "Windows per training step. Larger is smoother but slower per step"),
     ("lr", "Learning rate", _FLOAT, 1e-6, 1.0, "Adam step size at the start; the schedule lowers it from there"),
     ("iterations", "Iterations", _INT, 1, 10_000_000, "Training steps; the learning rate decays to zero over them (cosine schedule), early stopping may end sooner"),
@@ -36,6 +38,9 @@ _FIELDS = [
     ("test_fraction", "Test part", _FLOAT, 0.01, 0.9,
      "Share held out for the reported EP rate and the time-averaged map; never seen in training"),
 ]
+
+# Settings that only one family of estimators reads; the others are hidden while it is not chosen.
+_ONLY_FOR = {"depth": {"cneep"}, "channels": {"cneep"}, "hidden": {"neep", "rneep"}}
 
 _MODEL_TIPS = {
     "cneep": "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong 2022)",
@@ -66,6 +71,9 @@ class TrainingPanel(QWidget):
                 box.setSingleStep(0.05)
             form.addRow(label, box)
             self.boxes[name] = box
+        self.form = form
+        self.model.currentTextChanged.connect(self._show_model_fields)
+        self._show_model_fields(self.model.currentText())
         self.device = QComboBox(toolTip="Where to train: auto picks the first GPU when there is one")
         for value, label in available_devices():
             self.device.addItem(label, value)
@@ -99,6 +107,10 @@ class TrainingPanel(QWidget):
             self.model.setItemData(self.model.count() - 1, _MODEL_TIPS[name], Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentIndex(max(self.model.findText(current), 0))
         self.model.setToolTip("\n".join(f"{m}: {_MODEL_TIPS[m]}" for m in models))
+
+    def _show_model_fields(self, model: str) -> None:
+        for name, models in _ONLY_FOR.items():
+            self.form.setRowVisible(self.boxes[name], model in models)
 
     def config(self) -> TrainConfig:
         """The settings shown; fields without a control keep their loaded values. Raises CneepError."""

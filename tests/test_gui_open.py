@@ -24,7 +24,7 @@ def test_open_from_the_menu_reads_calibration_and_scrubs(studio, qtbot, tmp_path
     _menu_action(studio, "&Open movie or trajectories…").trigger()
     assert studio.data.n_frames == 200 and "beads.tif" in studio.windowTitle()
     assert studio.movie_panel.dt.value() == 0.05 and studio.movie_panel.pixel_size.value() == 0.2
-    assert studio.movie_panel.dt_source.text() == "from the movie's metadata"
+    assert studio.movie_panel.dt_source.text() == "from the file's metadata"
     assert np.array_equal(studio.movie_view.image.image, tiny_movie.frames[0, 0])
     assert studio.training_panel.train_button.isEnabled()
 

@@ -31,7 +31,9 @@ def test_a_track_file_shows_its_coordinates_and_its_path_in_the_plane(studio, tr
     np.testing.assert_allclose(view.track.getData()[1], data.data[2, :, 1], rtol=1e-12)
     assert view.cursor.value() == pytest.approx(150 * data.dt)
     np.testing.assert_allclose(np.ravel(view.here.getData()), data.data[2, 150], rtol=1e-12)
-    assert [studio.training_panel.model.itemText(i) for i in range(2)] == ["neep", "rneep"]
+    panel = studio.training_panel
+    assert [panel.model.itemText(i) for i in range(2)] == ["neep", "rneep"]
+    assert panel.boxes["hidden"].isVisible() and not panel.boxes["channels"].isVisible()
     assert not studio.movie_panel.pixel_size.isVisible() and "2 coordinates (x, y)" in studio.movie_panel.info.text()
     # Dragging the cursor moves the timeline, as on the trace plot.
     view.cursor.setValue(40 * data.dt)
@@ -57,7 +59,7 @@ def test_train_neep_on_tracks_plot_the_cumulative_ep_save_and_reopen(studio, qtb
     qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
     run = studio.run
     assert run is not None and run.summary["stopped"] == "finished" and run.maps is None
-    assert run.config.model == "neep" and studio.training_plots.curve_data("vr")[0].tolist() == [10, 20, 30, 40]
+    assert run.config.model == "neep" and run.config.hidden == 16 and studio.training_plots.curve_data("vr")[0].tolist() == [10, 20, 30, 40]
 
     studio.timeline.set_position(2, 10)      # the test trajectory: the trace is its cumulative EP, exact beside it
     t, cum = studio.trace.predicted.getData()
@@ -84,3 +86,5 @@ def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, t
     assert studio.views.currentWidget() is studio.movie_view
     assert [studio.training_panel.model.itemText(i) for i in range(studio.training_panel.model.count())] == ["cneep"]
     assert studio.movie_panel.pixel_size.isVisibleTo(studio.movie_panel)
+    panel = studio.training_panel
+    assert panel.boxes["channels"].isVisibleTo(panel) and not panel.boxes["hidden"].isVisibleTo(panel)
