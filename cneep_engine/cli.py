@@ -124,6 +124,88 @@ def _add_info(sub) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="speed against the published CNEEP training loop")
+    kinds = p.add_subparsers(dest="bench", required=True)
+    t = kinds.add_parser("throughput", help="training samples per second of our step and of the published loop, "
+                         "same network and batch, timed alternately in one process",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    t.add_argument("--batch", type=int, default=4096, help="windows per step, for both")
+    t.add_argument("--seconds", type=float, default=20.0, help="timed seconds, shared by the two")
+    t.add_argument("--rounds", type=int, default=4, help="alternating timing rounds")
+    t.add_argument("--frames", type=int, default=2000, help="frames of each of the 4 synthetic movies")
+    t.add_argument("--channels", type=int, default=32, help="channels of the first block")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    d = TrainConfig()
+    a = kinds.add_parser("accuracy", help="time to held-out R^2 >= 0.98 and EP rate within 2%% of sigma_2pt on "
+                         "the N=2 bead-spring movie, ours then the published loop",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    a.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    a.add_argument("--movies", type=int, default=20, help="synthetic movies (10%% validate, 20%% test)")
+    a.add_argument("--frames", type=int, default=10_000, help="frames per movie")
+    a.add_argument("--budget", type=float, default=600.0, help="seconds before ours stops if not accurate yet")
+    a.add_argument("--iters", type=int, default=20_000, help="ours: iterations (the cosine decay's length)")
+    a.add_argument("--batch", type=int, default=d.batch, help="ours: windows per step")
+    a.add_argument("--lr", type=float, default=d.lr, help="ours: learning rate")
+    a.add_argument("--eval-every", type=int, default=d.eval_every, help="ours: iterations between validations")
+    a.add_argument("--val-samples", type=int, default=d.val_samples, help="ours: validation windows")
+    a.add_argument("--baseline-budget", type=float, help="seconds for the published loop (default: --budget)")
+    a.add_argument("--baseline-batch", type=int, default=4096, help="published batch")
+    a.add_argument("--baseline-iters", type=int, default=100_000, help="published loop: iterations at most")
+    a.add_argument("--baseline-record-every", type=int, default=500, help="published loop: iterations between "
+                   "its full evaluations (500 as published)")
+    a.add_argument("--no-baseline", action="store_true", help="run ours only")
+    a.add_argument("--seed", type=int, default=2022, help="simulation seed")
+    a.add_argument("--json", action="store_true", help="print one JSON object (progress still goes to stderr)")
+
+
+def _bench(args) -> None:
+    import json
+    if args.bench == "throughput":
+        from .bench.throughput import measure
+        if args.batch < 1 or args.seconds <= 0 or args.rounds < 1 or args.frames < 10 or args.channels < 1:
+            raise CneepError("--batch, --rounds and --channels must be at least 1, --seconds positive, "
+                             "--frames at least 10")
+        r = measure(device=args.device, batch=args.batch, seconds=args.seconds, rounds=args.rounds,
+                    frames=args.frames, channels=args.channels)
+        if args.json:
+            print(json.dumps(r))
+            return
+        print(f"training throughput, batch {r['batch']}, CNEEP {r['parameters']} parameters, {r['device']}, "
+              f"torch {r['torch']}")
+        for name in ("ours", "baseline"):
+            x = r[name]
+            print(f"  {name:<9} {x['samples_per_s']:>10.0f} samples/s  ({x['steps']} steps in {x['seconds']:.1f} s; "
+                  f"frames {x['frames']}; {x['passes']} pass(es) of {x['inputs_per_pass']} inputs)")
+        print(f"  ratio     {r['ratio']:.2f}x")
+        return
+    from .bench.accuracy import benchmark
+    config = TrainConfig(iterations=args.iters, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
+                         val_samples=args.val_samples, patience=0, device=args.device)
+    r = benchmark(movies=args.movies, frames=args.frames, config=config,
+                  budget_s=args.budget, baseline_budget_s=args.baseline_budget, baseline_batch=args.baseline_batch,
+                  baseline_iters=args.baseline_iters, baseline_record_every=args.baseline_record_every,
+                  baseline=not args.no_baseline, seed=args.seed,
+                  log=lambda text: print(text, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(r))
+        return
+    print(f"N=2 bead-spring, {args.movies} x {args.frames} frames, sigma_2pt {r['movie']['sigma_2pt']:.4f}; "
+          f"target R^2 >= {r['target']['r2']}, rate within {r['target']['rel_err']:.0%}")
+    for name in ("ours", "baseline"):
+        if name not in r:
+            continue
+        x = r[name]
+        when = (f"reached in {x['time_to_target_s']:.0f} s ({x['samples_to_target']} samples)" if x["reached"]
+                else "not reached")
+        last = x["curve"][-1] if x["curve"] else {"r2": float("nan"), "rate": float("nan")}
+        print(f"  {name:<9} {when}; {x['samples']} samples in {x['wall_s']:.0f} s, last validation R^2 "
+              f"{last['r2']:.4f} rate {last['rate']:.4f}; peak RSS {x['peak_rss_mb']:.0f} MB")
+    t = r["ours"]["test"]
+    print(f"  ours on the test movies: rate {t['rate']:.4f} ({t['rel_err_2pt']:+.2%}), R^2 {t['r2']:.4f}")
+
+
 # Options that only mean something for movies, with their "not given" values.
 _MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None, "frame_step": 1,
                "bin": 1, "normalize": False, "split_into": 1}
@@ -295,9 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     _add_simulate(sub)
     _add_train(sub)
     _add_info(sub)
+    _add_bench(sub)
     args = parser.parse_args(argv)
     try:
-        {"simulate": _simulate, "train": _train, "info": _info}[args.command](args)
+        {"simulate": _simulate, "train": _train, "info": _info, "bench": _bench}[args.command](args)
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)
         return 2

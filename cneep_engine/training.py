@@ -211,6 +211,20 @@ class Trainer:
         diff = (terms - low_terms).double()
         return float(diff.mean()) <= 2 * float(diff.std()) / diff.numel() ** 0.5
 
+    def step(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
+             gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step on a batch of windows drawn and gathered on the device (uint8 frames, one
+        batched pass for forward and reversed). Returns the loss and the batch's mean dS, left on the device.
+
+        `model` may be the DDP wrapper: every rank draws the same global batch and trains on its slice."""
+        idx = torch.randint(self.train_starts.numel(), (self.config.batch,), device=self.device, generator=gen)
+        ds = model(self.gather(self.train_starts[distributed.shard(idx)]))
+        loss = self.loss(ds).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach(), ds.detach().mean()
+
     def train_seed(self, seed: int, seed_index: int = 0, callback: Callback | None = None,
                    cancel: threading.Event | None = None, checkpoint: Path | None = None,
                    log: Path | None = None) -> SeedRun:
@@ -246,16 +260,11 @@ class Trainer:
             if cancel is not None and cancel.is_set() and not distributed.active():
                 stopped, it = "cancelled", it - 1
                 break
-            idx = torch.randint(self.train_starts.numel(), (cfg.batch,), device=self.device, generator=gen)
-            ds = step_model(self.gather(self.train_starts[distributed.shard(idx)]))
-            loss = self.loss(ds).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            loss, mean_ds = self.step(step_model, opt, gen)
             if cfg.schedule == "cosine":
                 sched.step()
             # Accumulate on the device: no host synchronisation between validations.
-            run_loss, run_ds, since = run_loss + loss.detach(), run_ds + ds.detach().mean(), since + 1
+            run_loss, run_ds, since = run_loss + loss, run_ds + mean_ds, since + 1
             if it % cfg.eval_every and it != cfg.iterations:
                 continue
             run_loss, run_ds = distributed.mean(run_loss), distributed.mean(run_ds)

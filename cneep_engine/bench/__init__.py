@@ -1,0 +1,1 @@
+"""Speed benchmarks against the published CNEEP training loop: `cneep bench throughput` and `cneep bench accuracy`."""

@@ -1,0 +1,137 @@
+"""Time to an accurate EP: train on the default N=2 bead-spring movie (Tc=1, Th=10, dt=0.01, 20x40 px) until
+the held-out validation movies give R^2 >= 0.98 and an EP rate within 2% of sigma_2pt, or a budget runs out;
+then the published loop on the same movies and the same split, for its own budget.
+
+Both are judged at each of their validations on held-out movies (never trained on), ours on its fixed
+validation subset, the published loop on all validation transitions, as it does. Our kept model is then
+evaluated on the test movies, as `cneep train` does. Wall times count everything each loop does: data
+preparation, training, validations (and for ours the final test evaluation)."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from ..errors import CneepError
+from ..run import train
+from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
+from ..training import Progress, TrainConfig
+from ..windows import assign_parts
+from .baseline import BATCH, PublishedLoop
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
+
+
+def _peak_gpu_mb(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / (1 << 20) if device.type == "cuda" else None
+
+
+def _met(r2: float | None, rel_err: float, target_r2: float, target_err: float) -> bool:
+    return r2 is not None and r2 >= target_r2 and abs(rel_err) <= target_err
+
+
+def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = TrainConfig(iterations=20_000, patience=0), budget_s: float = 600.0,
+              baseline_budget_s: float | None = None, baseline_batch: int = BATCH, baseline_iters: int = 100_000,
+              baseline_record_every: int = 500, target_r2: float = 0.98, target_err: float = 0.02,
+              baseline: bool = True, seed: int = 2022, log=None) -> dict:
+    """Both loops on one simulated movie set; `log(text)` hears of every validation.
+
+    Whole movies are held out, about 10% for validation and 20% for test (at least one each); the
+    fractions in `config` are replaced accordingly."""
+    if movies < 3:
+        raise CneepError("the benchmark holds out whole movies for validation and test: use at least 3 movies")
+    n_val, n_test = max(1, round(0.1 * movies)), max(1, round(0.2 * movies))
+    config = replace(config, val_fraction=n_val / movies, test_fraction=n_test / movies)
+    if budget_s <= 0 or (baseline_budget_s is not None and baseline_budget_s <= 0):
+        raise CneepError("budgets must be positive")
+    if min(baseline_batch, baseline_iters, baseline_record_every) < 1 or frames < 3:
+        raise CneepError("movies, frames, baseline batch, iterations and record interval must be positive")
+    chain = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
+    t0 = time.perf_counter()
+    movie = simulate_bead_spring(chain, BeadRenderer(), movies=movies, frames=frames, seed=seed)
+    sim_s = time.perf_counter() - t0
+    sigma_2pt = chain.ep_rate_two_frame
+    say = log or (lambda text: None)
+
+    curve, cancel = [], threading.Event()
+
+    def watch(ev: Progress) -> None:
+        if ev.val_loss is None:
+            return
+        wall = time.perf_counter() - start   # from before the data went to the device
+        point = {"wall_s": wall, "iteration": ev.iteration, "samples": ev.iteration * config.batch,
+                 "r2": ev.val_r2, "rate": ev.val_rate, "rel_err": ev.val_rate / sigma_2pt - 1}
+        curve.append(point)
+        say(f"ours      {wall:7.1f} s  {point['samples']:>10} samples  R^2 {ev.val_r2:.4f}  "
+            f"rate {ev.val_rate:.4f} ({point['rel_err']:+.2%})")
+        if _met(ev.val_r2, point["rel_err"], target_r2, target_err) or wall >= budget_s:
+            cancel.set()
+
+    start = time.perf_counter()
+    run = train(movie, config, callback=watch, cancel=cancel)
+    s = run.summary
+    reached = next((p for p in curve if _met(p["r2"], p["rel_err"], target_r2, target_err)), None)
+    device = torch.device(run.models[0].head.weight.device)
+    ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "iterations", "eval_every",
+                                                        "val_samples")},
+            "device": s["device"], "reached": reached is not None,
+            "time_to_target_s": reached["wall_s"] if reached else None,
+            "samples_to_target": reached["samples"] if reached else None,
+            "iterations": s["iterations"], "samples": s["iterations"] * config.batch,
+            "wall_s": s["wall_s"], "peak_rss_mb": _peak_rss_mb(), "peak_gpu_mb": _peak_gpu_mb(device),
+            "test": {"rate": s["ep_rate"], "rel_err_2pt": s["truth"]["rel_err_2pt"], "r2": s["truth"]["r2"],
+                     "best_iteration": s["best_iteration"]},
+            "curve": curve}
+    result = {"movie": {"movies": movies, "frames": frames, "frame_shape": list(movie.frame_shape),
+                        "sigma": chain.ep_rate, "sigma_2pt": sigma_2pt, "simulate_s": sim_s, "seed": seed},
+              "target": {"r2": target_r2, "rel_err": target_err}, "ours": ours}
+    if baseline:
+        result["baseline"] = _baseline(movie, run.config, device, baseline_batch, baseline_iters,
+                                       baseline_record_every, baseline_budget_s or budget_s, target_r2, target_err,
+                                       sigma_2pt, say)
+    return result
+
+
+def _baseline(movie, config: TrainConfig, device: torch.device, batch: int, iters: int, record_every: int,
+              budget_s: float, target_r2: float, target_err: float, sigma_2pt: float, say) -> dict:
+    """The published loop on the same train and validation movies (its validation: all their transitions)."""
+    t0 = time.perf_counter()
+    parts = assign_parts(movie.n_movies, movie.n_frames, config.val_fraction, config.test_fraction, config.seq_len)
+    train_movies = np.flatnonzero((parts == 0).all(axis=1))
+    val_movies = np.flatnonzero((parts == 1).all(axis=1))
+    loop = PublishedLoop(movie, train_movies, config.model_config, batch=batch, device=device, seed=config.seed)
+    curve, reached, it = [], None, 0
+    for it in range(1, iters + 1):
+        loop.step()
+        last = time.perf_counter() - t0 >= budget_s
+        if it % record_every and not last and it != iters:
+            continue
+        loop.report(train_movies)   # the published loop evaluates the whole train file too: it costs time
+        val = loop.report(val_movies)
+        point = {"wall_s": time.perf_counter() - t0, "iteration": it, "samples": it * batch,
+                 "r2": val.get("r2"), "rate": val["rate"], "rel_err": val["rate"] / sigma_2pt - 1}
+        curve.append(point)
+        say(f"baseline  {point['wall_s']:7.1f} s  {point['samples']:>10} samples  R^2 {point['r2']:.4f}  "
+            f"rate {point['rate']:.4f} ({point['rel_err']:+.2%})")
+        if _met(point["r2"], point["rel_err"], target_r2, target_err):
+            reached = point
+            break
+        if last:
+            break
+    return {"config": {"batch": batch, "lr": loop.opt.param_groups[0]["lr"],
+                       "weight_decay": loop.opt.param_groups[0]["weight_decay"], "record_every": record_every,
+                       "budget_s": budget_s},
+            "reached": reached is not None, "time_to_target_s": reached["wall_s"] if reached else None,
+            "samples_to_target": reached["samples"] if reached else None,
+            "iterations": it, "samples": it * batch, "wall_s": time.perf_counter() - t0,
+            "peak_rss_mb": _peak_rss_mb(), "peak_gpu_mb": _peak_gpu_mb(device), "curve": curve}
