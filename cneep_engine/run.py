@@ -25,7 +25,8 @@ from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
 from .trajectories import Trajectories
-from .training import Callback, Progress, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from .training import (Callback, Progress, TrainConfig, Trainer, load_checkpoint, read_log, save_checkpoint,
+                       write_log)
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
@@ -86,6 +87,8 @@ class Run:
                                              "input": self.input})
         write_json(run_dir / "summary.json", self.summary)
         self.write_trace(run_dir / "ep_trace.csv")
+        if self.history:
+            write_log(run_dir / "train_log.csv", self.history)
         if self.maps is not None:
             meta = {"axes": "YX", "unit": "um"}
             res = (1 / self.pixel_size, 1 / self.pixel_size)
@@ -245,10 +248,15 @@ def load_run(run_dir: str | Path) -> Run:
     config = TrainConfig(**cfg["train"])
     col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
     models = [load_checkpoint(run_dir / f"model_seed{s['seed']}.pt") for s in summary["seeds"]]
+    log = run_dir / "train_log.csv"
+    try:
+        history = read_log(log, len(summary["seeds"]), config.iterations) if log.is_file() else []
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CneepError(f"{log}: not a readable training log ({type(e).__name__}: {e})") from e
     return Run(config=config, dt=cfg["dt"], pixel_size=cfg["pixel_size"], frame_shape=tuple(cfg["frame_shape"]),
                movie=col("movie", np.int64), frame=col("frame", np.int64),
                part=np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8),
                ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
                summary=summary,
                true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
-               input=cfg.get("input", {}))
+               history=history, input=cfg.get("input", {}))

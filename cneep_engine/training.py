@@ -322,6 +322,27 @@ def _append_log(path: Path, ev: Progress) -> None:
         w.writerow(asdict(ev))
 
 
+def write_log(path: Path, history: list[Progress]) -> None:
+    """The whole event stream as the log that training appends to, written at once (atomically)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=_LOG_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(asdict(ev) for ev in history)
+
+
+_INT_FIELDS = ("seed", "seed_index", "iteration", "best_iteration")
+
+
+def read_log(path: Path, n_seeds: int, iterations: int) -> list[Progress]:
+    """The events of a training log, so a reopened run shows its training curves again."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [Progress(n_seeds=n_seeds, iterations=iterations, message=row.pop("message"),
+                     **{k: int(v) if k in _INT_FIELDS else float(v) if v else None for k, v in row.items()})
+            for row in rows]
+
+
 def save_checkpoint(model: torch.nn.Module, path: Path, **info) -> None:
     with atomic_path(path) as tmp:
         torch.save({"model": model.describe(), "state_dict": model.state_dict(), **info}, tmp)

@@ -207,6 +207,8 @@ class MainWindow(QMainWindow):
                 run, data = export.open_run(path)
                 self.set_data(data)
                 self.set_run(run)
+                for ev in run.history:      # the training curves, as they were drawn live
+                    self.training_plots.add(ev)
                 log.info(f"opened run {path}")
             else:
                 self.set_data(load_input(path))

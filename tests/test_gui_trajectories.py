@@ -78,6 +78,7 @@ def test_train_neep_on_tracks_plot_the_cumulative_ep_save_and_reopen(studio, qtb
     assert again.views.currentWidget() is again.trajectory_view and again.run.maps is None
     np.testing.assert_array_equal(again.data.data, data.data)
     np.testing.assert_array_equal(again.run.ds, run.ds)
+    np.testing.assert_allclose(again.training_plots.curve_data("vl")[1], studio.training_plots.curve_data("vl")[1])
 
 
 def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, tiny_movie):

@@ -87,6 +87,9 @@ def test_run_folder_round_trips(driven_run, tmp_path):
     np.testing.assert_allclose(again.true_ds, run.true_ds, rtol=1e-7)
     assert again.summary["ep_rate"] == pytest.approx(run.summary["ep_rate"])
     assert again.config == run.config
+    validations = lambda r: [(e.seed, e.iteration, e.val_loss, e.val_r2, e.message) for e in r.history  # noqa: E731
+                             if e.val_loss is not None]
+    assert validations(again) == validations(run) and len(validations(run)) == QUICK.iterations // QUICK.eval_every
 
 
 def test_cancel_keeps_the_best_model_and_the_log(tmp_path):
