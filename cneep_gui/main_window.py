@@ -34,6 +34,7 @@ from .plots import TracePlot, TrainingPlots
 from .summary_view import SummaryView
 from .synth_dialog import SynthDialog, SynthRequest
 from .timeline import Timeline
+from .trajectory_dialog import TrajectoryDialog
 from .training_panel import TrainingPanel
 from .trajectory_view import TrajectoryView
 from .worker import Job
@@ -123,6 +124,8 @@ class MainWindow(QMainWindow):
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
         self.generate_action = self._action(file, "&Generate synthetic movie…", self.generate_dialog, "Ctrl+G")
+        self.generate_trajectories_action = self._action(file, "Generate synthetic &trajectories…",
+                                                         self.generate_trajectories_dialog, "Ctrl+Shift+G")
         file.addSeparator()
         self.save_run_action = self._action(file, "&Save run…", self.save_run_dialog, QKeySequence.StandardKey.Save)
         exports = file.addMenu("&Export")
@@ -164,6 +167,7 @@ class MainWindow(QMainWindow):
             has_maps = action not in self.map_export_actions or (self.run is not None and self.run.maps is not None)
             action.setEnabled(self.run is not None and has_maps and not busy)
         self.generate_action.setEnabled(not busy)
+        self.generate_trajectories_action.setEnabled(not busy)
         self.training_panel.train_button.setEnabled(self.data is not None and not busy)
 
     # --- errors ---------------------------------------------------------------------------------
@@ -359,6 +363,24 @@ class MainWindow(QMainWindow):
     def _generated(self, movie: Movie) -> None:
         self.set_data(movie)
         log.info(f"generated {movie.n_movies} × {movie.n_frames} frames; exact σ = {movie.truth.sigma:.4g} k_B/s")
+
+    def generate_trajectories_dialog(self) -> TrajectoryDialog:
+        """Open the trajectory generator without blocking; Generate starts the job."""
+        dialog = TrajectoryDialog(self)
+        dialog.accepted.connect(lambda: self._generate_trajectories(dialog))
+        dialog.open()
+        return dialog
+
+    def _generate_trajectories(self, dialog: TrajectoryDialog) -> None:
+        with self._reporting():
+            req = dialog.request()
+            self._start_job(lambda emit, cancel: req.generate(),
+                            lambda data: self._generated_trajectories(data, req.exact()),
+                            "generating synthetic trajectories")
+
+    def _generated_trajectories(self, data: Trajectories, exact: str) -> None:
+        self.set_data(data)
+        log.info(f"generated {data.n_trajectories} × {data.n_frames} frames; {exact}")
 
     def start_training(self) -> None:
         if self.data is None or self.job is not None:

@@ -89,3 +89,22 @@ def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, t
     assert studio.movie_panel.pixel_size.isVisibleTo(studio.movie_panel)
     panel = studio.training_panel
     assert panel.boxes["channels"].isVisibleTo(panel) and not panel.boxes["hidden"].isVisibleTo(panel)
+
+
+def test_generate_partially_observed_ratchet_trajectories(studio, qtbot):
+    from PyQt6.QtWidgets import QDialogButtonBox
+    from cneep_engine import FlashingRatchet
+    from cneep_gui.trajectory_dialog import PARTIAL
+    dialog = studio.generate_trajectories_dialog()
+    dialog.system.setCurrentIndex(PARTIAL)
+    dialog.potential.setValue(2.0)
+    dialog.trajectories.setValue(3)
+    dialog.frames.setValue(500)
+    assert dialog.pages.currentIndex() == 1
+    assert f"{FlashingRatchet(2.0).ep_per_step_positions:.4g}" in dialog.message.text()
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    qtbot.waitUntil(lambda: studio.job is None and studio.data is not None, timeout=30_000)
+    data = studio.data
+    assert data.data.shape == (3, 500) and data.n_states == 3 and data.truth is not None
+    assert data.truth.sigma == pytest.approx(0.21307, abs=1e-5)
+    assert studio.views.currentWidget() is studio.trajectory_view and "0.2131" in studio.log_panel.toPlainText()
