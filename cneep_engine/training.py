@@ -189,8 +189,11 @@ class Trainer:
 
     @torch.no_grad()
     def predict(self, model: torch.nn.Module, starts: torch.Tensor) -> torch.Tensor:
+        """EP of each window, written into one tensor allocated up front (see `run.evaluate` for why)."""
         model.eval()
-        out = torch.cat([model(self.gather(s)) for s in starts.split(self.eval_batch)])
+        out = torch.empty(len(starts), device=self.device)
+        for a in range(0, len(starts), self.eval_batch):
+            out[a:a + self.eval_batch] = model(self.gather(starts[a:a + self.eval_batch]))
         model.train()
         return out
 
