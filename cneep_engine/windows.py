@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -87,9 +88,10 @@ def _device_dtype(dtype: np.dtype) -> np.dtype:
 class WindowGather:
     """Windows of seq_len consecutive frames by flat start index, as (B, seq_len, H, W) on the device.
 
-    A movie within the data budget is copied to the device once, read in chunks; a larger one stays in
-    its file (memmap or lazy reader) and each call reads just the frames its windows need, so a movie
-    larger than GPU or CPU memory streams instead of failing. Both give the same windows."""
+    On a CPU, integer frames in memory or memory-mapped are indexed where they are. Otherwise a movie
+    within the data budget is copied to the device once, read in chunks; a larger one stays in its file
+    (memmap or lazy reader) and each call reads just the frames its windows need, so a movie larger than
+    GPU or CPU memory streams instead of failing. All give the same windows."""
 
     def __init__(self, frames, seq_len: int, device: torch.device, budget: int | None = None):
         self.source, self.device = frames, torch.device(device)
@@ -100,6 +102,16 @@ class WindowGather:
         self.streaming = self.nbytes > self.budget
         self.offsets = torch.arange(seq_len, device=self.device)
         self.frames = None
+        if (self.device.type == "cpu" and isinstance(frames, np.ndarray) and frames.dtype == self.dtype
+                and self.dtype.kind in "iu" and frames.flags.c_contiguous):
+            # On the CPU an integer array (or a file's memory map) is indexed in place: no second copy of
+            # the movie in memory, and the OS pages a file larger than RAM in and out by itself. Float
+            # movies are still copied, as the copy is where NaNs are caught.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)   # a read-only memmap: it is never written
+                self.frames = torch.from_numpy(frames).reshape(n, *frames.shape[2:])
+            self.streaming = False
+            return
         if self.streaming:
             log.info("%.3g GB of frames exceed the %.3g GB data budget on %s: streaming batches from the file",
                      self.nbytes / 1e9, self.budget / 1e9, self.device)

@@ -68,7 +68,9 @@ def test_nan_frames_are_refused_on_either_path(tmp_path):
 
 
 def test_training_streams_when_over_budget_with_the_same_result(tmp_path, monkeypatch, caplog):
-    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(cell=12, psf_sigma=2.0), movies=2, frames=150, seed=2)
+    # uint16 frames need converting (to int32), so over budget they stream; see below for uint8 on a CPU.
+    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(cell=12, psf_sigma=2.0, dtype="uint16"), movies=2,
+                                 frames=150, seed=2)
     path = save_movie(movie, tmp_path / "beads.tif")
     cfg = TrainConfig(iterations=6, eval_every=3, batch=16, channels=4, depth=1)
     resident = train(load_movie(path), cfg)
@@ -78,3 +80,13 @@ def test_training_streams_when_over_budget_with_the_same_result(tmp_path, monkey
     assert "streaming batches" in caplog.text
     assert streamed.summary["ep_rate"] == resident.summary["ep_rate"]
     np.testing.assert_array_equal(streamed.ds, resident.ds)
+
+
+def test_uint8_memmap_on_the_cpu_is_indexed_in_place(tmp_path, monkeypatch):
+    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(cell=12, psf_sigma=2.0), movies=2, frames=50, seed=2)
+    frames = load_movie(save_movie(movie, tmp_path / "beads.tif")).frames
+    assert isinstance(frames, np.memmap) and frames.dtype == np.uint8
+    monkeypatch.setenv("CNEEP_DATA_BUDGET", "4K")      # no copy, so no budget to exceed
+    gather = WindowGather(frames, 2, CPU)
+    assert not gather.streaming and gather.frames.data_ptr() == frames.ctypes.data   # no second copy
+    np.testing.assert_array_equal(gather(torch.tensor([0, 60]))[1].numpy(), movie.frames[1, 10:12])
