@@ -162,11 +162,12 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     t0 = time.perf_counter()
     trainer = Trainer(movie, config)
     with distributed.session(trainer.device):
-        return _train(trainer, movie, config, callback, cancel, run_dir, t0)
+        return _train(trainer, callback, cancel, run_dir, t0)
 
 
-def _train(trainer: Trainer, movie: Movie | Trajectories, config: TrainConfig, callback: Callback | None,
-           cancel: threading.Event | None, run_dir: str | Path | None, t0: float) -> Run:
+def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
+           run_dir: str | Path | None, t0: float) -> Run:
+    config = trainer.config
     if not distributed.is_main():
         callback = run_dir = None
     run_dir = Path(run_dir) if run_dir is not None else None

@@ -35,16 +35,39 @@ def spin_box(lo, hi, value, tip, decimals=None, step=None):
     return box
 
 
-class SynthDialog(QDialog):
-    def __init__(self, parent=None):
-        super().__init__(parent, windowTitle="Generate synthetic movie")
-        c, r = BeadSpringChain(), BeadRenderer()
-        self.beads = spin_box(2, 64, c.beads, "Beads on the chain; bead i is in contact with a bath at T_i")
+class ChainFields:
+    """Spin boxes for a bead-spring chain, shared by the movie and the trajectory generators."""
+
+    def __init__(self, max_beads: int, beads_tip: str):
+        c = BeadSpringChain()
+        self.beads = spin_box(2, max_beads, c.beads, beads_tip)
         self.tc = spin_box(0.01, 1e4, c.tc, "Temperature of the first (cold) bead's bath, k_B = 1", 3)
         self.th = spin_box(0.01, 1e4, c.th, "Temperature of the last (hot) bead's bath; Tc = Th is equilibrium", 3)
         self.k = spin_box(0.01, 1e4, c.k, "Spring stiffness", 3)
         self.gamma = spin_box(0.01, 1e4, c.gamma, "Friction coefficient", 3)
         self.dt = spin_box(1e-5, 100, c.dt, "Time between frames, s", 5, 0.001)
+        self.rows = [("Beads", self.beads), ("Cold bath Tc", self.tc), ("Hot bath Th", self.th),
+                     ("Stiffness k", self.k), ("Friction γ", self.gamma), ("Frame interval", self.dt)]
+
+    def chain(self) -> BeadSpringChain:
+        return BeadSpringChain(beads=self.beads.value(), tc=self.tc.value(), th=self.th.value(), k=self.k.value(),
+                               gamma=self.gamma.value(), dt=self.dt.value())
+
+
+def generate_buttons(dialog: QDialog) -> QDialogButtonBox:
+    """Generate and Cancel, wired to accept and reject the dialog."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Generate")
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
+class SynthDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent, windowTitle="Generate synthetic movie")
+        r = BeadRenderer()
+        self.chain = ChainFields(64, "Beads on the chain; bead i is in contact with a bath at T_i")
         self.movies = spin_box(1, 1000, 3, "Independent movies (3 or more lets whole movies be held out)")
         self.frames = spin_box(2, 10_000_000, 1000, "Frames per movie")
         self.seed = spin_box(0, 2**31 - 1, 0, "Random seed of trajectories and noise")
@@ -59,9 +82,7 @@ class SynthDialog(QDialog):
         self.dtype = QComboBox(toolTip="Pixel type of the movie")
         self.dtype.addItems(["uint8", "uint16"])
         physics, camera = QFormLayout(), QFormLayout()
-        for form, rows in ((physics, [("Beads", self.beads), ("Cold bath Tc", self.tc), ("Hot bath Th", self.th),
-                                      ("Stiffness k", self.k), ("Friction γ", self.gamma), ("Frame interval", self.dt),
-                                      ("Movies", self.movies), ("Frames per movie", self.frames),
+        for form, rows in ((physics, [*self.chain.rows, ("Movies", self.movies), ("Frames per movie", self.frames),
                                       ("Seed", self.seed)]),
                            (camera, [("Cell (px)", self.cell), ("Pixel size (µm)", self.pixel_size),
                                      ("PSF width (px)", self.psf), ("Peak", self.peak),
@@ -84,10 +105,7 @@ class SynthDialog(QDialog):
         self.preview.addItem(self.preview_image)
         self.preview.setMinimumHeight(120)
         self.message = QLabel(wordWrap=True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Generate")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = generate_buttons(self)
         layout = QVBoxLayout(self)
         layout.addLayout(boxes)
         layout.addWidget(self.preview)
@@ -96,7 +114,7 @@ class SynthDialog(QDialog):
         # Typing fires many edits; the preview is redrawn once they pause.
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(self.update_preview)
-        for w in (self.beads, self.tc, self.th, self.k, self.gamma, self.dt, self.movies, self.frames, self.seed,
+        for w in (*(box for _, box in self.chain.rows), self.movies, self.frames, self.seed,
                   self.cell, self.pixel_size, self.psf, self.peak, self.background, self.read_noise, self.binning):
             w.valueChanged.connect(self._debounce.start)
         self.poisson.toggled.connect(self._debounce.start)
@@ -105,8 +123,7 @@ class SynthDialog(QDialog):
 
     def request(self) -> SynthRequest:
         """The parameters as engine objects. Raises ValueError for an impossible combination."""
-        chain = BeadSpringChain(beads=self.beads.value(), tc=self.tc.value(), th=self.th.value(), k=self.k.value(),
-                                gamma=self.gamma.value(), dt=self.dt.value())
+        chain = self.chain.chain()
         renderer = BeadRenderer(cell=self.cell.value(), pixel_size=self.pixel_size.value(),
                                 psf_sigma=self.psf.value(), background=self.background.value(),
                                 peak=self.peak.value(), poisson=self.poisson.isChecked(),

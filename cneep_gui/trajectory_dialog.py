@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QLabel, QStackedWidget,
+from PyQt6.QtWidgets import (QComboBox, QDialog, QFormLayout, QLabel, QStackedWidget,
                              QVBoxLayout, QWidget)
 
 from cneep_engine import (BeadSpringChain, FlashingRatchet, Trajectories, simulate_bead_spring_trajectories,
                           simulate_ratchet)
 
-from .synth_dialog import spin_box
+from .synth_dialog import ChainFields, generate_buttons, spin_box
 
 SYSTEMS = ("Bead-spring chain: bead coordinates", "Flashing ratchet: all six states",
            "Flashing ratchet: position only (potential hidden)")
@@ -51,23 +51,17 @@ class TrajectoryRequest:
 class TrajectoryDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent, windowTitle="Generate synthetic trajectories")
-        c, r = BeadSpringChain(), FlashingRatchet()
+        r = FlashingRatchet()
         self.system = QComboBox(toolTip="Which system to simulate; each has an exactly known EP")
         self.system.addItems(SYSTEMS)
-        self.beads = spin_box(2, 128, c.beads, "Beads on the chain; each bead's displacement is one coordinate")
-        self.tc = spin_box(0.01, 1e4, c.tc, "Temperature of the first (cold) bead's bath, k_B = 1", 3)
-        self.th = spin_box(0.01, 1e4, c.th, "Temperature of the last (hot) bead's bath; Tc = Th is equilibrium", 3)
-        self.k = spin_box(0.01, 1e4, c.k, "Spring stiffness", 3)
-        self.gamma = spin_box(0.01, 1e4, c.gamma, "Friction coefficient", 3)
-        self.dt = spin_box(1e-5, 100, c.dt, "Time between frames, s", 5, 0.001)
+        self.chain = ChainFields(128, "Beads on the chain; each bead's displacement is one coordinate")
         self.potential = spin_box(-100, 100, r.potential, "Height V of the sawtooth potential, in k_B T", 3)
         self.rate = spin_box(1e-4, 1e4, r.rate, "Rate r at which the potential switches on and off", 4)
         self.trajectories = spin_box(1, 10_000, 5, "Independent trajectories (3 or more lets whole ones be held out)")
         self.frames = spin_box(2, 100_000_000, 10_000, "Frames (steps) per trajectory")
         self.seed = spin_box(0, 2**31 - 1, 0, "Random seed")
         chain_form, ratchet_form = QFormLayout(), QFormLayout()
-        for label, w in (("Beads", self.beads), ("Cold bath Tc", self.tc), ("Hot bath Th", self.th),
-                         ("Stiffness k", self.k), ("Friction γ", self.gamma), ("Frame interval", self.dt)):
+        for label, w in self.chain.rows:
             chain_form.addRow(label, w)
         for label, w in (("Potential V", self.potential), ("Switching rate r", self.rate)):
             ratchet_form.addRow(label, w)
@@ -83,23 +77,19 @@ class TrajectoryDialog(QDialog):
                          ("Seed", self.seed)):
             common.addRow(label, w)
         self.message = QLabel(wordWrap=True)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Generate")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = generate_buttons(self)
         layout = QVBoxLayout(self)
         layout.addLayout(common)
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.system.currentIndexChanged.connect(self._update)
-        for w in (self.beads, self.tc, self.th, self.k, self.gamma, self.dt, self.potential, self.rate):
+        for w in (*(box for _, box in self.chain.rows), self.potential, self.rate):
             w.valueChanged.connect(self._update)
         self._update()
 
     def request(self) -> TrajectoryRequest:
         """The parameters as engine objects; the spin boxes' ranges admit only valid ones."""
-        chain = BeadSpringChain(beads=self.beads.value(), tc=self.tc.value(), th=self.th.value(), k=self.k.value(),
-                                gamma=self.gamma.value(), dt=self.dt.value())
+        chain = self.chain.chain()
         ratchet = FlashingRatchet(potential=self.potential.value(), rate=self.rate.value())
         return TrajectoryRequest(self.system.currentIndex(), chain, ratchet, self.trajectories.value(),
                                  self.frames.value(), self.seed.value())
