@@ -30,6 +30,8 @@ from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_c
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
+MAPS_FILE = "dissipation_maps.tif"
+TRACE_CHUNK = 1 << 18
 _PART_CODE = {name: i for i, name in enumerate(PARTS)} | {"none": -1}
 
 
@@ -94,10 +96,11 @@ class Run:
             res = (1 / self.pixel_size, 1 / self.pixel_size)
             with atomic_path(run_dir / "dissipation_map.tif") as tmp:
                 tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
-            with atomic_path(run_dir / "dissipation_maps.tif") as tmp:
-                tifffile.imwrite(tmp, self.maps, imagej=True, metadata={"axes": "TYX", "finterval": self.window_time})
+            if not _is_file(self.maps, run_dir / MAPS_FILE):   # evaluate_run may have written them there already
+                with atomic_path(run_dir / MAPS_FILE) as tmp:
+                    tifffile.imwrite(tmp, self.maps, imagej=True, metadata=self.maps_metadata)
         else:   # a trajectory run saved over a movie run must not leave that run's maps behind
-            for name in ("dissipation_map.tif", "dissipation_maps.tif"):
+            for name in ("dissipation_map.tif", MAPS_FILE):
                 (run_dir / name).unlink(missing_ok=True)
         for seed, model in zip(self.summary["seeds"], self.models):
             save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
@@ -114,7 +117,14 @@ class Run:
             with open(tmp, "w", newline="") as f:
                 w = csv.writer(f)
                 w.writerow(cols)
-                w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in cols.values()]))
+                # In chunks: text columns of millions of windows at once would cost more memory than the run.
+                for a in range(0, len(self.ds), TRACE_CHUNK):
+                    chunk = [c[a:a + TRACE_CHUNK] for c in cols.values()]
+                    w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in chunk]))
+
+    @property
+    def maps_metadata(self) -> dict:
+        return {"axes": "TYX", "finterval": self.window_time}
 
 
 def _rel_err(estimate: float, exact: float) -> float:
@@ -123,12 +133,13 @@ def _rel_err(estimate: float, exact: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray):
+def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None):
     """Seed-averaged EP and dissipation map of each window (None without CNEEP), plus each seed's EP.
 
     Results go straight into arrays allocated once: many small per-batch outputs kept alive between the
     batches' large, freed activations fragment the heap, and the process grew by about 13 kB per window
-    (5.7 GB for 400,000 windows of 20x40 px; a 4-million-window movie ran out of memory)."""
+    (5.7 GB for 400,000 windows of 20x40 px; a 4-million-window movie ran out of memory). With `maps_file`
+    the maps are written into that TIFF through a memory map instead of memory (0.8 GB for those 4 M windows)."""
     n = len(starts)
     per_seed = np.empty((len(models), n), np.float32)
     idx = torch.from_numpy(starts).to(trainer.device)
@@ -138,7 +149,10 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
             per_seed[k] = trainer.predict(model, idx).cpu().numpy()
             continue
         if maps is None:
-            maps = np.zeros((n, *model.feature_shape[1:]), np.float32)
+            shape = (n, *model.feature_shape[1:])
+            maps = np.zeros(shape, np.float32) if maps_file is None else tifffile.memmap(
+                maps_file, shape=shape, dtype=np.float32, imagej=True,
+                metadata={"axes": "TYX", "finterval": (trainer.config.seq_len - 1) * trainer.data.dt})
         a = 0
         for s in idx.split(trainer.eval_batch):
             ds, m = model.ep_and_map(trainer.gather(s))
@@ -194,10 +208,19 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
     """Evaluate trained estimators on every window of the trainer's data and report on the held-out test part:
     the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py)."""
     t0 = time.perf_counter() if t0 is None else t0
+    run_dir = Path(run_dir) if run_dir is not None else None
     movie, config = trainer.data, trainer.config
     starts, part = window_starts(trainer.parts, config.seq_len, stride=config.seq_len - 1)
     models = [r.model for r in seed_runs]
-    ds, maps, per_seed = evaluate(trainer, models, starts)
+    if run_dir is not None and any(isinstance(m, CNEEP) for m in models):
+        # The per-window maps go straight into the run folder, whole or not at all, and are then read from there.
+        with atomic_path(run_dir / MAPS_FILE) as tmp:
+            ds, maps, per_seed = evaluate(trainer, models, starts, maps_file=tmp)
+            maps.flush()
+            del maps
+        maps = tifffile.memmap(run_dir / MAPS_FILE, mode="r")
+    else:
+        ds, maps, per_seed = evaluate(trainer, models, starts)
     n_frames = movie.n_frames
     movie_idx, frame_idx = starts // n_frames, starts % n_frames
     true_ds = movie.truth.window_ep(starts, config.seq_len) if movie.truth is not None else None
@@ -259,7 +282,7 @@ def load_run(run_dir: str | Path) -> Run:
         with open(run_dir / "ep_trace.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         has_maps = cfg["train"].get("model", "cneep") == "cneep"   # trajectory runs have none
-        maps = tifffile.imread(run_dir / "dissipation_maps.tif") if has_maps else None
+        maps = _read_maps(run_dir / MAPS_FILE) if has_maps else None
     except (OSError, ValueError, KeyError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
     config = TrainConfig(**cfg["train"])
@@ -277,3 +300,18 @@ def load_run(run_dir: str | Path) -> Run:
                summary=summary,
                true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
                history=history, input=cfg.get("input", {}))
+
+
+def _read_maps(path: Path) -> np.ndarray:
+    """The per-window maps of a run folder, memory-mapped when the file allows it (ours always does), so
+    opening a long run does not load them."""
+    try:
+        return tifffile.memmap(path, mode="r")
+    except ValueError:   # not contiguous, e.g. re-saved by another program
+        return tifffile.imread(path)
+
+
+def _is_file(a: np.ndarray, path: Path) -> bool:
+    """Whether `a` is a memory map of the file at `path`."""
+    name = getattr(a, "filename", None) or getattr(getattr(a, "base", None), "filename", None)
+    return name is not None and path.exists() and Path(name).resolve() == path.resolve()

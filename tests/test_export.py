@@ -13,6 +13,7 @@ from cneep_engine.export import (cumulative_trace, diverging_lut, frame_map, map
                                  save_run, window_at, write_map_stack, write_mean_map, write_overlay_movie,
                                  write_png, write_summary_json, write_trace_csv)
 from cneep_engine.io import sidecar_path
+from cneep_engine import run as run_module
 from cneep_engine.maps import upsample
 
 HOT, NEUTRAL, COLD = (10, 4), (10, 20), (10, 35)   # (row, col) pixels in the toy run's map columns
@@ -114,12 +115,15 @@ def test_avi_is_lossless_and_mp4_close(toy_run, tiny_movie, tmp_path):
         write_overlay_movie(tmp_path / "o.gif", frames, fps=10)
 
 
-def test_trace_csv_and_summary_json_read_back(toy_run, tmp_path):
+def test_trace_csv_and_summary_json_read_back(toy_run, tmp_path, monkeypatch):
     with open(write_trace_csv(toy_run, tmp_path / "trace.csv"), newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(toy_run.ds)
     assert float(rows[7]["ds"]) == pytest.approx(float(toy_run.ds[7]), rel=1e-6)
     assert rows[-1]["part"] == "test"
+    whole = (tmp_path / "trace.csv").read_bytes()
+    monkeypatch.setattr(run_module, "TRACE_CHUNK", 5)   # long runs write the trace a chunk at a time
+    assert write_trace_csv(toy_run, tmp_path / "chunked.csv").read_bytes() == whole
     summary = json.loads(write_summary_json(toy_run, tmp_path / "s.json").read_text())
     assert summary["ep_rate"] == pytest.approx(toy_run.summary["ep_rate"])
 

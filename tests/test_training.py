@@ -1,6 +1,7 @@
 """Training on movies with exact EP: splits, events, cancel, seeds, the run folder, and the physics."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -92,6 +93,19 @@ def test_run_folder_round_trips(driven_run, tmp_path):
     assert validations(again) == validations(run) and len(validations(run)) == QUICK.iterations // QUICK.eval_every
 
 
+def test_maps_go_straight_into_the_run_folder_and_reopen_memory_mapped(driven_run):
+    _, run, _ = driven_run
+    folder = Path(run.maps.filename).parent
+    assert isinstance(run.maps, np.memmap) and Path(run.maps.filename).name == "dissipation_maps.tif"
+    assert not list(folder.glob(".*.part")) and not run.maps.flags.writeable   # no temporary file left behind
+    before = run.maps.copy()
+    run.save(folder)   # saving over its own folder keeps the file it reads from
+    again = load_run(folder)
+    assert isinstance(again.maps, np.memmap)
+    np.testing.assert_array_equal(again.maps, before)
+    np.testing.assert_allclose(run.maps.sum((1, 2)), run.ds, rtol=1e-4, atol=1e-5)   # each map sums to its dS
+
+
 def test_cancel_keeps_the_best_model_and_the_log(tmp_path):
     movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=300, seed=1)
     cancel = threading.Event()
@@ -116,6 +130,7 @@ def test_seeds_give_a_spread_and_reproduce(tmp_path):
     assert [s["seed"] for s in a.summary["seeds"]] == [5, 6]
     assert a.summary["ep_rate_std"] > 0
     np.testing.assert_array_equal(a.ds, b.ds)
+    np.testing.assert_array_equal(a.maps, b.maps)   # written into the run folder's TIFF or kept in memory alike
     assert sorted(p.name for p in tmp_path.glob("model_seed*.pt")) == ["model_seed5.pt", "model_seed6.pt"]
 
 
