@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ class GroundTruth:
     sigma_2pt: float                # best rate reachable from frame pairs at this dt, per unit time
     positions: np.ndarray | None = None   # (movies, frames, beads) coordinates behind the frames
     params: dict = field(default_factory=dict)   # everything the generator was given
+    # Partially observed systems only: windows of observations (..., n) -> the exact EP that the best estimator
+    # of those observations assigns, ln P(w) / P(reversed w). Not saved with the data; ds stays the full EP.
+    observed_window_ep: Callable[[np.ndarray], np.ndarray] | None = None
 
     def window_ep(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
         """Exact EP of windows of seq_len frames given by flat start index (movie * frames + t).
@@ -27,6 +31,13 @@ class GroundTruth:
         cum = np.concatenate([np.zeros((len(self.ds), 1)), np.cumsum(self.ds, axis=1)], axis=1)
         m, t = starts // n_frames, starts % n_frames
         return cum[m, t + seq_len - 1] - cum[m, t]
+
+    def best_window_ep(self, observations: np.ndarray, starts: np.ndarray, seq_len: int) -> np.ndarray:
+        """For a partially observed system (observed_window_ep set), the best reachable EP of each window of
+        `observations` (trajectories, frames, ...) given by flat start index."""
+        n_frames = observations.shape[1]
+        m, t = starts // n_frames, starts % n_frames
+        return self.observed_window_ep(np.asarray(observations)[m[:, None], t[:, None] + np.arange(seq_len)])
 
 
 @dataclass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -150,9 +151,8 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
             continue
         if maps is None:
             shape = (n, *model.feature_shape[1:])
-            maps = np.zeros(shape, np.float32) if maps_file is None else tifffile.memmap(
-                maps_file, shape=shape, dtype=np.float32, imagej=True,
-                metadata={"axes": "TYX", "finterval": (trainer.config.seq_len - 1) * trainer.data.dt})
+            maps = np.zeros(shape, np.float32) if maps_file is None else _map_file(
+                maps_file, shape, {"axes": "TYX", "finterval": (trainer.config.seq_len - 1) * trainer.data.dt})
         a = 0
         for s in idx.split(trainer.eval_batch):
             ds, m = model.ep_and_map(trainer.gather(s))
@@ -263,6 +263,12 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
                             "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
                             "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
                             "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
+        if t.observed_window_ep is not None:
+            # Partial observation: the test windows' best reachable EP, and how close each window's estimate is.
+            best = t.best_window_ep(movie.data, starts[test], config.seq_len)
+            best_rate = rate(float(best.mean()))
+            summary["truth"]["observed"] = {"ep_rate": best_rate, "rel_err": _rel_err(summary["ep_rate"], best_rate),
+                                            **compare(ds[test], best)}
     run = Run(config=config, dt=movie.dt, pixel_size=getattr(movie, "pixel_size", 1.0),
               frame_shape=tuple(trainer.values.shape[2:]), movie=movie_idx, frame=frame_idx, part=part,
               ds=ds, maps=maps,
@@ -300,6 +306,21 @@ def load_run(run_dir: str | Path) -> Run:
                summary=summary,
                true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
                history=history, input=cfg.get("input", {}))
+
+
+def _map_file(path: Path, shape: tuple, metadata: dict) -> np.memmap:
+    """A new ImageJ TIFF of float32 maps at `path`, memory-mapped for writing.
+
+    Its disk space is reserved first: writing into a memory map on a full disk would kill the process
+    (SIGBUS) instead of raising an error that names the file."""
+    maps = tifffile.memmap(path, shape=shape, dtype=np.float32, imagej=True, metadata=metadata)
+    if hasattr(os, "posix_fallocate"):
+        fd = os.open(path, os.O_RDWR)
+        try:
+            os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+        finally:
+            os.close(fd)
+    return maps
 
 
 def _read_maps(path: Path) -> np.ndarray:

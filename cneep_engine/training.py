@@ -154,7 +154,7 @@ class Trainer:
         val = starts[label == 1]
         pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
         self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
-        self.val_truth = data.truth.window_ep(np.sort(val[pick]), config.seq_len) if data.truth else None
+        self.val_truth = _window_truth(data, np.sort(val[pick]), config.seq_len)
         if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
             raise CneepError(f"{data.name}: not enough frames for training and validation windows")
 
@@ -359,3 +359,14 @@ def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> torch.nn.
     except Exception as e:  # torch.load and load_state_dict raise many types; all mean "not our checkpoint"
         raise CneepError(f"{path}: not a readable estimator checkpoint ({type(e).__name__}: {e})") from e
     return model.to(device).eval()
+
+
+def _window_truth(data: Movie | Trajectories, starts: np.ndarray, seq_len: int) -> np.ndarray | None:
+    """What validation R^2 compares with: the exact EP of each window or, when the data show only part of the
+    system, the best EP an estimator of them can reach (the full EP is not a function of the window)."""
+    truth = data.truth
+    if truth is None:
+        return None
+    if truth.observed_window_ep is not None:
+        return truth.best_window_ep(data.data, starts, seq_len)
+    return truth.window_ep(starts, seq_len)

@@ -16,6 +16,10 @@ def summary_text(summary: dict) -> str:
         r2 = f", R² = {t['r2']:.3f} per transition" if t.get("r2") is not None else ""
         lines.append(f"exact σ = {t['sigma']:.4g}, two-frame σ = {t['sigma_2pt']:.4g} k<sub>B</sub>/s: "
                      f"error {t['rel_err_2pt']:+.1%} against the two-frame value{r2}")
+        if "observed" in t:   # partially observed data: the best any estimator of these windows can reach
+            o = t["observed"]
+            lines.append(f"best reachable from these windows = {o['ep_rate']:.4g} k<sub>B</sub>/s: "
+                         f"error {o['rel_err']:+.1%}, R² = {o['r2']:.3f} per window")
     stop = s.get("stopped", "")
     lines.append(f"{stop} after {s.get('iterations', '?')} iterations (best at {s.get('best_iteration', '?')}), "
                  f"{s.get('device', '')}, {s.get('wall_s', 0):.0f} s")

@@ -108,3 +108,11 @@ def test_generate_partially_observed_ratchet_trajectories(studio, qtbot):
     assert data.data.shape == (3, 500) and data.n_states == 3 and data.truth is not None
     assert data.truth.sigma == pytest.approx(0.21307, abs=1e-5)
     assert studio.views.currentWidget() is studio.trajectory_view and "0.2131" in studio.log_panel.toPlainText()
+
+
+def test_summary_of_a_partially_observed_run_names_the_best_reachable():
+    from cneep_gui.summary_view import summary_text
+    truth = {"sigma": 0.213, "sigma_2pt": 0.000123, "rel_err_2pt": 400.0, "r2": 0.2,
+             "observed": {"ep_rate": 0.0614, "rel_err": -0.076, "r2": 0.946}}
+    text = summary_text({"ep_rate": 0.0567, "ep_rate_std": None, "seeds": [{}], "truth": truth})
+    assert "best reachable from these windows = 0.0614" in text and "error -7.6%" in text and "R² = 0.946" in text

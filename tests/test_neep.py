@@ -131,6 +131,16 @@ def test_rneep_runs_on_the_partially_observed_ratchet():
     s = run.summary
     assert len(run.ds) == 3 * ((3000 - 1) // 7) and s["ep_rate_std"] is not None
     assert s["truth"]["sigma"] == pytest.approx(0.21307, abs=1e-5)
+    # Scored against the best any estimator of 8 positions can do: the exact ln P(w) / P(reversed w) per window.
+    test = run.part == 2
+    windows = data.data[run.movie[test, None], run.frame[test, None] + np.arange(8)]
+    best = FlashingRatchet().observed_window_ep(windows)
+    observed = s["truth"]["observed"]
+    assert observed["ep_rate"] == pytest.approx(best.mean() / 7, rel=1e-9)
+    assert 0 < observed["ep_rate"] < s["truth"]["sigma"]
+    assert observed["r2"] == pytest.approx(np.corrcoef(run.ds[test], best)[0, 1] ** 2, rel=1e-6)
+    assert "observed" not in train(simulate_ratchet(trajectories=3, steps=300, seed=3), TrainConfig(
+        model="neep", hidden=8, iterations=5, eval_every=5, batch=32, device="cpu")).summary["truth"]
 
 
 def test_model_and_data_must_fit():

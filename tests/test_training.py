@@ -1,5 +1,7 @@
 """Training on movies with exact EP: splits, events, cancel, seeds, the run folder, and the physics."""
 
+import errno
+import os
 import threading
 from pathlib import Path
 
@@ -104,6 +106,19 @@ def test_maps_go_straight_into_the_run_folder_and_reopen_memory_mapped(driven_ru
     assert isinstance(again.maps, np.memmap)
     np.testing.assert_array_equal(again.maps, before)
     np.testing.assert_allclose(run.maps.sum((1, 2)), run.ds, rtol=1e-4, atol=1e-5)   # each map sums to its dS
+
+
+def test_a_full_disk_while_writing_the_maps_names_the_file_and_keeps_the_model(tmp_path, monkeypatch):
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=100, seed=1)
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    with pytest.raises(CneepError, match=r"dissipation_maps\.tif: could not write \(No space left on device\)"):
+        train(movie, TrainConfig(iterations=10, eval_every=5, batch=32, channels=4), run_dir=tmp_path)
+    assert (tmp_path / "model_seed0.pt").is_file() and (tmp_path / "train_log.csv").is_file()
+    assert not list(tmp_path.glob(".*.part")) and not (tmp_path / "dissipation_maps.tif").exists()
 
 
 def test_cancel_keeps_the_best_model_and_the_log(tmp_path):

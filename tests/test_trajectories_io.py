@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from cneep_engine import (BeadSpringChain, CneepError, load_input, load_trajectories, save_trajectories,
-                          simulate_bead_spring_trajectories, simulate_ratchet)
+from cneep_engine import (BeadSpringChain, CneepError, FlashingRatchet, load_input, load_trajectories,
+                          save_trajectories, simulate_bead_spring_trajectories, simulate_ratchet)
 from cneep_engine.cli import main
 from cneep_engine.io import is_trajectory_file
 
@@ -135,6 +135,17 @@ def test_cli_simulates_describes_and_trains_on_trajectories(tmp_path, capsys):
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["train"]["model"] == "neep" and cfg["train"]["loss"] == "alpha"
     assert cfg["models"][0]["input"] == "states" and not (out / "dissipation_map.tif").exists()
+
+
+def test_cli_scores_rneep_on_a_saved_partial_ratchet_against_the_best_reachable(tmp_path, capsys):
+    data = tmp_path / "partial.npz"
+    assert main(["simulate", "ratchet", "--partial", "--trajectories", "3", "--steps", "2000", "-o", str(data)]) == 0
+    out = tmp_path / "run"
+    assert main(["train", str(data), "--model", "rneep", "--seq-len", "4", "-o", str(out), "--iters", "10",
+                 "--eval-every", "5", "--batch", "32", "--hidden", "8", "-q"]) == 0
+    assert "best reachable from windows of 4 observations" in capsys.readouterr().out
+    observed = json.loads((out / "summary.json").read_text())["truth"]["observed"]
+    assert 0 < observed["ep_rate"] < FlashingRatchet().ep_per_step   # rebuilt from the sidecar's parameters
 
 
 def test_cli_bead_spring_trajectories_and_rneep(tmp_path, capsys):

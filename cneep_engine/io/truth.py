@@ -10,6 +10,7 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import GroundTruth
+from ..synth.ratchet import FlashingRatchet
 from .atomic import atomic_path
 
 
@@ -43,5 +44,14 @@ def load_truth(path: Path, n_movies: int, n_frames: int) -> GroundTruth:
                          f"{(n_movies, n_frames - 1)}")
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
-    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions,
-                       params=meta.get("params", {}))
+    params = meta.get("params", {})
+    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params,
+                       observed_window_ep=_observed_window_ep(params))
+
+
+def _observed_window_ep(params: dict):
+    """The exact per-window optimum of partially observed synthetic data, rebuilt from its generator's
+    parameters (a function is not saved in the sidecar)."""
+    if params.get("system") == "flashing ratchet" and params.get("partial"):
+        return FlashingRatchet(params["potential"], params["rate"]).observed_window_ep
+    return None

@@ -51,12 +51,14 @@ def simulate_ratchet(ratchet: FlashingRatchet = FlashingRatchet(), trajectories:
 
     partial: only the position 0, 1, 2 is seen, not whether the potential is on. The ground truth stays
     the full chain's: sigma is the full EP per step, which no estimator of the positions can exceed, and
-    sigma_2pt the part that pairs of positions reveal."""
+    sigma_2pt the part that pairs of positions reveal; truth.observed_window_ep scores each window of
+    positions against the best any estimator of them can do."""
     states = ratchet.sample(trajectories, steps, seed=seed)
     params = {**ratchet.describe(), "dt": 1.0, "partial": partial, "trajectories": trajectories, "steps": steps,
               "seed": seed}
     truth = GroundTruth(ds=ratchet.transition_ep(states), sigma=ratchet.ep_per_step,
-                        sigma_2pt=ratchet.ep_per_step_positions if partial else ratchet.ep_per_step, params=params)
+                        sigma_2pt=ratchet.ep_per_step_positions if partial else ratchet.ep_per_step, params=params,
+                        observed_window_ep=ratchet.observed_window_ep if partial else None)
     n = SITES if partial else 2 * SITES
     return Trajectories(data=states % n, dt=1.0, dt_source="metadata", n_states=n, labels=list(range(n)),
                         truth=truth, provenance={"format": "simulated", "source": "flashing ratchet"})
