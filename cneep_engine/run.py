@@ -99,7 +99,7 @@ class Run:
                 tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
             if not _is_file(self.maps, run_dir / MAPS_FILE):   # evaluate_run may have written them there already
                 with atomic_path(run_dir / MAPS_FILE) as tmp:
-                    tifffile.imwrite(tmp, self.maps, imagej=True, metadata=self.maps_metadata)
+                    tifffile.imwrite(tmp, self.maps, imagej=True, metadata=_maps_metadata(self.window_time))
         else:   # a trajectory run saved over a movie run must not leave that run's maps behind
             for name in ("dissipation_map.tif", MAPS_FILE):
                 (run_dir / name).unlink(missing_ok=True)
@@ -122,10 +122,6 @@ class Run:
                 for a in range(0, len(self.ds), TRACE_CHUNK):
                     chunk = [c[a:a + TRACE_CHUNK] for c in cols.values()]
                     w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in chunk]))
-
-    @property
-    def maps_metadata(self) -> dict:
-        return {"axes": "TYX", "finterval": self.window_time}
 
 
 def _rel_err(estimate: float, exact: float) -> float:
@@ -152,7 +148,7 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
         if maps is None:
             shape = (n, *model.feature_shape[1:])
             maps = np.zeros(shape, np.float32) if maps_file is None else _map_file(
-                maps_file, shape, {"axes": "TYX", "finterval": (trainer.config.seq_len - 1) * trainer.data.dt})
+                maps_file, shape, _maps_metadata((trainer.config.seq_len - 1) * trainer.data.dt))
         a = 0
         for s in idx.split(trainer.eval_batch):
             ds, m = model.ep_and_map(trainer.gather(s))
@@ -308,6 +304,11 @@ def load_run(run_dir: str | Path) -> Run:
                history=history, input=cfg.get("input", {}))
 
 
+def _maps_metadata(window_time: float) -> dict:
+    """ImageJ metadata of the per-window map stack: one map per window, window_time apart."""
+    return {"axes": "TYX", "finterval": window_time}
+
+
 def _map_file(path: Path, shape: tuple, metadata: dict) -> np.memmap:
     """A new ImageJ TIFF of float32 maps at `path`, memory-mapped for writing.
 
@@ -333,6 +334,6 @@ def _read_maps(path: Path) -> np.ndarray:
 
 
 def _is_file(a: np.ndarray, path: Path) -> bool:
-    """Whether `a` is a memory map of the file at `path`."""
-    name = getattr(a, "filename", None) or getattr(getattr(a, "base", None), "filename", None)
+    """Whether `a` is a memory map (or a view of one) of the file at `path`."""
+    name = getattr(a, "filename", None)
     return name is not None and path.exists() and Path(name).resolve() == path.resolve()

@@ -39,13 +39,16 @@ def test_two_processes_give_the_single_process_summary(runs):
     assert b["device"].endswith("x 2 processes")
     for key in ("iterations", "best_iteration", "stopped", "movies", "frames", "test_windows"):
         assert a[key] == b[key], key
-    # Same global batches, gradients averaged: equal up to float rounding. Ranks training on their own
-    # halves without averaging (or on their own draws) differ from the first validation on.
+    # Same global batches, gradients averaged: equal up to float rounding, which differs between CPUs' kernels
+    # (up to 1.9e-5 seen on one machine). Ranks training on their own halves without averaging (or on their own draws)
+    # differ from the first validation on by about as much as the loss moves (1e-3 between these validations).
     for ra, rb in zip(_validations(single), _validations(ddp), strict=True):
         assert ra["iteration"] == rb["iteration"]
-        assert float(ra["val_loss"]) == pytest.approx(float(rb["val_loss"]), abs=1e-5)
-        assert float(ra["train_loss"]) == pytest.approx(float(rb["train_loss"]), abs=1e-5)
-    assert b["ep_rate"] == pytest.approx(a["ep_rate"], rel=0.01)
+        assert float(ra["val_loss"]) == pytest.approx(float(rb["val_loss"]), abs=5e-5)
+        assert float(ra["train_loss"]) == pytest.approx(float(rb["train_loss"]), abs=5e-5)
+    # Absolute: after 30 iterations the rate is near zero (0.06 per s against sigma 2.0), so rounding moves it by
+    # several per cent of itself; between validations it moves by about 0.05.
+    assert b["ep_rate"] == pytest.approx(a["ep_rate"], abs=0.005)
     assert b["truth"]["r2"] == pytest.approx(a["truth"]["r2"], abs=0.005)
 
 
