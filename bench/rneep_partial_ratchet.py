@@ -7,7 +7,8 @@ KL(forward || reversed windows) / (n - 1), and every held-out window its exact o
 ln P(w) / P(reversed w) (forward algorithm over the hidden flag), so RNEEP is scored per window (R^2)
 against the best any estimator can do. Prints a markdown table, saves a plot.
 
-    python bench/rneep_partial_ratchet.py                      # V = 2, n = 2 .. 128
+    python bench/rneep_partial_ratchet.py                      # V = 2, n = 2 .. 128, 2 seeds
+    # 2-core CPU, shared with another benchmark: 54 minutes for n = 2 .. 64; n = 128 alone takes longer still
     python bench/rneep_partial_ratchet.py --potential 1.5 --seq-lens 32   # the published notebook's point
 """
 
@@ -33,7 +34,8 @@ def row(ratchet: FlashingRatchet, data, config: TrainConfig) -> dict:
     rate, sd = s["ep_rate"], s["ep_rate_std"] or 0.0
     return {"n": n, "estimate": rate, "sd": sd, "exact_n": ceiling, "exact_n_se": ceiling_se,
             "exact_test": per_window["ep_rate"],
-            "of_exact_n": f"{rate / ceiling:.1%}" if ceiling > 0 else "-", "of_full": f"{rate / ratchet.ep_per_step:.1%}",
+            "of_exact_n": f"{rate / ceiling:.1%}" if ceiling > 0 else "-",
+            "of_full": f"{rate / ratchet.ep_per_step:.1%}",
             "r2": per_window["r2"], "slope": per_window["slope"], "seeds": len(s["seeds"]),
             "iterations": max(x["iterations"] for x in s["seeds"]), "wall_s": s["wall_s"]}
 
