@@ -14,6 +14,7 @@ mkdir -p "$out"
 # 1e-3, against 0.959 for the published 4096 and 1e-4). 64000 iterations = 16M samples.
 # On a GPU pass --batch 4096 --lr 2e-4 --iters 4000 instead.
 /usr/bin/time -v cneep train "$out/n2.tif" --val-fraction 0.05 --test-fraction 0.70 --batch 256 --lr 1e-4 \
-    --iters 64000 --schedule cosine --eval-every 3000 --val-samples 100000 --patience 0 -o "$out/n2_run" "$@" \
+    --iters 64000 --schedule cosine --average 0 --eval-every 3000 --val-samples 100000 --patience 0 \
+    -o "$out/n2_run" "$@" \
     2> >(tee "$out/n2_time.txt" >&2)
 python -c "import json,sys; s=json.load(open(sys.argv[1])); print(json.dumps({k: s[k] for k in ('ep_rate','ep_per_frame','loss_based_rate','iterations','best_iteration','wall_s','device','truth')}, indent=1))" "$out/n2_run/summary.json"

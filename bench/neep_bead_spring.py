@@ -31,10 +31,12 @@ def main() -> None:
     p.add_argument("--iters", type=int, default=800)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--average", type=float, default=0.0, help="weight average decay (the documented "
+                   "figures predate it: 0)")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/neep_bead_spring.png"))
     a = p.parse_args()
     config = TrainConfig(model="neep", iterations=a.iters, eval_every=100, batch=1024, hidden=a.hidden,
-                         val_samples=20_000, patience=0, seeds=a.seeds, device=a.device)
+                         val_samples=20_000, patience=0, seeds=a.seeds, device=a.device, average=a.average)
     rows = []
     for beads in a.beads:
         for tc in a.tc:

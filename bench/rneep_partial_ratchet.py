@@ -51,6 +51,8 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--average", type=float, default=0.0, help="weight average decay (the documented "
+                   "figures predate it: 0)")
     p.add_argument("--device", default="auto")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/rneep_partial_ratchet.png"))
     a = p.parse_args()
@@ -62,7 +64,7 @@ def main() -> None:
     for n in a.seq_lens:
         config = TrainConfig(model="rneep", seq_len=n, iterations=a.iters, eval_every=max(1, a.iters // 20),
                              batch=a.batch, lr=a.lr, hidden=a.hidden, val_samples=20_000, patience=0,
-                             seeds=a.seeds, device=a.device)
+                             seeds=a.seeds, device=a.device, average=a.average)
         rows.append(row(ratchet, data, config))
         print_table(rows[-1:], columns)
     print()

@@ -78,6 +78,8 @@ def _add_train(sub) -> None:
     p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between validations")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
                    help="learning rate: cosine decay to 0 over --iters, halving on plateaus, or constant")
+    p.add_argument("--average", type=float, default=d.average, help="decay per step of a moving average of the "
+                   "weights, which is what validation judges and the run keeps (0: the raw weights)")
     p.add_argument("--patience", type=int, default=d.patience, help="validations without a new lowest "
                    "validation loss before stopping; 0 never stops early")
     p.add_argument("--val-samples", type=int, default=d.val_samples, help="validation windows (a fixed random "
@@ -149,6 +151,7 @@ def _add_bench(sub) -> None:
     a.add_argument("--batch", type=int, default=d.batch, help="ours: windows per step")
     a.add_argument("--lr", type=float, default=d.lr, help="ours: learning rate")
     a.add_argument("--eval-every", type=int, default=d.eval_every, help="ours: iterations between validations")
+    a.add_argument("--average", type=float, default=d.average, help="ours: decay of the weight average")
     a.add_argument("--val-samples", type=int, default=d.val_samples, help="ours: validation windows")
     a.add_argument("--baseline-budget", type=float, help="seconds for the published loop (default: --budget)")
     a.add_argument("--baseline-batch", type=int, default=4096, help="published batch")
@@ -182,7 +185,7 @@ def _bench(args) -> None:
         return
     from .bench.accuracy import benchmark
     config = TrainConfig(iterations=args.iters, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
-                         val_samples=args.val_samples, patience=0, device=args.device)
+                         average=args.average, val_samples=args.val_samples, patience=0, device=args.device)
     r = benchmark(movies=args.movies, frames=args.frames, config=config,
                   budget_s=args.budget, baseline_budget_s=args.baseline_budget, baseline_batch=args.baseline_batch,
                   baseline_iters=args.baseline_iters, baseline_record_every=args.baseline_record_every,
@@ -339,7 +342,7 @@ def _train(args) -> None:
     config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
                          iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                          eval_every=args.eval_every, patience=args.patience, schedule=args.schedule,
-                         val_fraction=args.val_fraction, val_samples=args.val_samples,
+                         average=args.average, val_fraction=args.val_fraction, val_samples=args.val_samples,
                          test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device,
                          hidden=args.hidden, layers=args.layers, loss=args.loss, alpha=args.alpha)
     if not args.quiet:

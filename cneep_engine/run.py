@@ -287,7 +287,7 @@ def load_run(run_dir: str | Path) -> Run:
         maps = _read_maps(run_dir / MAPS_FILE) if has_maps else None
     except (OSError, ValueError, KeyError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
-    config = TrainConfig(**cfg["train"])
+    config = TrainConfig(**{"average": 0.0, **cfg["train"]})   # runs saved before the weight average had none
     col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
     models = [load_checkpoint(run_dir / f"model_seed{s['seed']}.pt") for s in summary["seeds"]]
     log = run_dir / "train_log.csv"

@@ -48,6 +48,7 @@ class TrainConfig:
     eval_every: int = 200         # iterations between validations
     patience: int = 15            # validations without a new lowest loss before stopping (0: never)
     schedule: str = "cosine"      # cosine: lr decays to 0 over `iterations`; plateau: halved on stalls; constant
+    average: float = 0.998        # decay per step of the weight average that is validated and kept (0: raw weights)
     lr_patience: int = 5          # plateau schedule: validations without improvement before halving
     val_fraction: float = 0.2
     test_fraction: float = 0.2
@@ -73,6 +74,8 @@ class TrainConfig:
                 raise CneepError(f"{name} must be at least 1")
         if self.schedule not in SCHEDULES:
             raise CneepError(f"unknown schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
+        if not 0 <= self.average < 1:
+            raise CneepError("average (the weight average's decay per step) must be in [0, 1)")
         if self.lr <= 0 or self.weight_decay < 0 or min(self.patience, self.lr_patience) < 0:
             raise CneepError("lr must be positive, weight_decay and patience non-negative")
 
@@ -96,6 +99,8 @@ class Progress:
     val_loss: float | None = None
     val_rate: float | None = None
     val_r2: float | None = None   # against the exact EP, when the movie has ground truth
+    val_truth_rate: float | None = None   # the validation windows' exact EP rate (partially observed: the best
+                                          # reachable from them), when the data have ground truth
     lr: float | None = None       # learning rate in use
     best_iteration: int = 0
     best_val_loss: float | None = None
@@ -155,6 +160,7 @@ class Trainer:
         pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
         self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
         self.val_truth = _window_truth(data, np.sort(val[pick]), config.seq_len)
+        self.val_truth_rate = None if self.val_truth is None else self.rate(float(self.val_truth.mean()))
         if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
             raise CneepError(f"{data.name}: not enough frames for training and validation windows")
 
@@ -241,6 +247,9 @@ class Trainer:
                  else torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=cfg.lr_patience)
                  if cfg.schedule == "plateau" else None)
         gen = torch.Generator(device=self.device).manual_seed(seed)
+        # What is validated and kept: an average of the weights over the last ~1 / (1 - average) steps is
+        # less noisy than the last step's, so early estimates are usable sooner (docs/benchmarks.md, issue 6).
+        averaged = copy.deepcopy(model) if cfg.average else model
         best_state, best_loss, best_it, bad_evals = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
         low_terms, low_loss = None, float("inf")   # per-window losses of the lowest-loss model so far
         history: list[Progress] = []
@@ -266,6 +275,8 @@ class Trainer:
             loss, mean_ds = self.step(step_model, opt, gen)
             if cfg.schedule == "cosine":
                 sched.step()
+            if cfg.average:
+                _average_into(averaged, model, min(cfg.average, it / (it + 10)))
             # Accumulate on the device: no host synchronisation between validations.
             run_loss, run_ds, since = run_loss + loss, run_ds + mean_ds, since + 1
             if it % cfg.eval_every and it != cfg.iterations:
@@ -274,7 +285,7 @@ class Trainer:
             train_loss = float(run_loss) / since
             if not np.isfinite(train_loss):
                 raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
-            val_ds = self.predict(model, self.val_starts)
+            val_ds = self.predict(averaged, self.val_starts)
             val_terms = self.loss(val_ds)
             val_loss = float(val_terms.mean())
             if cfg.schedule == "plateau":
@@ -285,9 +296,9 @@ class Trainer:
             kept, improved = distributed.agree(kept, val_loss < low_loss)
             if kept:
                 best_loss, best_it = val_loss, it
-                best_state = copy.deepcopy(model.state_dict())
+                best_state = copy.deepcopy(averaged.state_dict())
                 if checkpoint is not None:
-                    save_checkpoint(model, checkpoint, seed=seed, iteration=it, val_loss=val_loss)
+                    save_checkpoint(averaged, checkpoint, seed=seed, iteration=it, val_loss=val_loss)
             # Selection prefers later models; stopping waits for progress, a new lowest loss.
             bad_evals = 0 if improved else bad_evals + 1
             if improved:
@@ -295,7 +306,8 @@ class Trainer:
             early = cfg.patience and bad_evals >= cfg.patience
             val_r2 = compare(val_ds.cpu().numpy(), self.val_truth)["r2"] if self.val_truth is not None else None
             emit(iteration=it, train_loss=train_loss, train_rate=self.rate(float(run_ds) / since),
-                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2, lr=opt.param_groups[0]["lr"],
+                 val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2,
+                 val_truth_rate=self.val_truth_rate, lr=opt.param_groups[0]["lr"],
                  message="stopped early" if early else "kept" if kept else "")
             run_loss = run_ds = torch.zeros((), device=self.device)
             since = 0
@@ -310,6 +322,14 @@ class Trainer:
         emit(iteration=it, train_loss=float("nan"), train_rate=float("nan"), message=stopped)
         return SeedRun(seed=seed, model=model, best_iteration=best_it, best_val_loss=best_loss,
                        iterations=it, stopped=stopped, history=history)
+
+
+@torch.no_grad()
+def _average_into(averaged: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    """averaged <- decay * averaged + (1 - decay) * model, parameter by parameter. The decay ramps up from 0
+    (the caller's it / (it + 10)) so the average does not drag the random initial weights along."""
+    for a, p in zip(averaged.parameters(), model.parameters()):
+        a.lerp_(p, 1 - decay)
 
 
 _LOG_FIELDS = [f for f in Progress.__dataclass_fields__ if f not in ("n_seeds", "iterations")]

@@ -12,6 +12,7 @@ from cneep_engine import GroundTruth, Progress
 _TRAIN, _VAL = pg.mkPen("#9a9a9a", width=1.5), pg.mkPen("#1f77b4", width=2)
 _SIGMA = pg.mkPen("#2ca02c", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
 _CEILING = pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
+_REACHABLE = pg.mkPen("#9467bd", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotLine)
 
 
 class TrainingPlots(QWidget):
@@ -42,7 +43,8 @@ class TrainingPlots(QWidget):
         self.truth_lines: list[pg.InfiniteLine] = []
 
     def reset(self, truth: GroundTruth | None) -> None:
-        """Empty plots; for a synthetic movie, the exact EP rate and the two-frame ceiling as lines."""
+        """Empty plots; with ground truth, the exact EP rate and the two-frame ceiling as lines (and, for
+        partially observed data, at the first validation, the best rate an estimator of these windows can reach)."""
         for p in (self.rate, self.loss):
             p.clear()
             p.plotItem.legend.clear()
@@ -51,14 +53,12 @@ class TrainingPlots(QWidget):
         # validation would re-lay out both plots in the middle of a run, a visible stall.
         self._new_curves(0, named=True)
         self.truth_lines = []
+        # Partially observed data: the best rate reachable from the windows seen comes with the first validation.
+        self._reachable = truth is not None and truth.observed_window_ep is not None
         if truth is not None:
             # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below.
-            for value, pen, name, anchor in ((truth.sigma, _SIGMA, "σ exact", (1, 1)),
-                                             (truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))):
-                line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
-                                       labelOpts={"position": 0.95, "color": pen.color(), "anchors": [anchor, anchor]})
-                self.rate.addItem(line)
-                self.truth_lines.append(line)
+            self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
+            self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
 
     def _new_curves(self, seed_index: int, named: bool) -> None:
         names = ("training", "validation") if named else (None, None)
@@ -67,9 +67,18 @@ class TrainingPlots(QWidget):
                                     "tl": self.loss.plot(pen=_TRAIN, name=names[0]),
                                     "vl": self.loss.plot(pen=_VAL, name=names[1])}
 
+    def _truth_line(self, value: float, pen, name: str, anchor: tuple[int, int], position: float = 0.95) -> None:
+        line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
+                               labelOpts={"position": position, "color": pen.color(), "anchors": [anchor, anchor]})
+        self.rate.addItem(line)
+        self.truth_lines.append(line)
+
     def add(self, ev: Progress) -> None:
         if ev.val_rate is None:
             return
+        if self._reachable and ev.val_truth_rate is not None:
+            self._reachable = False
+            self._truth_line(ev.val_truth_rate, _REACHABLE, "best reachable from these windows", (0, 1), 0.05)
         pts = self._points.setdefault(ev.seed_index, {k: [] for k in ("it", "tr", "vr", "tl", "vl")})
         for key, v in zip(pts, (ev.iteration, ev.train_rate, ev.val_rate, ev.train_loss, ev.val_loss)):
             pts[key].append(v)

@@ -25,6 +25,9 @@ _FIELDS = [
      "Units per hidden layer of the network (and the size of a discrete state's embedding)"),
     ("batch", "Batch", _INT, 1, 65536, "Windows per training step. Larger is smoother but slower per step"),
     ("lr", "Learning rate", _FLOAT, 1e-6, 1.0, "Adam step size at the start; the schedule lowers it from there"),
+    ("average", "Weight average", _FLOAT, 0.0, 0.9999,
+     "Validate and keep a moving average of the weights rather than the last step's: it smooths out the noise "
+     "of single batches. Decay per step: 0.998 averages over about the last 500 steps; 0 keeps the raw weights"),
     ("iterations", "Iterations", _INT, 1, 10_000_000, "Training steps; the learning rate decays to zero over them (cosine schedule), early stopping may end sooner"),
     ("eval_every", "Validate every", _INT, 1, 1_000_000,
      "Steps between validations; each validation updates the plots and may keep a new best model"),
@@ -62,11 +65,13 @@ class TrainingPanel(QWidget):
         form.addRow("Model", self.model)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
         for name, label, kind, lo, hi, tip in _FIELDS:
-            box = QSpinBox() if kind == _INT else QDoubleSpinBox(decimals=6 if name == "lr" else 3)
+            box = QSpinBox() if kind == _INT else QDoubleSpinBox(decimals={"lr": 6, "average": 4}.get(name, 3))
             box.setRange(lo, hi)
             box.setToolTip(tip)
             if name == "lr":
                 box.setSingleStep(1e-4)
+            elif name == "average":
+                box.setSingleStep(0.001)
             elif kind == _FLOAT:
                 box.setSingleStep(0.05)
             form.addRow(label, box)

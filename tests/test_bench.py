@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring
+from cneep_engine import allocator
 from cneep_engine.bench.accuracy import benchmark
 from cneep_engine.bench.baseline import PublishedLoop
 from cneep_engine.cli import main
@@ -56,6 +57,9 @@ def test_throughput_json_reports_both_loops_at_the_same_batch(capsys):
     assert (ours["passes"], ours["inputs_per_pass"]) == (1, 128)
     assert base["frames"] == "float32 on host" and ours["frames"] == "uint8 on cpu"
     assert (base["lr"], base["weight_decay"]) == (1e-4, 5e-5)
+    # The published loop runs as it would on its own: in another process, with the system's allocator.
+    assert base["allocator"] == "system defaults"
+    assert ours["allocator"] == allocator.describe()
 
 
 def test_throughput_table(capsys):
@@ -84,6 +88,7 @@ def test_tiny_accuracy_json_follows_both_loops_for_their_budgets(capsys):
             assert p["rel_err"] == pytest.approx(p["rate"] / r["movie"]["sigma_2pt"] - 1)
             assert -1 <= p["r2"] <= 1
     assert set(ours["test"]) == {"rate", "rel_err_2pt", "r2", "best_iteration"}
+    assert base["config"]["allocator"] == "system defaults"
 
 
 def test_accuracy_stops_each_loop_when_the_target_is_met():

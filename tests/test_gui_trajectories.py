@@ -116,3 +116,20 @@ def test_summary_of_a_partially_observed_run_names_the_best_reachable():
              "observed": {"ep_rate": 0.0614, "rel_err": -0.076, "r2": 0.946}}
     text = summary_text({"ep_rate": 0.0567, "ep_rate_std": None, "seeds": [{}], "truth": truth})
     assert "best reachable from these windows = 0.0614" in text and "error -7.6%" in text and "R² = 0.946" in text
+
+
+def test_training_on_partial_observations_draws_the_best_reachable_rate(studio, qtbot):
+    from cneep_engine import FlashingRatchet
+    ratchet = FlashingRatchet(2.0)
+    studio.set_data(simulate_ratchet(ratchet, trajectories=4, steps=2000, partial=True, seed=2))
+    plots = studio.training_plots
+    assert len(plots.truth_lines) == 2          # sigma and sigma_2pt; the reachable one needs the windows
+    studio.training_panel.set_config(TrainConfig(model="rneep", seq_len=4, hidden=8, batch=64, iterations=20,
+                                                 eval_every=10, patience=0, device="cpu"))
+    studio.training_panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    assert len(plots.truth_lines) == 3
+    reachable = plots.truth_lines[2].value()
+    # The exact EP of windows of 4 positions, per step: between pairs' and the full EP, near the exact curve.
+    assert ratchet.ep_per_step_positions < reachable < ratchet.ep_per_step
+    assert reachable == pytest.approx(ratchet.observed_ep_per_step(4)[0], rel=0.1)   # ~2000 windows

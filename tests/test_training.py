@@ -3,6 +3,7 @@
 import errno
 import os
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,26 @@ def test_a_later_model_is_kept_unless_significantly_worse_window_by_window():
     assert Trainer._not_worse(low + noise + 2e-6, low)
     # Above it by many standard errors (overfitting): the kept model stays.
     assert not Trainer._not_worse(low + noise + 5e-5, low)
+
+
+def test_the_weight_average_is_what_validation_judges_and_the_run_keeps():
+    """With `average`, the kept model is the moving average of the raw weights step by step: rebuilt here
+    from the raw weights after each of 6 steps (runs of 1..6 steps without averaging, same seed)."""
+    from cneep_engine.training import Trainer
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=200, seed=2)
+    base = TrainConfig(batch=32, channels=4, lr=1e-2, patience=0, schedule="constant", val_samples=64, average=0)
+    raw = [Trainer(movie, replace(base, iterations=k, eval_every=k)).train_seed(0).model.state_dict()
+           for k in range(1, 7)]
+    expected = {name: value.clone() for name, value in raw[0].items()}
+    for k in range(2, 7):
+        decay = min(0.5, k / (k + 10))
+        for name in expected:
+            if name not in ("mean", "std"):
+                expected[name] = decay * expected[name] + (1 - decay) * raw[k - 1][name]
+    kept = Trainer(movie, replace(base, iterations=6, eval_every=6, average=0.5)).train_seed(0).model.state_dict()
+    for name, value in expected.items():
+        torch.testing.assert_close(kept[name], value, rtol=1e-4, atol=1e-5)   # lerp rounds differently
+    # and it is not simply the last raw model
+    assert not torch.allclose(kept["head.weight"], raw[-1]["head.weight"])
+    with pytest.raises(CneepError, match="average"):
+        TrainConfig(average=1.0)

@@ -18,12 +18,15 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from .. import allocator
 from ..errors import CneepError
+from ..movie import Movie
 from ..run import train
 from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 from ..training import Progress, TrainConfig
 from ..windows import assign_parts
 from .baseline import BATCH, PublishedLoop
+from .system_malloc import system_malloc_worker
 
 
 def _peak_rss_mb() -> float:
@@ -44,7 +47,8 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
               baseline_budget_s: float | None = None, baseline_batch: int = BATCH, baseline_iters: int = 100_000,
               baseline_record_every: int = 500, target_r2: float = 0.98, target_err: float = 0.02,
               baseline: bool = True, seed: int = 2022, log=None) -> dict:
-    """Both loops on one simulated movie set; `log(text)` hears of every validation.
+    """Both loops on one simulated movie set; `log(text)` hears of each of our validations (the published
+    loop's, from its worker process, go to stderr when `log` is given).
 
     Whole movies are held out, about 10% for validation and 20% for test (at least one each); the
     fractions in `config` are replaced accordingly."""
@@ -56,11 +60,10 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
         raise CneepError("budgets must be positive")
     if min(baseline_batch, baseline_iters, baseline_record_every) < 1 or frames < 3:
         raise CneepError("movies, frames, baseline batch, iterations and record interval must be positive")
-    chain = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
     t0 = time.perf_counter()
-    movie = simulate_bead_spring(chain, BeadRenderer(), movies=movies, frames=frames, seed=seed)
+    movie = _movie(movies, frames, seed)
     sim_s = time.perf_counter() - t0
-    sigma_2pt = chain.ep_rate_two_frame
+    sigma_2pt = CHAIN.ep_rate_two_frame
     say = log or (lambda text: None)
 
     curve, cancel = [], threading.Event()
@@ -82,9 +85,9 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
     s = run.summary
     reached = next((p for p in curve if _met(p["r2"], p["rel_err"], target_r2, target_err)), None)
     device = torch.device(run.models[0].head.weight.device)
-    ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "iterations", "eval_every",
-                                                        "val_samples")},
-            "device": s["device"], "reached": reached is not None,
+    ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "average", "iterations",
+                                                        "eval_every", "val_samples")},
+            "device": s["device"], "allocator": allocator.describe(), "reached": reached is not None,
             "time_to_target_s": reached["wall_s"] if reached else None,
             "samples_to_target": reached["samples"] if reached else None,
             "iterations": s["iterations"], "samples": s["iterations"] * config.batch,
@@ -93,18 +96,29 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
                      "best_iteration": s["best_iteration"]},
             "curve": curve}
     result = {"movie": {"movies": movies, "frames": frames, "frame_shape": list(movie.frame_shape),
-                        "sigma": chain.ep_rate, "sigma_2pt": sigma_2pt, "simulate_s": sim_s, "seed": seed},
+                        "sigma": CHAIN.ep_rate, "sigma_2pt": sigma_2pt, "simulate_s": sim_s, "seed": seed},
               "target": {"r2": target_r2, "rel_err": target_err}, "ours": ours}
     if baseline:
-        result["baseline"] = _baseline(movie, run.config, device, baseline_batch, baseline_iters,
-                                       baseline_record_every, baseline_budget_s or budget_s, target_r2, target_err,
-                                       sigma_2pt, say)
+        with system_malloc_worker() as worker:
+            result["baseline"] = worker.submit(
+                _baseline, (movies, frames, seed), run.config, str(device), baseline_batch, baseline_iters,
+                baseline_record_every, baseline_budget_s or budget_s, target_r2, target_err, log is not None).result()
     return result
 
 
-def _baseline(movie, config: TrainConfig, device: torch.device, batch: int, iters: int, record_every: int,
-              budget_s: float, target_r2: float, target_err: float, sigma_2pt: float, say) -> dict:
-    """The published loop on the same train and validation movies (its validation: all their transitions)."""
+CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
+
+
+def _movie(movies: int, frames: int, seed: int) -> Movie:
+    return simulate_bead_spring(CHAIN, BeadRenderer(), movies=movies, frames=frames, seed=seed)
+
+
+def _baseline(simulation: tuple[int, int, int], config: TrainConfig, device: str, batch: int, iters: int,
+              record_every: int, budget_s: float, target_r2: float, target_err: float, verbose: bool) -> dict:
+    """The published loop on the same train and validation movies (its validation: all their transitions).
+    It runs in a worker process with the system's allocator (see system_malloc.py), on the same movies,
+    simulated again there from the same seed: `simulation` is (movies, frames, seed)."""
+    movie, sigma_2pt, device = _movie(*simulation), CHAIN.ep_rate_two_frame, torch.device(device)
     t0 = time.perf_counter()
     parts = assign_parts(movie.n_movies, movie.n_frames, config.val_fraction, config.test_fraction, config.seq_len)
     train_movies = np.flatnonzero((parts == 0).all(axis=1))
@@ -121,8 +135,9 @@ def _baseline(movie, config: TrainConfig, device: torch.device, batch: int, iter
         point = {"wall_s": time.perf_counter() - t0, "iteration": it, "samples": it * batch,
                  "r2": val.get("r2"), "rate": val["rate"], "rel_err": val["rate"] / sigma_2pt - 1}
         curve.append(point)
-        say(f"baseline  {point['wall_s']:7.1f} s  {point['samples']:>10} samples  R^2 {point['r2']:.4f}  "
-            f"rate {point['rate']:.4f} ({point['rel_err']:+.2%})")
+        if verbose:
+            print(f"baseline  {point['wall_s']:7.1f} s  {point['samples']:>10} samples  R^2 {point['r2']:.4f}  "
+                  f"rate {point['rate']:.4f} ({point['rel_err']:+.2%})", file=sys.stderr, flush=True)
         if _met(point["r2"], point["rel_err"], target_r2, target_err):
             reached = point
             break
@@ -130,7 +145,7 @@ def _baseline(movie, config: TrainConfig, device: torch.device, batch: int, iter
             break
     return {"config": {"batch": batch, "lr": loop.opt.param_groups[0]["lr"],
                        "weight_decay": loop.opt.param_groups[0]["weight_decay"], "record_every": record_every,
-                       "budget_s": budget_s},
+                       "budget_s": budget_s, "allocator": allocator.describe()},
             "reached": reached is not None, "time_to_target_s": reached["wall_s"] if reached else None,
             "samples_to_target": reached["samples"] if reached else None,
             "iterations": it, "samples": it * batch, "wall_s": time.perf_counter() - t0,

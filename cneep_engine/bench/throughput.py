@@ -1,4 +1,4 @@
-"""Training samples per second: our step against the published loop's, same network and batch, one process.
+"""Training samples per second: our step against the published loop's, same network and batch.
 
 The two are timed in alternating rounds after a warm-up, so that whatever else the machine is doing
 slows both alike and their ratio stays meaningful."""
@@ -10,9 +10,11 @@ import time
 import numpy as np
 import torch
 
+from .. import allocator
 from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 from ..training import TrainConfig, Trainer
 from .baseline import PublishedLoop
+from .system_malloc import system_malloc_worker
 
 
 def _sync(device: torch.device) -> None:
@@ -31,46 +33,81 @@ def _passes(model: torch.nn.Module, step) -> dict:
     return {"passes": len(calls), "inputs_per_pass": calls[0]}
 
 
+def _movie_and_trainer(device: str, batch: int, movies: int, frames: int, channels: int, depth: int):
+    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=movies, frames=frames, seed=0)
+    return movie, Trainer(movie, TrainConfig(batch=batch, channels=channels, depth=depth, device=device,
+                                             val_fraction=0.25, test_fraction=0.25))
+
+
+_loop: PublishedLoop | None = None   # the published loop, in the worker process that runs it
+
+
+def _start_baseline(device: str, batch: int, movies: int, frames: int, channels: int, depth: int,
+                    warmup: int) -> dict:
+    global _loop
+    movie, trainer = _movie_and_trainer(device, batch, movies, frames, channels, depth)
+    train_movies = np.flatnonzero((trainer.parts == 0).all(axis=1))
+    _loop = PublishedLoop(movie, train_movies if train_movies.size else np.arange(movies),
+                          trainer.config.model_config, batch=batch, device=trainer.device)
+    shape = _passes(_loop.model, _loop.step)
+    for _ in range(warmup):
+        _loop.step()
+    _sync(_loop.device)
+    return {"frames": f"{_loop.frames.dtype} on host".replace("torch.", ""), "lr": _loop.opt.param_groups[0]["lr"],
+            "weight_decay": _loop.opt.param_groups[0]["weight_decay"], "allocator": allocator.describe(), **shape}
+
+
+def _baseline_round(seconds: float) -> tuple[int, float]:
+    return _timed(_loop.step, seconds, _loop.device)
+
+
+def _timed(step, seconds: float, device: torch.device) -> tuple[int, float]:
+    """Steps done in about `seconds`, and the time they took."""
+    t0, done = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        step()
+        done += 1
+    _sync(device)   # a GPU may still be running queued steps: they count in this round
+    return done, time.perf_counter() - t0
+
+
 def measure(device: str = "auto", batch: int = 4096, seconds: float = 20.0, rounds: int = 4,
             warmup: int = 3, movies: int = 4, frames: int = 2000, channels: int = 32, depth: int = 2) -> dict:
     """Samples/s of `Trainer.step` (what `cneep train` runs) and of `PublishedLoop.step`, on the default
-    N=2 bead-spring movie (20x40 px), each timed for about seconds / 2 in `rounds` alternating rounds."""
-    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=movies, frames=frames, seed=0)
-    trainer = Trainer(movie, TrainConfig(batch=batch, channels=channels, depth=depth, device=device,
-                                         val_fraction=0.25, test_fraction=0.25))
+    N=2 bead-spring movie (20x40 px), each timed for about seconds / 2 in `rounds` alternating rounds.
+    The published loop runs in a worker process with the system's allocator (see system_malloc.py); the
+    worker waits while ours runs, and the other way round."""
+    movie, trainer = _movie_and_trainer(device, batch, movies, frames, channels, depth)
     model = trainer.new_model(0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator(device=trainer.device).manual_seed(0)
-    train_movies = np.flatnonzero((trainer.parts == 0).all(axis=1))
-    base = PublishedLoop(movie, train_movies if train_movies.size else np.arange(movies),
-                         trainer.config.model_config, batch=batch, device=trainer.device)
-    steps = {"ours": lambda: trainer.step(model, opt, gen), "baseline": base.step}
-    shape = {"ours": _passes(model, steps["ours"]), "baseline": _passes(base.model, steps["baseline"])}
-    for step in steps.values():
+
+    def ours():
+        return trainer.step(model, opt, gen)
+
+    with system_malloc_worker() as worker:
+        base = worker.submit(_start_baseline, str(trainer.device), batch, movies, frames, channels, depth,
+                             warmup).result()
+        shape = _passes(model, ours)
         for _ in range(warmup):
-            step()
+            ours()
         _sync(trainer.device)
-    done = {k: 0 for k in steps}
-    spent = {k: 0.0 for k in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            while time.perf_counter() - t0 < seconds / (2 * rounds):
-                step()
-                done[name] += 1
-            _sync(trainer.device)   # a GPU may still be running queued steps: they count in this round
-            spent[name] += time.perf_counter() - t0
-    rate = {k: done[k] * batch / spent[k] for k in steps}
+        done, spent = {"ours": 0, "baseline": 0}, {"ours": 0.0, "baseline": 0.0}
+        for _ in range(rounds):
+            for name in done:
+                n, t = (_timed(ours, seconds / (2 * rounds), trainer.device) if name == "ours"
+                        else worker.submit(_baseline_round, seconds / (2 * rounds)).result())
+                done[name] += n
+                spent[name] += t
+    rate = {k: done[k] * batch / spent[k] for k in done}
     return {
         "device": trainer.device_label, "batch": batch, "frame_shape": list(movie.frame_shape),
         "model": model.describe(), "parameters": sum(p.numel() for p in model.parameters()),
         "torch": torch.__version__, "threads": torch.get_num_threads(),
         "ours": {"samples_per_s": rate["ours"], "steps": done["ours"], "seconds": spent["ours"],
                  "frames": f"{trainer.gather.frames.dtype} on {trainer.device}".replace("torch.", ""),
-                 **shape["ours"]},
+                 "allocator": allocator.describe(), **shape},
         "baseline": {"samples_per_s": rate["baseline"], "steps": done["baseline"], "seconds": spent["baseline"],
-                     "frames": f"{base.frames.dtype} on host".replace("torch.", ""),
-                     "lr": base.opt.param_groups[0]["lr"], "weight_decay": base.opt.param_groups[0]["weight_decay"],
-                     **shape["baseline"]},
+                     **base},
         "ratio": rate["ours"] / rate["baseline"],
     }
