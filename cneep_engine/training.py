@@ -181,8 +181,9 @@ class Trainer:
     @property
     def eval_batch(self) -> int:
         """Windows per inference batch, so that activations stay near 512 MB on a GPU whatever the input
-        size, and near 64 MB on a CPU, where batches that stay in cache run 2-4x faster (20x40 px frames:
-        10-19k windows/s at 256-512 windows, 4.9k at 8192, on the 2-core EPYC here).
+        size, and near 64 MB on a CPU, where batches that stay in cache run faster (20x40 px frames on 2 cores:
+        15.5-16.6k windows/s at 436-1024 windows, 10.4-11.8k at 8192 with allocator.py's settings; 14.5k and
+        6.2k with the system allocator).
 
         CNEEP: the first block's activations dominate: forward and reversed, `channels` maps of a quarter
         of the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32).
