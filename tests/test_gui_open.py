@@ -1,6 +1,7 @@
 """Opening movies in the real window: menu, drag and drop, recent files, metadata, scrubbing, errors."""
 
 import numpy as np
+import pytest
 from PyQt6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 
@@ -97,12 +98,14 @@ def test_recent_files_and_view_settings_survive_a_restart(studio, qtbot, tmp_pat
     studio.movie_panel.opacity.setValue(35)
     studio.training_panel.set_config(tiny_config)
     studio.training_panel.boxes["channels"].setValue(6)
+    studio.training_panel.boxes["average"].setValue(0.9995)   # four decimals shown, and kept
     studio.close()
 
     again = MainWindow()
     qtbot.addWidget(again)
     assert again.timeline.fps.value() == 7 and again.movie_panel.opacity.value() == 35
     assert again.training_panel.config().channels == 6
+    assert again.training_panel.config().average == pytest.approx(0.9995)
     assert again.training_panel.config().iterations == tiny_config.iterations
     again.recent_menu.aboutToShow.emit()
     entries = [a.text() for a in again.recent_menu.actions()]
