@@ -32,7 +32,7 @@ def keep_freed_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((_M_MMAP_THRESHOLD, KEEP_BELOW), (_M_TRIM_THRESHOLD, KEEP_BELOW), (_M_ARENA_MAX, 1))
-    return all([mallopt(option, value) == 1 for option, value in settings])
+    return all([mallopt(option, value) == 1 for option, value in settings])   # a list: every setting is tried
 
 
 def describe() -> str:
