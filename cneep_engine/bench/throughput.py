@@ -11,6 +11,8 @@ import numpy as np
 import torch
 
 from .. import allocator
+from ..models import CNEEPConfig
+from ..movie import Movie
 from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 from ..training import TrainConfig, Trainer
 from .baseline import PublishedLoop
@@ -33,22 +35,18 @@ def _passes(model: torch.nn.Module, step) -> dict:
     return {"passes": len(calls), "inputs_per_pass": calls[0]}
 
 
-def _movie_and_trainer(device: str, batch: int, movies: int, frames: int, channels: int, depth: int):
-    movie = simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=movies, frames=frames, seed=0)
-    return movie, Trainer(movie, TrainConfig(batch=batch, channels=channels, depth=depth, device=device,
-                                             val_fraction=0.25, test_fraction=0.25))
+def _movie(movies: int, frames: int) -> Movie:
+    return simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=movies, frames=frames, seed=0)
 
 
 _loop: PublishedLoop | None = None   # the published loop, in the worker process that runs it
 
 
-def _start_baseline(device: str, batch: int, movies: int, frames: int, channels: int, depth: int,
-                    warmup: int) -> dict:
+def _start_baseline(movies: int, frames: int, train_movies: np.ndarray, config: CNEEPConfig, batch: int,
+                    device: str, warmup: int) -> dict:
+    """In the worker: the published loop on the same movie (simulated again from the same seed)."""
     global _loop
-    movie, trainer = _movie_and_trainer(device, batch, movies, frames, channels, depth)
-    train_movies = np.flatnonzero((trainer.parts == 0).all(axis=1))
-    _loop = PublishedLoop(movie, train_movies if train_movies.size else np.arange(movies),
-                          trainer.config.model_config, batch=batch, device=trainer.device)
+    _loop = PublishedLoop(_movie(movies, frames), train_movies, config, batch=batch, device=device)
     shape = _passes(_loop.model, _loop.step)
     for _ in range(warmup):
         _loop.step()
@@ -77,7 +75,10 @@ def measure(device: str = "auto", batch: int = 4096, seconds: float = 20.0, roun
     N=2 bead-spring movie (20x40 px), each timed for about seconds / 2 in `rounds` alternating rounds.
     The published loop runs in a worker process with the system's allocator (see system_malloc.py); the
     worker waits while ours runs, and the other way round."""
-    movie, trainer = _movie_and_trainer(device, batch, movies, frames, channels, depth)
+    movie = _movie(movies, frames)
+    trainer = Trainer(movie, TrainConfig(batch=batch, channels=channels, depth=depth, device=device,
+                                         val_fraction=0.25, test_fraction=0.25))
+    train_movies = np.flatnonzero((trainer.parts == 0).all(axis=1))
     model = trainer.new_model(0)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     gen = torch.Generator(device=trainer.device).manual_seed(0)
@@ -86,8 +87,8 @@ def measure(device: str = "auto", batch: int = 4096, seconds: float = 20.0, roun
         return trainer.step(model, opt, gen)
 
     with system_malloc_worker() as worker:
-        base = worker.submit(_start_baseline, str(trainer.device), batch, movies, frames, channels, depth,
-                             warmup).result()
+        base = worker.submit(_start_baseline, movies, frames, train_movies if train_movies.size else np.arange(movies),
+                             trainer.config.model_config, batch, str(trainer.device), warmup).result()
         shape = _passes(model, ours)
         for _ in range(warmup):
             ours()
