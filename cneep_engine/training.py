@@ -181,9 +181,8 @@ class Trainer:
     @property
     def eval_batch(self) -> int:
         """Windows per inference batch, so that activations stay near 512 MB on a GPU whatever the input
-        size, and near 64 MB on a CPU, where batches that stay in cache run faster (20x40 px frames on 2 cores:
-        15.5-16.6k windows/s at 436-1024 windows, 10.4-11.8k at 8192 with allocator.py's settings; 14.5k and
-        6.2k with the system allocator).
+        size, and near 64 MB on a CPU, where larger batches gain nothing (20x40 px frames on 2 Intel cores,
+        channels-last: 15.0-15.5k windows/s at 256-2048 windows, 14.5k at 8192).
 
         CNEEP: the first block's activations dominate: forward and reversed, `channels` maps of a quarter
         of the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32).

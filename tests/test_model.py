@@ -21,6 +21,39 @@ def test_default_network_is_the_published_one():
     assert sum(p.numel() for p in model.parameters()) == 32_577
 
 
+@pytest.mark.parametrize("depth,shape", [(1, (16, 16)), (2, (21, 37)), (3, (32, 48))])
+def test_the_faster_layer_order_computes_the_published_network(depth, shape):
+    """Our trunk pools before the ReLU, in place, channels-last on a CPU; the published one applies ReLU,
+    then max-pool, in NCHW. Same convolutions, so the same dS and the same gradients, and checkpoints keep
+    the published keys."""
+    torch.manual_seed(3)
+    model = CNEEP(shape, CNEEPConfig(depth=depth, channels=8), mean=40.0, std=60.0)
+    published = model.published_trunk()
+    names = [type(m).__name__ for m in published]
+    assert names.count("MaxPool2d") == depth - 1
+    assert all(names[i - 1] == "ReLU" for i, name in enumerate(names) if name == "MaxPool2d")
+    assert not any(getattr(m, "inplace", False) for m in published)
+    x = _windows(2, shape, n=32)
+
+    def published_ds():
+        z = (x.float() - model.mean) / model.std
+        h = [model.head(published(w).flatten(1)).squeeze(-1) for w in (z, z.flip(1))]
+        return h[0] - h[1]
+
+    grads = []
+    for ds in (model, lambda _: published_ds()):
+        model.zero_grad()
+        out = ds(x)
+        (torch.exp(-out) - out).mean().backward()
+        grads.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    torch.testing.assert_close(grads[0][0], grads[1][0], rtol=1e-5, atol=1e-5)
+    for ours, theirs in zip(grads[0][1], grads[1][1]):
+        torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+    convs = [f"trunk.{i}.weight" for i, m in enumerate(published) if isinstance(m, torch.nn.Conv2d)]
+    assert convs == [k for k in model.state_dict() if k.startswith("trunk") and k.endswith("weight")]
+    assert convs[:3] == ["trunk.0.weight", "trunk.3.weight", "trunk.5.weight"][:len(convs)]
+
+
 @pytest.mark.parametrize("seq_len,depth,shape", [(2, 2, (20, 40)), (3, 1, (16, 16)), (4, 3, (32, 48)), (2, 2, (21, 37))])
 def test_output_is_exactly_odd_under_time_reversal(seq_len, depth, shape):
     torch.manual_seed(0)

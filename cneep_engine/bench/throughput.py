@@ -24,10 +24,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _passes(model: torch.nn.Module, step) -> dict:
+def _passes(trunk: torch.nn.Module, step) -> dict:
     """How the network is called in one step: trunk calls and windows per call, counted with a hook."""
     calls = []
-    hook = model.trunk.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
+    hook = trunk.register_forward_hook(lambda m, args, out: calls.append(args[0].shape[0]))
     try:
         step()
     finally:
@@ -47,7 +47,7 @@ def _start_baseline(movies: int, frames: int, train_movies: np.ndarray, config: 
     """In the worker: the published loop on the same movie (simulated again from the same seed)."""
     global _loop
     _loop = PublishedLoop(_movie(movies, frames), train_movies, config, batch=batch, device=device)
-    shape = _passes(_loop.model, _loop.step)
+    shape = _passes(_loop.trunk, _loop.step)
     for _ in range(warmup):
         _loop.step()
     _sync(_loop.device)
@@ -89,7 +89,7 @@ def measure(device: str = "auto", batch: int = 4096, seconds: float = 20.0, roun
     with system_malloc_worker() as worker:
         base = worker.submit(_start_baseline, movies, frames, train_movies if train_movies.size else np.arange(movies),
                              trainer.config.model_config, batch, str(trainer.device), warmup).result()
-        shape = _passes(model, ours)
+        shape = _passes(model.trunk, ours)
         for _ in range(warmup):
             ours()
         _sync(trainer.device)
