@@ -7,9 +7,9 @@ computed for both orders in a single batched pass.
 
 Computed in a cheaper order that gives the same numbers: max-pooling before the ReLU that precedes it (a
 ReLU commutes with a max, and then runs on a quarter of the values), ReLUs in place, and on a CPU the
-activations channels-last with the head's weights read in that order (oneDNN's pooling, ReLU and
-convolutions are 1.3-1.4x faster per training step so; docs/benchmarks.md, issue 6). `published_trunk`
-gives the layers in the published order for the benchmark's baseline.
+activations channels-last with the head's weights read in that order, where oneDNN's pooling, ReLU and
+convolutions are faster (training steps 1.3-1.4x, inference 1.6x; docs/benchmarks.md, issue 6).
+`published_trunk` gives the layers in the published order, for the benchmark's baseline.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class CNEEP(nn.Module):
         """Last conv features of the forward windows, then of the reversed ones: (2B, C, h, w)."""
         x = (windows.float() - self.mean) / self.std
         both = torch.cat([x, x.flip(1)])
-        if both.device.type == "cpu":   # on a GPU unmeasured: cuDNN's fp32 kernels may prefer NCHW
+        if both.device.type == "cpu":   # not measured on a GPU, where cuDNN's fp32 kernels may prefer NCHW
             both = both.contiguous(memory_format=torch.channels_last)
         return self.trunk(both)
 
