@@ -60,10 +60,12 @@ def main() -> None:
     wait(app, lambda: window.job is None, timeout_s=1800)
     window.movie_panel.mode.setCurrentIndex(PER_WINDOW)
     window.movie_panel.opacity.setValue(80)
-    # A test movie, at the transition of its first 1000 frames with the most EP: where the map has something to show.
+    # The last movie (held out for test), at the transition of its first 1000 frames with the most EP: where the
+    # map has something to show.
     run = window.run
-    first = np.flatnonzero((run.movie == 19) & (run.frame < 1000))
-    window.timeline.set_position(19, int(run.frame[first[np.argmax(np.abs(run.ds[first]))]]))
+    last = int(run.movie.max())
+    first = np.flatnonzero((run.movie == last) & (run.frame < 1000))
+    window.timeline.set_position(last, int(run.frame[first[np.argmax(np.abs(run.ds[first]))]]))
     for _ in range(20):
         app.processEvents()
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -20,11 +20,10 @@ import torch
 
 from .. import allocator
 from ..errors import CneepError
-from ..movie import Movie
 from ..run import train
-from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 from ..training import Progress, TrainConfig
 from ..windows import assign_parts
+from . import CHAIN, bench_movie
 from .baseline import BATCH, PublishedLoop
 from .system_malloc import system_malloc_worker
 
@@ -61,7 +60,7 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
     if min(baseline_batch, baseline_iters, baseline_record_every) < 1 or frames < 3:
         raise CneepError("movies, frames, baseline batch, iterations and record interval must be positive")
     t0 = time.perf_counter()
-    movie = _movie(movies, frames, seed)
+    movie = bench_movie(movies, frames, seed)
     sim_s = time.perf_counter() - t0
     sigma_2pt = CHAIN.ep_rate_two_frame
     say = log or (lambda text: None)
@@ -106,19 +105,12 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
     return result
 
 
-CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
-
-
-def _movie(movies: int, frames: int, seed: int) -> Movie:
-    return simulate_bead_spring(CHAIN, BeadRenderer(), movies=movies, frames=frames, seed=seed)
-
-
 def _baseline(simulation: tuple[int, int, int], config: TrainConfig, device: str, batch: int, iters: int,
               record_every: int, budget_s: float, target_r2: float, target_err: float, verbose: bool) -> dict:
     """The published loop on the same train and validation movies (its validation: all their transitions).
     It runs in a worker process with the system's allocator (see system_malloc.py), on the same movies,
     simulated again there from the same seed: `simulation` is (movies, frames, seed)."""
-    movie, sigma_2pt, device = _movie(*simulation), CHAIN.ep_rate_two_frame, torch.device(device)
+    movie, sigma_2pt, device = bench_movie(*simulation), CHAIN.ep_rate_two_frame, torch.device(device)
     t0 = time.perf_counter()
     parts = assign_parts(movie.n_movies, movie.n_frames, config.val_fraction, config.test_fraction, config.seq_len)
     train_movies = np.flatnonzero((parts == 0).all(axis=1))

@@ -12,9 +12,8 @@ import torch
 
 from .. import allocator
 from ..models import CNEEPConfig
-from ..movie import Movie
-from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 from ..training import TrainConfig, Trainer
+from . import bench_movie
 from .baseline import PublishedLoop
 from .system_malloc import system_malloc_worker
 
@@ -35,10 +34,6 @@ def _passes(trunk: torch.nn.Module, step) -> dict:
     return {"passes": len(calls), "inputs_per_pass": calls[0]}
 
 
-def _movie(movies: int, frames: int) -> Movie:
-    return simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=movies, frames=frames, seed=0)
-
-
 _loop: PublishedLoop | None = None   # the published loop, in the worker process that runs it
 
 
@@ -46,7 +41,7 @@ def _start_baseline(movies: int, frames: int, train_movies: np.ndarray, config: 
                     device: str, warmup: int) -> dict:
     """In the worker: the published loop on the same movie (simulated again from the same seed)."""
     global _loop
-    _loop = PublishedLoop(_movie(movies, frames), train_movies, config, batch=batch, device=device)
+    _loop = PublishedLoop(bench_movie(movies, frames, seed=0), train_movies, config, batch=batch, device=device)
     shape = _passes(_loop.trunk, _loop.step)
     for _ in range(warmup):
         _loop.step()
@@ -75,7 +70,7 @@ def measure(device: str = "auto", batch: int = 4096, seconds: float = 20.0, roun
     N=2 bead-spring movie (20x40 px), each timed for about seconds / 2 in `rounds` alternating rounds.
     The published loop runs in a worker process with the system's allocator (see system_malloc.py); the
     worker waits while ours runs, and the other way round."""
-    movie = _movie(movies, frames)
+    movie = bench_movie(movies, frames, seed=0)
     trainer = Trainer(movie, TrainConfig(batch=batch, channels=channels, depth=depth, device=device,
                                          val_fraction=0.25, test_fraction=0.25))
     train_movies = np.flatnonzero((trainer.parts == 0).all(axis=1))
