@@ -153,7 +153,6 @@ def _add_bench(sub) -> None:
     a.add_argument("--eval-every", type=int, default=d.eval_every, help="ours: iterations between validations")
     a.add_argument("--average", type=float, default=d.average, help="ours: decay of the weight average")
     a.add_argument("--val-samples", type=int, default=d.val_samples, help="ours: validation windows")
-    a.add_argument("--precision", default=d.precision, help="ours: fp32 or bf16 training steps")
     a.add_argument("--baseline-budget", type=float, help="seconds for the published loop (default: --budget)")
     a.add_argument("--baseline-batch", type=int, default=4096, help="published batch")
     a.add_argument("--baseline-iters", type=int, default=100_000, help="published loop: iterations at most")
@@ -186,8 +185,7 @@ def _bench(args) -> None:
         return
     from .bench.accuracy import benchmark
     config = TrainConfig(iterations=args.iters, batch=args.batch, lr=args.lr, eval_every=args.eval_every,
-                         average=args.average, val_samples=args.val_samples, patience=0, device=args.device,
-                         precision=args.precision)
+                         average=args.average, val_samples=args.val_samples, patience=0, device=args.device)
     r = benchmark(movies=args.movies, frames=args.frames, config=config,
                   budget_s=args.budget, baseline_budget_s=args.baseline_budget, baseline_batch=args.baseline_batch,
                   baseline_iters=args.baseline_iters, baseline_record_every=args.baseline_record_every,

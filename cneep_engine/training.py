@@ -49,7 +49,6 @@ class TrainConfig:
     patience: int = 15            # validations without a new lowest loss before stopping (0: never)
     schedule: str = "cosine"      # cosine: lr decays to 0 over `iterations`; plateau: halved on stalls; constant
     average: float = 0.998        # decay per step of the weight average that is validated and kept (0: raw weights)
-    precision: str = "fp32"       # bf16: CNEEP's convolutions in training steps under bfloat16 autocast
     lr_patience: int = 5          # plateau schedule: validations without improvement before halving
     val_fraction: float = 0.2
     test_fraction: float = 0.2
@@ -228,8 +227,7 @@ class Trainer:
 
         `model` may be the DDP wrapper: every rank draws the same global batch and trains on its slice."""
         idx = torch.randint(self.train_starts.numel(), (self.config.batch,), device=self.device, generator=gen)
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.config.precision == "bf16"):
-            ds = model(self.gather(self.train_starts[distributed.shard(idx)]))
+        ds = model(self.gather(self.train_starts[distributed.shard(idx)]))
         loss = self.loss(ds).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

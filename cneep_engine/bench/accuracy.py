@@ -84,7 +84,7 @@ def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = Trai
     s = run.summary
     reached = next((p for p in curve if _met(p["r2"], p["rel_err"], target_r2, target_err)), None)
     device = torch.device(run.models[0].head.weight.device)
-    ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "average", "precision", "iterations",
+    ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "average", "iterations",
                                                         "eval_every", "val_samples")},
             "device": s["device"], "allocator": allocator.describe(), "reached": reached is not None,
             "time_to_target_s": reached["wall_s"] if reached else None,

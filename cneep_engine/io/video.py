@@ -6,7 +6,6 @@ from __future__ import annotations
 import weakref
 from pathlib import Path
 
-import av
 import imageio.v3 as iio
 import numpy as np
 
@@ -82,5 +81,6 @@ def _open(plugin, path: Path, channel: int | None) -> Movie:
 
 def _count_frames(path: Path) -> int:
     """Containers that do not record a frame count (MKV, WebM): count the video packets."""
+    import av   # here, not at the top: loading FFmpeg's libraries is needed for videos alone
     with av.open(str(path)) as container:
         return sum(1 for packet in container.demux(video=0) if packet.size)

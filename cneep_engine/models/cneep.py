@@ -73,16 +73,11 @@ class CNEEP(nn.Module):
         return self.trunk(both)
 
     def _h(self, features: torch.Tensor) -> torch.Tensor:
-        """The linear head on (N, C, h, w) features, flattened in their memory order: no copy.
-
-        Always in float32, also when the trunk ran under bf16 autocast: dS is the small difference of two
-        outputs of the head, which bf16's 8-bit mantissa would lose."""
-        features = features.float()
-        with torch.autocast(features.device.type, enabled=False):
-            if features.is_contiguous() or not features.is_contiguous(memory_format=torch.channels_last):
-                return self.head(features.flatten(1)).squeeze(-1)
-            weight = self.head.weight.view(1, *self.feature_shape).permute(0, 2, 3, 1).flatten(1)
-            return F.linear(features.permute(0, 2, 3, 1).flatten(1), weight, self.head.bias).squeeze(-1)
+        """The linear head on (N, C, h, w) features, flattened in their memory order: no copy."""
+        if features.is_contiguous() or not features.is_contiguous(memory_format=torch.channels_last):
+            return self.head(features.flatten(1)).squeeze(-1)
+        weight = self.head.weight.view(1, *self.feature_shape).permute(0, 2, 3, 1).flatten(1)
+        return F.linear(features.permute(0, 2, 3, 1).flatten(1), weight, self.head.bias).squeeze(-1)
 
     def forward(self, windows: torch.Tensor) -> torch.Tensor:
         """windows: (B, seq_len, H, W) raw pixel values -> EP of each window, (B,)."""

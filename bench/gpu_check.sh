@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Issue 6's GPU checks and measurements in one call of the device tool, at most 9.5 minutes:
+#
+#     device run, command "bash bench/gpu_check.sh", timeout_s 570
+#
+# It uses the device machine's python3 and torch and imports this tree (PYTHONPATH); nothing is installed.
+# Results land in $OUT (they come back with the call; bench/out/gpu when run elsewhere):
+#   env.txt              GPU, driver, torch, CUDA and cuDNN versions
+#   tests.log            the engine's tests on the GPU (tests/test_cuda.py and those that leave the device on auto)
+#   throughput_B.json    `cneep bench throughput` at batch B: ours against the published loop on the GPU
+#   variants.json        bench/issue6_gpu.py: fused Adam, channels-last, bf16, fp16, TF32 off, CUDA graphs;
+#                        the accuracy of fp32, strict fp32, bf16 and fp16 training
+#   accuracy.json        `cneep bench accuracy` on the default benchmark movie scaled up (100 x 10^4 frames)
+#   log.txt              every step's start, exit status and progress lines
+# Each step has its own time limit, so one that hangs or fails leaves the others their time.
+set -u
+OUT=${OUT:-bench/out/gpu}
+mkdir -p "$OUT"
+export PYTHONPATH=$PWD PYTHONUNBUFFERED=1
+py=${PYTHON:-python3}
+log=$OUT/log.txt
+
+run() {   # run LIMIT_S OUTPUT_FILE COMMAND...: stdout to the file, stderr to the log
+    local limit=$1 file=$2
+    shift 2
+    echo "== $(date +%T) $*" >>"$log"
+    timeout "$limit" "$@" >"$file" 2>>"$log"
+    local status=$?
+    echo "== $(date +%T) exit $status" >>"$log"
+}
+
+{ nvidia-smi; nproc; $py -c "import sys, torch; print(sys.version); print('torch', torch.__version__, 'cuda',
+  torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name())"; } >"$OUT/env.txt" 2>&1
+
+run 100 "$OUT/tests.log" $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py \
+    tests/test_training.py tests/test_io_streaming.py tests/test_neep.py
+tail -n 3 "$OUT/tests.log" >>"$log"
+
+for batch in 1024 4096; do
+    run 55 "$OUT/throughput_$batch.json" $py -m cneep_engine bench throughput --device cuda --batch $batch \
+        --seconds 10 --rounds 5 --json
+done
+
+run 200 "$OUT/variants_stdout.txt" $py bench/issue6_gpu.py --seconds 0.3 --rounds 4 --out "$OUT/variants.json"
+cat "$OUT/variants_stdout.txt" >>"$log" && rm "$OUT/variants_stdout.txt"
+
+# R^2 0.98 needs about 1 M training transitions (issue 2): 100 movies of 10^4 frames hold 700,000.
+run 150 "$OUT/accuracy.json" $py -m cneep_engine bench accuracy --device cuda --movies 100 --frames 10000 \
+    --batch 4096 --lr 2e-3 --iters 6000 --eval-every 250 --budget 50 --baseline-budget 50 \
+    --baseline-record-every 100 --json
+
+echo "== $(date +%T) done" >>"$log"
+cat "$log"
