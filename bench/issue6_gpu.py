@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cneep_engine.bench import CHAIN, bench_movie
+from cneep_engine.bench.throughput import _sync, _timed
 from cneep_engine.device import describe_device, resolve_device
 from cneep_engine.metrics import compare
 from cneep_engine.training import TrainConfig, Trainer, _average_into
@@ -82,11 +83,6 @@ def _skip(device: torch.device, dtype, graph: bool) -> bool:
     return device.type != "cuda" and (graph or dtype is FP16)
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def make_step(trainer: Trainer, fused: bool, channels_last: bool, dtype, graph: bool):
     """A training step as `Trainer.train_seed` runs it (step, then weight average), in one variant."""
     model = trainer.new_model(0)
@@ -130,16 +126,6 @@ def make_step(trainer: Trainer, fused: bool, channels_last: bool, dtype, graph: 
     return replay
 
 
-def timed(step, seconds: float, device: torch.device) -> tuple[int, float]:
-    _sync(device)
-    t0, done = time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        step()
-        done += 1
-    _sync(device)
-    return done, time.perf_counter() - t0
-
-
 def throughput(movie, device: str, batch: int, seconds: float, rounds: int) -> dict:
     trainer = Trainer(movie, TrainConfig(batch=batch, device=device, val_fraction=0.25, test_fraction=0.25))
     steps, rates, failed = {}, {}, {}
@@ -149,7 +135,7 @@ def throughput(movie, device: str, batch: int, seconds: float, rounds: int) -> d
         try:   # one device call measures them all: a variant that fails is reported, not fatal
             with tf32(allow_tf32):
                 step = make_step(trainer, fused, cl, dtype, graph)
-                timed(step, seconds / 4, trainer.device)   # warm-up: kernel choice, caches
+                _timed(step, seconds / 4, trainer.device)   # warm-up: kernel choice, caches
         except Exception as e:
             failed[name] = f"{type(e).__name__}: {e}"
             print(f"batch {batch}, {name}: failed: {failed[name]}", flush=True)
@@ -158,7 +144,7 @@ def throughput(movie, device: str, batch: int, seconds: float, rounds: int) -> d
     for _ in range(rounds):
         for name, step in steps.items():
             with tf32(VARIANTS[name][4]):
-                n, t = timed(step, seconds, trainer.device)
+                n, t = _timed(step, seconds, trainer.device)
             rates[name].append(n * batch / t)
     return {**{name: statistics.median(r) for name, r in rates.items()}, **{k: None for k in failed}}
 
@@ -177,7 +163,7 @@ def inference(movie, device: str, seconds: float, rounds: int) -> dict:
     for _ in range(rounds):
         for name, model in models.items():
             with tf32(variants[name][2]):
-                n, t = timed(lambda: trainer.predict(model, starts), seconds, trainer.device)
+                n, t = _timed(lambda: trainer.predict(model, starts), seconds, trainer.device)
             rates[name].append(n * len(starts) / t)
     return {"eval_batch": trainer.eval_batch, **{k: statistics.median(v) for k, v in rates.items()}}
 

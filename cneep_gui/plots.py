@@ -27,8 +27,9 @@ class TrainingPlots(QWidget):
         self.loss.setLabel("left", "NEEP loss")
         self.loss.setLabel("bottom", "iteration")
         self.loss.setXLink(self.rate)
-        for p in (self.rate, self.loss):
-            p.addLegend(offset=(-5, 5))
+        # The rate climbs to the exact values' lines and labels at the top right, the loss falls away from it.
+        for p, offset in ((self.rate, (-5, -5)), (self.loss, (-5, 5))):
+            p.addLegend(offset=offset, brush=pg.mkBrush(0, 0, 0, 160))
             p.showGrid(x=True, y=True, alpha=0.2)
         # Tabs, not a stack: only the plot in view repaints at each training event, which halves the GUI
         # thread's work per event on a busy CPU.

@@ -5,6 +5,9 @@ from dataclasses import replace
 import numpy as np
 from PyQt6.QtWidgets import QDialogButtonBox
 
+from cneep_engine import Progress
+from cneep_gui.plots import TrainingPlots
+
 
 
 def _generate(studio, qtbot, frames=200):
@@ -96,3 +99,21 @@ def test_the_generator_refuses_impossible_parameters(studio):
     assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert dialog.preview_image.image.shape == (2, 4)
     dialog.reject()
+
+
+def test_the_rate_legend_leaves_the_exact_values_readable(qtbot, tiny_movie):
+    """The estimate climbs to the exact rate, so the curves and the truth lines' labels end up at the top
+    right: the legend must not sit on them."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(420, 560)
+    plots.show()
+    plots.reset(tiny_movie.truth)
+    for i, rate in enumerate([0.2, 1.2, 1.7, 1.9, 2.0, 2.02], 1):
+        plots.add(Progress(seed=0, seed_index=0, n_seeds=1, iteration=200 * i, iterations=1200, elapsed_s=i,
+                           train_loss=1.0, train_rate=rate, val_loss=1.0, val_rate=rate))
+    qtbot.wait(200)   # the view's new range, then the labels' positions along it, arrive as events
+    legend = plots.rate.plotItem.legend.sceneBoundingRect()
+    assert len(plots.truth_lines) == 2
+    for line in plots.truth_lines:
+        assert not legend.intersects(line.label.sceneBoundingRect()), line.label.toPlainText()
