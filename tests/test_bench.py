@@ -8,6 +8,7 @@ import torch
 
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring
 from cneep_engine import allocator
+from cneep_engine.bench import bench_movie
 from cneep_engine.bench.accuracy import benchmark
 from cneep_engine.bench.baseline import PublishedLoop
 from cneep_engine.cli import main
@@ -86,8 +87,15 @@ def test_tiny_accuracy_json_follows_both_loops_for_their_budgets(capsys):
         assert walls == sorted(walls) and walls[-1] <= x["wall_s"]
         for p in x["curve"]:
             assert p["rel_err"] == pytest.approx(p["rate"] / r["movie"]["sigma_2pt"] - 1)
+            assert p["rel_err_windows"] == pytest.approx(p["rate"] / p["truth_rate"] - 1)
             assert -1 <= p["r2"] <= 1
-    assert set(ours["test"]) == {"rate", "rel_err_2pt", "r2", "best_iteration"}
+    # Against the exact rate of the windows validated on: all 199 of the validation movie (movie 1 of 3) for
+    # both here (ours would take a random subset of more than --val-samples). Far from sigma_2pt: 199 windows.
+    movie = bench_movie(3, 200, seed=2022)
+    exact = movie.truth.ds[1].mean() / movie.dt
+    assert [p["truth_rate"] for p in base["curve"] + ours["curve"]] == pytest.approx([exact] * 6)
+    assert abs(exact / r["movie"]["sigma_2pt"] - 1) > 0.1
+    assert set(ours["test"]) == {"rate", "rel_err_2pt", "rel_err_windows", "r2", "best_iteration"}
     assert base["config"]["allocator"] == "system defaults"
 
 
