@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import torch
+from issue6_gpu import Trunk
 from torch import nn
 
 from cneep_engine import TrainConfig, load_movie
@@ -42,16 +43,6 @@ class RoundedConv(nn.Module):
                                     c.stride, c.padding)
 
 
-class Autocast(nn.Module):
-    def __init__(self, trunk: nn.Module, dtype: torch.dtype):
-        super().__init__()
-        self.trunk, self.dtype = trunk, dtype
-
-    def forward(self, x):
-        with torch.autocast(x.device.type, self.dtype):
-            return self.trunk(x).float()
-
-
 def main(movie_path: str, checkpoint: str) -> None:
     trainer = Trainer(load_movie(movie_path), TrainConfig(device="cpu"))
     starts, part = window_starts(trainer.parts, 2)
@@ -65,7 +56,7 @@ def main(movie_path: str, checkpoint: str) -> None:
                 if isinstance(layer, nn.Conv2d):
                     model.trunk[i] = RoundedConv(layer, 10)
         elif name != "fp32":
-            model.trunk = Autocast(model.trunk, torch.bfloat16 if name.startswith("bf16") else torch.float16)
+            model.trunk = Trunk(model.trunk, False, torch.bfloat16 if name.startswith("bf16") else torch.float16)
         ds = trainer.predict(model, test).numpy()
         ref = ds if ref is None else ref
         print(f"{name:16s} test R^2 {compare(ds, truth)['r2']:.4f}  mean dS {ds.mean():.5f}  "

@@ -9,7 +9,6 @@ from cneep_engine import Progress
 from cneep_gui.plots import TrainingPlots
 
 
-
 def _generate(studio, qtbot, frames=200):
     dialog = studio.generate_dialog()
     dialog.frames.setValue(frames)
