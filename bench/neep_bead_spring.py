@@ -33,10 +33,11 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--average", type=float, default=0.0, help="weight average decay (the documented "
                    "figures predate it: 0)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (the documented figures: 1e-3)")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/neep_bead_spring.png"))
     a = p.parse_args()
     config = TrainConfig(model="neep", iterations=a.iters, eval_every=100, batch=1024, hidden=a.hidden,
-                         val_samples=20_000, patience=0, seeds=a.seeds, device=a.device, average=a.average)
+                         val_samples=20_000, patience=0, seeds=a.seeds, device=a.device, average=a.average, lr=a.lr)
     rows = []
     for beads in a.beads:
         for tc in a.tc:

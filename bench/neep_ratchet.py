@@ -31,10 +31,11 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--average", type=float, default=0.0, help="weight average decay (the documented "
                    "figures predate it: 0)")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (the documented figures: 1e-3)")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/neep_ratchet.png"))
     a = p.parse_args()
     config = TrainConfig(model="neep", iterations=a.iters, eval_every=50, batch=1024, val_samples=20_000,
-                         patience=0, seeds=a.seeds, device=a.device, average=a.average)
+                         patience=0, seeds=a.seeds, device=a.device, average=a.average, lr=a.lr)
     rows = []
     for v in a.potentials:
         data = simulate_ratchet(FlashingRatchet(potential=v), a.trajectories, a.steps, seed=int(10 * v))

@@ -32,6 +32,7 @@ from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
 MAPS_FILE = "dissipation_maps.tif"
+RESULT_FILES = ("config.json", "summary.json", "ep_trace.csv", "train_log.csv", "dissipation_map.tif", MAPS_FILE)
 TRACE_CHUNK = 1 << 18
 _PART_CODE = {name: i for i, name in enumerate(PARTS)} | {"none": -1}
 
@@ -184,7 +185,10 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
     if run_dir is not None:
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "train_log.csv").unlink(missing_ok=True)
+            # What an earlier run left here goes now, not when this run's results replace it: a run that
+            # crashes must not leave a folder that reopens as the old run with this run's model in it.
+            for old in [*(run_dir / name for name in RESULT_FILES), *run_dir.glob("model_seed*.pt")]:
+                old.unlink(missing_ok=True)
         except OSError as e:
             raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
     seed_runs = []

@@ -122,6 +122,23 @@ def test_a_full_disk_while_writing_the_maps_names_the_file_and_keeps_the_model(t
     assert not list(tmp_path.glob(".*.part")) and not (tmp_path / "dissipation_maps.tif").exists()
 
 
+def test_a_run_that_crashes_in_an_old_run_folder_does_not_reopen_as_the_old_run(tmp_path):
+    movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=100, seed=1)
+    train(movie, TrainConfig(iterations=10, eval_every=5, batch=32, channels=4, seeds=2), run_dir=tmp_path)
+    assert load_run(tmp_path).summary["seeds"][1]["seed"] == 1
+
+    def crash(ev):
+        if ev.val_loss is not None:
+            raise RuntimeError("the machine went down")
+
+    with pytest.raises(RuntimeError):
+        train(movie, TrainConfig(iterations=10, eval_every=5, batch=32, channels=8), callback=crash, run_dir=tmp_path)
+    with pytest.raises(CneepError, match="not a complete run folder"):
+        load_run(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model_seed0.pt", "train_log.csv"]   # the new run's
+    assert (tmp_path / "train_log.csv").read_text().count("\n") == 1 + 2   # header, started, first validation
+
+
 def test_cancel_keeps_the_best_model_and_the_log(tmp_path):
     movie = simulate_bead_spring(DRIVEN, RENDER, movies=3, frames=300, seed=1)
     cancel = threading.Event()

@@ -55,10 +55,10 @@ def _met(r2: float | None, rel_err: float, target_r2: float, target_err: float) 
     return r2 is not None and r2 >= target_r2 and abs(rel_err) <= target_err
 
 
-def benchmark(movies: int = 20, frames: int = 10_000, config: TrainConfig = TrainConfig(iterations=20_000, patience=0), budget_s: float = 600.0,
-              baseline_budget_s: float | None = None, baseline_batch: int = BATCH, baseline_iters: int = 100_000,
-              baseline_record_every: int = 500, target_r2: float = 0.98, target_err: float = 0.02,
-              baseline: bool = True, seed: int = 2022, log=None) -> dict:
+def benchmark(movies: int = 150, frames: int = 10_000, config: TrainConfig = TrainConfig(iterations=5000, patience=0),
+              budget_s: float = 1200.0, baseline_budget_s: float | None = None, baseline_batch: int = BATCH,
+              baseline_iters: int = 100_000, baseline_record_every: int = 500, target_r2: float = 0.98,
+              target_err: float = 0.02, baseline: bool = True, seed: int = 2022, log=None) -> dict:
     """Both loops on one simulated movie set; `log(text)` hears of each of our validations (the published
     loop's, from its worker process, go to stderr when `log` is given).
 
