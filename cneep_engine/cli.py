@@ -145,7 +145,7 @@ def _add_bench(sub) -> None:
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     a.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     # 150 movies: 105 train on 1.05 M transitions, as many as R^2 0.98 needs (20 movies end near 0.94 whatever
-    # the training); the defaults reached the target in 4.1 M samples (docs/benchmarks.md).
+    # the training); the defaults reached the target in 4.1-5.1 M samples, two data seeds (docs/benchmarks.md).
     a.add_argument("--movies", type=int, default=150, help="synthetic movies (10%% validate, 20%% test)")
     a.add_argument("--frames", type=int, default=10_000, help="frames per movie")
     a.add_argument("--budget", type=float, default=1200.0, help="seconds before ours stops if not accurate yet")
