@@ -190,7 +190,7 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
             for old in [*(run_dir / name for name in RESULT_FILES), *run_dir.glob("model_seed*.pt")]:
                 old.unlink(missing_ok=True)
         except OSError as e:
-            raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+            raise CneepError(f"{run_dir}: cannot create or clear the run folder ({e.strerror or e})") from e
     seed_runs = []
     for i in range(config.seeds):
         seed = config.seed + i
