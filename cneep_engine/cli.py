@@ -8,6 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
+from . import bench
 from .errors import CneepError
 from .losses import LOSSES
 from .training import MODELS, SCHEDULES, Progress, TrainConfig
@@ -144,12 +145,13 @@ def _add_bench(sub) -> None:
                          "the N=2 bead-spring movie, ours then the published loop",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     a.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    # 150 movies: 105 train on 1.05 M transitions, as many as R^2 0.98 needs (20 movies end near 0.94 whatever
-    # the training); the defaults reached the target in 4.1-5.1 M samples, two data seeds (docs/benchmarks.md).
-    a.add_argument("--movies", type=int, default=150, help="synthetic movies (10%% validate, 20%% test)")
-    a.add_argument("--frames", type=int, default=10_000, help="frames per movie")
-    a.add_argument("--budget", type=float, default=1200.0, help="seconds before ours stops if not accurate yet")
-    a.add_argument("--iters", type=int, default=5000, help="ours: iterations (the cosine decay's length)")
+    a.add_argument("--movies", type=int, default=bench.ACCURACY_MOVIES, help="synthetic movies (10%% validate, "
+                   "20%% test)")
+    a.add_argument("--frames", type=int, default=bench.ACCURACY_FRAMES, help="frames per movie")
+    a.add_argument("--budget", type=float, default=bench.ACCURACY_BUDGET_S, help="seconds before ours stops if "
+                   "not accurate yet")
+    a.add_argument("--iters", type=int, default=bench.ACCURACY_ITERATIONS, help="ours: iterations (the cosine "
+                   "decay's length)")
     a.add_argument("--batch", type=int, default=d.batch, help="ours: windows per step")
     a.add_argument("--lr", type=float, default=d.lr, help="ours: learning rate")
     a.add_argument("--eval-every", type=int, default=d.eval_every, help="ours: iterations between validations")
@@ -161,7 +163,7 @@ def _add_bench(sub) -> None:
     a.add_argument("--baseline-record-every", type=int, default=500, help="published loop: iterations between "
                    "its full evaluations (500 as published)")
     a.add_argument("--no-baseline", action="store_true", help="run ours only")
-    a.add_argument("--seed", type=int, default=2022, help="simulation seed")
+    a.add_argument("--seed", type=int, default=bench.ACCURACY_SEED, help="simulation seed")
     a.add_argument("--json", action="store_true", help="print one JSON object (progress still goes to stderr)")
 
 

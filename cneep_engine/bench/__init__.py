@@ -6,6 +6,12 @@ from ..synth import BeadRenderer, BeadSpringChain, simulate_bead_spring
 # The benchmarks' movie: two beads between baths at Tc = 1 and Th = 10, 20x40 px frames.
 CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
 
+# `cneep bench accuracy` by default: 150 movies of 10^4 frames hold 1.05 M training transitions, as many as
+# R^2 0.98 needs (20 movies end near 0.94 whatever the training); with the engine's training defaults and this
+# cosine length it reached the target in 4.1-5.1 M samples, two data seeds (docs/benchmarks.md).
+ACCURACY_MOVIES, ACCURACY_FRAMES, ACCURACY_SEED = 150, 10_000, 2022
+ACCURACY_ITERATIONS, ACCURACY_BUDGET_S = 5000, 1200.0
+
 
 def bench_movie(movies: int, frames: int, seed: int) -> Movie:
     """The benchmarks' bead-spring movies; a worker process simulates the same ones again from the seed."""

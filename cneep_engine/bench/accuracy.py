@@ -23,7 +23,8 @@ from ..errors import CneepError
 from ..run import train
 from ..training import Progress, TrainConfig
 from ..windows import assign_parts
-from . import CHAIN, bench_movie
+from . import (ACCURACY_BUDGET_S, ACCURACY_FRAMES, ACCURACY_ITERATIONS, ACCURACY_MOVIES, ACCURACY_SEED, CHAIN,
+               bench_movie)
 from .baseline import BATCH, PublishedLoop
 from .system_malloc import system_malloc_worker
 
@@ -55,10 +56,11 @@ def _met(r2: float | None, rel_err: float, target_r2: float, target_err: float) 
     return r2 is not None and r2 >= target_r2 and abs(rel_err) <= target_err
 
 
-def benchmark(movies: int = 150, frames: int = 10_000, config: TrainConfig = TrainConfig(iterations=5000, patience=0),
-              budget_s: float = 1200.0, baseline_budget_s: float | None = None, baseline_batch: int = BATCH,
+def benchmark(movies: int = ACCURACY_MOVIES, frames: int = ACCURACY_FRAMES,
+              config: TrainConfig = TrainConfig(iterations=ACCURACY_ITERATIONS, patience=0),
+              budget_s: float = ACCURACY_BUDGET_S, baseline_budget_s: float | None = None, baseline_batch: int = BATCH,
               baseline_iters: int = 100_000, baseline_record_every: int = 500, target_r2: float = 0.98,
-              target_err: float = 0.02, baseline: bool = True, seed: int = 2022, log=None) -> dict:
+              target_err: float = 0.02, baseline: bool = True, seed: int = ACCURACY_SEED, log=None) -> dict:
     """Both loops on one simulated movie set; `log(text)` hears of each of our validations (the published
     loop's, from its worker process, go to stderr when `log` is given).
 
