@@ -1,4 +1,4 @@
-"""EP-rate estimate and validation R^2 against wall time, ours and the published loop, from the JSON that
+"""EP-rate error and validation R^2 against wall time, ours and the published loop, from the JSON that
 `cneep bench accuracy --json` prints.
 
     cneep bench accuracy --json ... > bench/out/issue6/accuracy.json
@@ -24,13 +24,16 @@ def main(src: str, dst: str) -> None:
         curve = r.get(name, {}).get("curve", [])
         t = [p["wall_s"] for p in curve]
         label = "ours" if name == "ours" else "published loop (re-implemented)"
-        ax_rate.plot(t, [p["rate"] for p in curve], style, ms=3, label=label)
+        # Each loop against the exact rate of the windows it validated on (they differ: ours a fixed subset).
+        ax_rate.plot(t, [100 * p["rel_err_windows"] for p in curve], style, ms=3, label=label)
         ax_r2.plot(t, [p["r2"] for p in curve], style, ms=3, label=label)
-    s2 = r["movie"]["sigma_2pt"]
-    ax_rate.axhline(s2, color="k", lw=0.8)
-    ax_rate.axhspan(s2 * (1 - r["target"]["rel_err"]), s2 * (1 + r["target"]["rel_err"]), color="k", alpha=0.1)
-    ax_r2.axhline(r["target"]["r2"], color="k", lw=0.8)
-    ax_rate.set(xlabel="wall time (s)", ylabel="validation EP rate (per s)", title="EP rate vs sigma_2pt (band: 2%)")
+    target = r["target"]
+    band = 100 * target.get("rel_err_windows", target.get("rel_err"))   # "rel_err": JSON before 2026-12-02
+    ax_rate.axhline(0, color="k", lw=0.8)
+    ax_rate.axhspan(-band, band, color="k", alpha=0.1)
+    ax_r2.axhline(target["r2"], color="k", lw=0.8)
+    ax_rate.set(xlabel="wall time (s)", ylabel="validation EP rate error (%)", ylim=(-40, 15),
+                title=f"EP rate vs the windows' exact rate (band: {band:.0f}%)")
     ax_r2.set(xlabel="wall time (s)", ylabel="validation R^2", ylim=(0, 1), title="R^2 against the exact dS")
     ax_rate.legend(fontsize=8)
     m = r["movie"]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, TrainConfig, load_run, simulate_bead_spring, train
+from cneep_engine.device import describe_device
 from cneep_engine.windows import assign_parts, window_starts
 
 # Strong driving (Th/Tc = 100) makes the per-step EP large enough to learn in a few hundred CPU steps.
@@ -172,6 +173,18 @@ def test_early_stopping_ends_a_run_that_stalls():
     run = train(movie, TrainConfig(iterations=2000, eval_every=5, batch=32, channels=4, patience=2,
                                    schedule="plateau", lr_patience=1))
     assert run.summary["stopped"] == "stopped early" and run.summary["iterations"] < 2000
+
+
+def test_the_device_shown_to_the_user_counts_cpu_threads_in_words():
+    saved = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = describe_device(torch.device("cpu"))
+        torch.set_num_threads(2)
+        two = describe_device(torch.device("cpu"))
+    finally:
+        torch.set_num_threads(saved)
+    assert (one, two) == ("cpu (1 thread)", "cpu (2 threads)")
 
 
 def test_window_of_more_frames_than_the_movie_is_refused():

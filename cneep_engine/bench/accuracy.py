@@ -1,6 +1,7 @@
 """Time to an accurate EP: train on the default N=2 bead-spring movie (Tc=1, Th=10, dt=0.01, 20x40 px) until
-the held-out validation movies give R^2 >= 0.98 and an EP rate within 2% of sigma_2pt, or a budget runs out;
-then the published loop on the same movies and the same split, for its own budget.
+the held-out validation movies give R^2 >= 0.98 and an EP rate within 2% of the exact EP rate of the windows
+validated on (sigma_2pt, in expectation), or a budget runs out; then the published loop on the same movies and
+the same split, for its own budget.
 
 Both are judged at each of their validations on held-out movies (never trained on), ours on its fixed
 validation subset, the published loop on all validation transitions, as it does. Our kept model is then
@@ -23,8 +24,8 @@ from ..errors import CneepError
 from ..run import train
 from ..training import Progress, TrainConfig
 from ..windows import assign_parts
-from . import (ACCURACY_BUDGET_S, ACCURACY_FRAMES, ACCURACY_ITERATIONS, ACCURACY_MOVIES, ACCURACY_SEED, CHAIN,
-               bench_movie)
+from . import (ACCURACY_BATCH, ACCURACY_BUDGET_S, ACCURACY_FRAMES, ACCURACY_ITERATIONS, ACCURACY_MOVIES,
+               ACCURACY_SEED, CHAIN, bench_movie)
 from .baseline import BATCH, PublishedLoop
 from .system_malloc import system_malloc_worker
 
@@ -52,12 +53,16 @@ def _line(name: str, p: dict) -> str:
             f"rate {p['rate']:.4f} ({p['rel_err']:+.2%} vs sigma_2pt{windows})")
 
 
-def _met(r2: float | None, rel_err: float, target_r2: float, target_err: float) -> bool:
-    return r2 is not None and r2 >= target_r2 and abs(rel_err) <= target_err
+def _met(point: dict, target_r2: float, target_err: float) -> bool:
+    """Judged on the estimator's own error: the rate against the exact rate of the windows validated on, not
+    against sigma_2pt, around which the exact rate of the default benchmark's 15 validation movies alone
+    scatters by 3% (standard deviation), so that a perfect estimator would pass a 2% test against sigma_2pt only
+    half the time (docs/benchmarks.md, issue 6)."""
+    return point["r2"] is not None and point["r2"] >= target_r2 and abs(point["rel_err_windows"]) <= target_err
 
 
 def benchmark(movies: int = ACCURACY_MOVIES, frames: int = ACCURACY_FRAMES,
-              config: TrainConfig = TrainConfig(iterations=ACCURACY_ITERATIONS, patience=0),
+              config: TrainConfig = TrainConfig(batch=ACCURACY_BATCH, iterations=ACCURACY_ITERATIONS, patience=0),
               budget_s: float = ACCURACY_BUDGET_S, baseline_budget_s: float | None = None, baseline_batch: int = BATCH,
               baseline_iters: int = 100_000, baseline_record_every: int = 500, target_r2: float = 0.98,
               target_err: float = 0.02, baseline: bool = True, seed: int = ACCURACY_SEED, log=None) -> dict:
@@ -91,16 +96,16 @@ def benchmark(movies: int = ACCURACY_MOVIES, frames: int = ACCURACY_FRAMES,
                  **_against_windows(ev.val_rate, ev.val_truth_rate)}
         curve.append(point)
         say(_line("ours", point))
-        if _met(ev.val_r2, point["rel_err"], target_r2, target_err) or wall >= budget_s:
+        if _met(point, target_r2, target_err) or wall >= budget_s:
             cancel.set()
 
     start = time.perf_counter()
     run = train(movie, config, callback=watch, cancel=cancel)
     s = run.summary
-    reached = next((p for p in curve if _met(p["r2"], p["rel_err"], target_r2, target_err)), None)
+    reached = next((p for p in curve if _met(p, target_r2, target_err)), None)
     device = torch.device(run.models[0].head.weight.device)
     ours = {"config": {k: getattr(config, k) for k in ("batch", "lr", "schedule", "average", "iterations",
-                                                        "eval_every", "val_samples")},
+                                                        "eval_every", "val_samples", "seed")},
             "device": s["device"], "allocator": allocator.describe(), "reached": reached is not None,
             "time_to_target_s": reached["wall_s"] if reached else None,
             "samples_to_target": reached["samples"] if reached else None,
@@ -112,7 +117,7 @@ def benchmark(movies: int = ACCURACY_MOVIES, frames: int = ACCURACY_FRAMES,
             "curve": curve}
     result = {"movie": {"movies": movies, "frames": frames, "frame_shape": list(movie.frame_shape),
                         "sigma": CHAIN.ep_rate, "sigma_2pt": sigma_2pt, "simulate_s": sim_s, "seed": seed},
-              "target": {"r2": target_r2, "rel_err": target_err}, "ours": ours}
+              "target": {"r2": target_r2, "rel_err_windows": target_err}, "ours": ours}
     if baseline:
         with system_malloc_worker() as worker:
             result["baseline"] = worker.submit(
@@ -147,7 +152,7 @@ def _baseline(simulation: tuple[int, int, int], config: TrainConfig, device: str
         curve.append(point)
         if verbose:
             print(_line("baseline", point), file=sys.stderr, flush=True)
-        if _met(point["r2"], point["rel_err"], target_r2, target_err):
+        if _met(point, target_r2, target_err):
             reached = point
             break
         if last:
