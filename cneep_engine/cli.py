@@ -11,7 +11,7 @@ from pathlib import Path
 from . import bench
 from .errors import CneepError
 from .losses import LOSSES
-from .training import MODELS, SCHEDULES, Progress, TrainConfig
+from .training import MODELS, SCHEDULES, STOPS, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
@@ -287,8 +287,7 @@ class ProgressBar:
         val += f" R^2 {ev.val_r2:.3f}" if ev.val_r2 is not None else ""
         line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} [{bar:<{self.width}}] {ev.iteration}/{ev.iterations}"
                 f"{val} best@{ev.best_iteration} {ev.elapsed_s:.0f}s{left} ")
-        self.stream.write(line if ev.message not in ("stopped early", "cancelled", "finished")
-                          else f"{line}: {ev.message}\n")
+        self.stream.write(f"{line}: {ev.message}\n" if ev.message in STOPS else line)
         self.stream.flush()
 
 
@@ -362,11 +361,15 @@ def _train(args) -> None:
             raise CneepError("--threads must be at least 1")
         import torch
         torch.set_num_threads(args.threads)
+    from .plan import plan_training
+    plan = plan_training(data, config)
+    if not args.quiet:
+        print(plan.text(), file=sys.stderr)
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
     try:
-        run = train(data, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
+        run = train(data, plan.config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
                     run_dir=args.output)
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -384,6 +387,8 @@ def _train(args) -> None:
             o = t["observed"]
             print(f"best reachable from windows of {args.seq_len} observations: {o['ep_rate']:.4g} per s "
                   f"({o['rel_err']:+.2%}), R^2 {o['r2']:.4f} per window, slope {o['slope']:.3f}")
+    for warning in s.get("warnings", []):
+        print(f"warning: {warning}")
     print(f"results in {args.output}")
 
 

@@ -25,6 +25,7 @@ from .maps import time_average, upsample
 from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
+from .plan import Plan, plan_training
 from .trajectories import Trajectories
 from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
@@ -171,13 +172,14 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     Under torchrun (WORLD_SIZE > 1) the ranks train together with DistributedDataParallel and each returns
     the same Run; only rank 0 calls `callback` and writes `run_dir`."""
     t0 = time.perf_counter()
-    trainer = Trainer(movie, config)
+    plan = plan_training(movie, config, timed=False)   # the batch lowered to fit memory, if it must be
+    trainer = Trainer(movie, plan.config)
     with distributed.session(trainer.device):
-        return _train(trainer, callback, cancel, run_dir, t0)
+        return _train(trainer, callback, cancel, run_dir, t0, plan)
 
 
 def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
-           run_dir: str | Path | None, t0: float) -> Run:
+           run_dir: str | Path | None, t0: float, plan: Plan) -> Run:
     config = trainer.config
     if not distributed.is_main():
         callback = run_dir = None
@@ -200,11 +202,35 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
             log=run_dir / "train_log.csv" if run_dir else None))
         if seed_runs[-1].stopped == "cancelled":
             break
-    return evaluate_run(trainer, seed_runs, run_dir, t0)
+    if all(r.best_iteration == 0 and r.stopped in ("ran away", "diverged") for r in seed_runs):
+        raise CneepError(f"{trainer.data.name}: no model to keep. " + " ".join(training_warnings(seed_runs)))
+    return evaluate_run(trainer, seed_runs, run_dir, t0, plan)
+
+
+def training_warnings(seed_runs: list[SeedRun]) -> list[str]:
+    """Plain sentences for seeds whose training broke off: what happened, what was kept, the likely causes."""
+    out = []
+    for r in seed_runs:
+        last = next((e for e in reversed(r.history) if e.val_loss is not None), None)
+        kept = (f"the model of iteration {r.best_iteration}, validated before that, is kept" if r.best_iteration
+                else "no model had been validated before that")
+        if r.stopped == "ran away":
+            out.append(
+                f"Seed {r.seed}: training ran away at iteration {r.iterations} and was stopped ({kept}). On held-out "
+                f"windows <exp(-dS)> reached {np.exp(min(last.val_log_ift, 700.0)):.3g}, where a true EP gives 1: "
+                "the network tells the training frames from their reverses by something that is not dissipation "
+                "or does not carry over to new frames. Likely causes: drift of the sample or the stage, "
+                "bleaching, lossy video compression, a movie that changes over time, or too few frames for the "
+                "network. Treat the rate as unreliable until the cause is removed.")
+        elif r.stopped == "diverged":
+            out.append(f"Seed {r.seed}: the loss became infinite or NaN at iteration {r.iterations} and training "
+                       f"was stopped ({kept}); lower the learning rate (--lr) or look for a time arrow that is not "
+                       "dissipation (drift, bleaching, compression).")
+    return out
 
 
 def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | None = None,
-                 t0: float | None = None) -> Run:
+                 t0: float | None = None, plan: Plan | None = None) -> Run:
     """Evaluate trained estimators on every window of the trainer's data and report on the held-out test part:
     the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py)."""
     t0 = time.perf_counter() if t0 is None else t0
@@ -255,7 +281,10 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         "movies": trainer.parts.shape[0], "frames": movie.n_frames,
         "test_windows": int(test.sum()),
         "seeds": seeds,
+        "warnings": training_warnings(seed_runs),
     }
+    if plan is not None:
+        summary["plan"] = plan.as_dict()
     if true_ds is not None:
         t = movie.truth
         empirical = rate(float(true_ds[test].mean()))

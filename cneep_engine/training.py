@@ -33,6 +33,13 @@ from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
 SCHEDULES = ("cosine", "plateau", "constant")
 MODELS = ("cneep", "neep", "rneep")
+# How a seed's training ended. "ran away" and "diverged" keep the last sane model (see Trainer.train_seed).
+STOPS = ("finished", "stopped early", "cancelled", "ran away", "diverged")
+# ln <exp(-dS)> over held-out windows above which an estimator has run away. The integral fluctuation theorem
+# makes <exp(-dS)> = 1 for the true EP; an untrained estimator gives 1, a good one about 1. A network that
+# separates the training windows from their reverses by a time arrow the held-out windows do not share
+# assigns some of them a huge negative dS, and this mean explodes (1e23 on a drifting real movie).
+RUNAWAY_LOG_IFT = float(np.log(1e3))
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,8 @@ class Progress:
     lr: float | None = None       # learning rate in use
     best_iteration: int = 0
     best_val_loss: float | None = None
-    message: str = ""             # "started", "kept" (the new best model), "stopped early", "cancelled", "finished"
+    val_log_ift: float | None = None   # ln <exp(-dS)> over the validation windows: about 0 unless ran away
+    message: str = ""             # "started", "kept" (the new best model), or how training ended (STOPS)
 
 
 Callback = Callable[[Progress], None]
@@ -119,7 +127,7 @@ class SeedRun:
     best_iteration: int
     best_val_loss: float
     iterations: int
-    stopped: str                  # "finished", "stopped early" or "cancelled"
+    stopped: str                  # how training ended: one of STOPS
     history: list[Progress] = field(default_factory=list)
 
 
@@ -131,10 +139,8 @@ class Trainer:
 
     def __init__(self, data: Movie | Trajectories, config: TrainConfig = TrainConfig()):
         self.data, self.config = data, config
+        check_model_reads(data, config)
         is_movie = isinstance(data, Movie)
-        if is_movie != (config.model == "cneep"):
-            raise CneepError(f"{data.name}: the {config.model} model reads {'movies' if is_movie else 'trajectories'}"
-                             f"; for {'a movie use cneep' if is_movie else data.kind + ' use neep or rneep'}")
         self.values = data.frames if is_movie else data.data   # (series, frames, ...) as stored
         self.device = distributed.rank_device(resolve_device(config.device))
         self.device_label = describe_device(self.device)
@@ -166,17 +172,7 @@ class Trainer:
 
     def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
-        cfg, data = self.config, self.data
-        try:
-            if cfg.model == "cneep":
-                model = CNEEP(data.frame_shape, cfg.model_config, self.mean, self.std)
-            else:
-                net, layers = (NEEP, 2) if cfg.model == "neep" else (RNEEP, 1)
-                model = net(cfg.seq_len, None if data.n_states else data.n_coordinates, data.n_states,
-                            cfg.hidden, cfg.layers or layers, self.mean, self.std)
-        except ValueError as e:
-            raise CneepError(f"{data.name}: {e}") from e
-        return model.to(self.device)
+        return build_model(self.data, self.config, self.mean, self.std).to(self.device)
 
     @property
     def eval_batch(self) -> int:
@@ -214,11 +210,17 @@ class Trainer:
 
         The losses of well-trained models differ by less than their noise on a finite validation set, so a
         plain minimum picks among them at random, often an early, less trained one. Compared per window,
-        the later model wins ties; overfitting, a significant rise, still stops it."""
+        the later model wins ties; overfitting, a significant rise, still stops it.
+
+        A paired test alone lets an exploding loss through: one window with a huge term inflates the standard
+        error of the differences as much as their mean. So the rise must also stay within two standard errors
+        of the kept model's own loss, the scale on which two tied models can differ at all."""
         if low_terms is None:
-            return True
+            return bool(torch.isfinite(terms).all())
         diff = (terms - low_terms).double()
-        return float(diff.mean()) <= 2 * float(diff.std()) / diff.numel() ** 0.5
+        n = diff.numel() ** 0.5
+        rise = float(diff.mean())
+        return rise <= 2 * float(diff.std()) / n and rise <= 2 * float(low_terms.double().std()) / n
 
     def step(self, model: torch.nn.Module, opt: torch.optim.Optimizer,
              gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -283,17 +285,19 @@ class Trainer:
                 continue
             run_loss, run_ds = distributed.mean(run_loss), distributed.mean(run_ds)
             train_loss = float(run_loss) / since
-            if not np.isfinite(train_loss):
-                raise CneepError(f"training diverged at iteration {it} (non-finite loss); lower the learning rate")
             val_ds = self.predict(averaged, self.val_starts)
             val_terms = self.loss(val_ds)
             val_loss = float(val_terms.mean())
-            if cfg.schedule == "plateau":
+            log_ift = float(torch.logsumexp(-val_ds.double(), 0)) - float(np.log(val_ds.numel()))
+            # Either way the last sane model is kept and the run reports it, with the reason.
+            broken = ("diverged" if not (np.isfinite(train_loss) and np.isfinite(log_ift))
+                      else "ran away" if log_ift > RUNAWAY_LOG_IFT else "")
+            if cfg.schedule == "plateau" and not broken:
                 sched.step(val_loss)
-            kept = self._not_worse(val_terms, low_terms)
+            kept = not broken and self._not_worse(val_terms, low_terms)
             # Under torchrun a cancel is agreed on here, at validations: a rank stopping alone would hang the rest.
             cancelled = distributed.active() and distributed.any_rank(cancel is not None and cancel.is_set())
-            kept, improved = distributed.agree(kept, val_loss < low_loss)
+            kept, improved = distributed.agree(kept, not broken and val_loss < low_loss)
             if kept:
                 best_loss, best_it = val_loss, it
                 best_state = copy.deepcopy(averaged.state_dict())
@@ -304,15 +308,16 @@ class Trainer:
             if improved:
                 low_terms, low_loss = val_terms, val_loss
             early = cfg.patience and bad_evals >= cfg.patience
-            val_r2 = compare(val_ds.cpu().numpy(), self.val_truth)["r2"] if self.val_truth is not None else None
+            val_r2 = (compare(val_ds.cpu().numpy(), self.val_truth)["r2"]
+                      if self.val_truth is not None and not broken else None)
             emit(iteration=it, train_loss=train_loss, train_rate=self.rate(float(run_ds) / since),
                  val_loss=val_loss, val_rate=self.rate(float(val_ds.mean())), val_r2=val_r2,
-                 val_truth_rate=self.val_truth_rate, lr=opt.param_groups[0]["lr"],
-                 message="stopped early" if early else "kept" if kept else "")
+                 val_truth_rate=self.val_truth_rate, lr=opt.param_groups[0]["lr"], val_log_ift=log_ift,
+                 message=broken or ("stopped early" if early else "kept" if kept else ""))
             run_loss = run_ds = torch.zeros((), device=self.device)
             since = 0
-            if early:
-                stopped = "stopped early"
+            if broken or early:
+                stopped = broken or "stopped early"
                 break
             if cancelled:
                 stopped = "cancelled"
@@ -322,6 +327,28 @@ class Trainer:
         emit(iteration=it, train_loss=float("nan"), train_rate=float("nan"), message=stopped)
         return SeedRun(seed=seed, model=model, best_iteration=best_it, best_val_loss=best_loss,
                        iterations=it, stopped=stopped, history=history)
+
+
+def check_model_reads(data: Movie | Trajectories, config: TrainConfig) -> None:
+    is_movie = isinstance(data, Movie)
+    if is_movie != (config.model == "cneep"):
+        raise CneepError(f"{data.name}: the {config.model} model reads {'trajectories' if is_movie else 'movies'}"
+                         f"; for {'a movie use cneep' if is_movie else data.kind + ' use neep or rneep'}")
+
+
+def build_model(data: Movie | Trajectories, config: TrainConfig, mean=None, std=None) -> torch.nn.Module:
+    """The untrained estimator that `config` asks for, shaped for `data`, on the CPU (mean and std: the
+    training data's statistics, which travel with the weights; None leaves the data unscaled)."""
+    check_model_reads(data, config)
+    try:
+        if config.model == "cneep":
+            return CNEEP(data.frame_shape, config.model_config, 0.0 if mean is None else mean,
+                         1.0 if std is None else std)
+        net, layers = (NEEP, 2) if config.model == "neep" else (RNEEP, 1)
+        return net(config.seq_len, None if data.n_states else data.n_coordinates, data.n_states,
+                   config.hidden, config.layers or layers, mean, std)
+    except ValueError as e:
+        raise CneepError(f"{data.name}: {e}") from e
 
 
 @torch.no_grad()

@@ -55,22 +55,33 @@ def window_starts(parts: np.ndarray, seq_len: int, stride: int = 1) -> tuple[np.
 
 def data_budget(device: torch.device) -> int:
     """Bytes of frames that may be held on `device`: CNEEP_DATA_BUDGET (e.g. "2G", "512M") when set,
-    otherwise half the free GPU memory or half the available RAM."""
-    text = os.environ.get("CNEEP_DATA_BUDGET", "").strip().upper()
-    if text:
-        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
-        try:
-            return int(float(text.rstrip("KMGB") if scale > 1 else text) * scale)
-        except ValueError:
-            raise CneepError(f"CNEEP_DATA_BUDGET={text!r}: expected bytes, e.g. 2G or 512M") from None
+    otherwise half the device's free memory."""
+    budget = bytes_from_env("CNEEP_DATA_BUDGET")
+    return available_memory(device) // 2 if budget is None else budget
+
+
+def available_memory(device: torch.device) -> int:
+    """Free memory of the GPU, or the RAM available to a new allocation on the CPU (4 GB if unknown)."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0] // 2
+        return torch.cuda.mem_get_info(device)[0]
     try:
         with open("/proc/meminfo") as f:
             kib = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
-        return kib * 1024 // 2
+        return kib * 1024
     except (OSError, StopIteration, ValueError):
         return 4 << 30
+
+
+def bytes_from_env(name: str) -> int | None:
+    """A size such as "2G", "512M" or "1000000" from the environment variable `name`; None when unset."""
+    text = os.environ.get(name, "").strip().upper()
+    if not text:
+        return None
+    scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(text[-1], 1)
+    try:
+        return int(float(text.rstrip("KMGB") if scale > 1 else text) * scale)
+    except ValueError:
+        raise CneepError(f"{name}={text!r}: expected bytes, e.g. 2G or 512M") from None
 
 
 def _device_dtype(dtype: np.dtype) -> np.dtype:

@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.movie_panel.overlayChanged.connect(self._overlay_changed)
         self.training_panel.trainRequested.connect(self.start_training)
         self.training_panel.cancelRequested.connect(self.cancel_job)
+        self.training_panel.settingsChanged.connect(self._replan)
         self._restore_settings()
         self._update_actions()
 
@@ -246,6 +247,11 @@ class MainWindow(QMainWindow):
         self.timeline.set_movie_shape(data.n_movies if movie else data.n_trajectories, data.n_frames, data.dt,
                                       "movie" if movie else "trajectory")
         self._update_actions()
+        self._replan()
+
+    def _replan(self) -> None:
+        """The memory and time of training the open input with the panel's settings, shown next to Train."""
+        self.training_panel.plan.request(self.data, self.training_panel.config)
 
     def _show_data_name(self) -> None:
         data = self.data
@@ -477,6 +483,7 @@ class MainWindow(QMainWindow):
             self.resize(1400, 900)
 
     def closeEvent(self, event) -> None:
+        self.training_panel.plan.stop()
         if self.job is not None:
             self.job.cancel()
             self.job.wait()

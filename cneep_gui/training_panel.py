@@ -13,6 +13,8 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices
 
+from .plan_view import PlanView
+
 _INT, _FLOAT = 0, 1
 # field, label, kind, minimum, maximum, tooltip
 _FIELDS = [
@@ -55,6 +57,7 @@ _MODEL_TIPS = {
 class TrainingPanel(QWidget):
     trainRequested = pyqtSignal()
     cancelRequested = pyqtSignal()
+    settingsChanged = pyqtSignal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -93,6 +96,12 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.cancel_button)
         form.addRow(buttons)
+        self.plan = PlanView()
+        form.addRow(self.plan)
+        for box in [*self.boxes.values(), self.threads]:
+            box.valueChanged.connect(self.settingsChanged)
+        for combo in (self.model, self.device):
+            combo.currentIndexChanged.connect(self.settingsChanged)
         self.progress = QProgressBar(maximum=1000, textVisible=True)
         self.status = QLabel()
         # Changing text must not resize the dock (and re-lay out the window) at every training event.

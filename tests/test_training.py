@@ -17,8 +17,11 @@ from cneep_engine.windows import assign_parts, window_starts
 # Strong driving (Th/Tc = 100) makes the per-step EP large enough to learn in a few hundred CPU steps.
 DRIVEN = BeadSpringChain(tc=1, th=100, dt=0.01)
 RENDER = BeadRenderer(cell=12, pixel_size=2.0, psf_sigma=12 / 7)
-# A constant rate: a 400-step run has no time for a decay to pay off.
-QUICK = TrainConfig(iterations=400, eval_every=25, batch=256, channels=8, lr=3e-3, patience=0, schedule="constant")
+# A constant rate: a short run has no time for a decay to pay off. The estimate leaves its untrained plateau
+# (loss ~1) after a few hundred steps, at a point that depends on the CPU's float path: at 400 steps it was
+# anywhere from 0.09 to 0.3 of the ceiling, at 800 it is 0.45-0.67 (R^2 0.63-0.74) over training seeds and on
+# the avx512, avx2 and default kernels, so the assertions below hold wherever the plateau ends.
+QUICK = TrainConfig(iterations=800, eval_every=50, batch=256, channels=8, lr=3e-3, patience=0, schedule="constant")
 
 
 @pytest.fixture(scope="module")
