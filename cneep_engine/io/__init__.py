@@ -16,22 +16,24 @@ import numpy as np
 from ..errors import CneepError
 from ..movie import Movie
 from ..trajectories import Trajectories
-from .arrays import read_npy, read_npz
+from . import arrays, tiff, trajectories, video
 from .lazy import LazyFrames, read_flat
 from .preprocess import Preprocess, parse_crop, parse_time_range, preprocess
 from .sequence import read_sequence
-from .tiff import read_tiff, write_tiff
+from .tiff import write_tiff
 from .trajectories import describe_trajectories, is_trajectory_file, load_trajectories, save_trajectories
 from .truth import load_truth, save_truth, sidecar_path
-from .video import VIDEO_SUFFIXES, read_video
 
-__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "describe", "describe_trajectories", "is_trajectory_file",
+__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "TRAJECTORY_SUFFIXES", "describe", "describe_trajectories", "is_trajectory_file",
            "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "preprocess",
            "read_flat", "save_movie", "save_trajectories", "sidecar_path"]
 
-_READERS = {".tif": read_tiff, ".tiff": read_tiff, ".btf": read_tiff, ".tf8": read_tiff,
-            ".npy": read_npy, ".npz": read_npz, **{s: read_video for s in VIDEO_SUFFIXES}}
+# Each reader module declares the suffixes it reads; the app's file filter, the CLI's help and the README's
+# list of formats all come from here.
+_READERS = {suffix: read for module, read in ((tiff, tiff.read_tiff), (video, video.read_video),
+                                              (arrays, arrays.read_array)) for suffix in module.SUFFIXES}
 SUFFIXES = tuple(_READERS)   # plus folders of numbered .tif/.png images
+TRAJECTORY_SUFFIXES = trajectories.SUFFIXES
 _PREPROCESS = {f.name for f in fields(Preprocess)}
 
 
