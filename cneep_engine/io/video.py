@@ -34,6 +34,7 @@ class VideoIndex:
     pts: np.ndarray | None     # (n_frames,) sorted timestamps; None: frames are counted in decoding order
     keyframes: np.ndarray      # frame numbers of the keyframes (I-frames), ascending
     announced: int             # the container's frame count, 0 where it records none
+    duration: float | None     # the container's duration, s
     codec: str
     profile: str | None
     pix_fmt: str
@@ -61,7 +62,7 @@ def _open(path: Path):
     try:
         container = av.open(str(path))
     except Exception as e:  # PyAV raises many types on damaged or foreign files
-        raise CneepError(f"{path}: not a readable video ({_why(e)})") from e
+        raise CneepError(f"{path}: not a readable video (FFmpeg: {_why(e)})") from e
     if not container.streams.video:
         container.close()
         raise CneepError(f"{path}: holds no video stream")
@@ -93,13 +94,14 @@ def _make_index(path: Path) -> VideoIndex:
             times = np.asarray(pts, dtype=np.int64)[order]
         keyframes = np.flatnonzero(key[order])
         return VideoIndex(n_frames=len(pts), pts=times, keyframes=keyframes, announced=max(0, stream.frames or 0),
+                          duration=container.duration / 1e6 if container.duration else None,
                           codec=ctx.name, profile=ctx.profile, pix_fmt=ctx.pix_fmt or "", height=ctx.height,
                           width=ctx.width, rate=float(rate) if rate else None)
 
 
 def _why(e: Exception) -> str:
     """An exception as words: its message, or its type where it has none."""
-    text = str(e).strip()
+    text = getattr(e, "strerror", None) or str(e).strip()   # FFmpeg's errors: the reason without the path
     return text or f"{type(e).__name__} without a message"
 
 
@@ -135,7 +137,7 @@ class _Decoder:
                 frame = next(self._frames)
             except StopIteration:
                 raise CneepError(f"{self.path}: decoded {self._next} of {self.index.n_frames} frames; the last "
-                                 f"{self.index.n_frames - self._next} are missing or truncated") from None
+                                 f"{self.index.n_frames - self._next} cannot be decoded (a cut or damaged file?)") from None
             except Exception as e:
                 raise CneepError(f"{self.path}: frame {k} of {self.index.n_frames} cannot be decoded "
                                  f"({_why(e)})") from e
@@ -184,8 +186,12 @@ def read_video(path: Path, channel: int | None = None, z: int | None = None) -> 
     if index.n_frames == 0:
         raise CneepError(f"{path}: the video has no frames")
     if index.announced > index.n_frames:
-        raise CneepError(f"{path}: the container announces {index.announced} frames but holds "
-                         f"{index.n_frames}; the last {index.announced - index.n_frames} are missing (a cut file?)")
+        raise CneepError(f"{path}: the container announces {index.announced} frames but holds {index.n_frames}; "
+                         f"{index.announced - index.n_frames} at the end are missing (a cut file?)")
+    implied = round(index.duration * index.rate) if not index.announced and index.duration and index.rate else 0
+    if index.n_frames < implied - max(1, implied // 100):   # 1% leeway: a variable frame rate is only on average
+        raise CneepError(f"{path}: the container's duration ({index.duration:.3f} s at {index.rate:g} fps) "
+                         f"implies {implied} frames but the file holds {index.n_frames} (a cut file?)")
     deep = any(bits in index.pix_fmt for bits in ("10", "12", "16"))   # keep 10-16 bit grey as uint16
     fmt = ("rgb48le" if deep else "rgb24") if channel is not None else "gray16le" if deep else "gray"
     decoder = _Decoder(path, index, fmt, channel)
