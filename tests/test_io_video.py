@@ -138,6 +138,25 @@ def test_a_cut_video_says_what_is_missing(tmp_path, suffix, keep, match):
     assert path.read_bytes() == whole[:int(len(whole) * keep)]
 
 
+def test_damaged_packets_say_which_frames_fail(tmp_path):
+    path = write_video(blobs(), tmp_path / "z.mp4", FPS, bframes=3, gop=12)
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    whole = path.read_bytes()
+
+    def zeroed(which, name):
+        pos, size = packets[which]
+        damaged = tmp_path / name
+        damaged.write_bytes(whole[:pos] + bytes(size) + whole[pos + size:])
+        return damaged
+    last = zeroed(-1, "last.mp4")      # caught on opening: the last frame is read at once
+    with pytest.raises(CneepError, match=r"decoded \d+ of 48 frames; the last \d+ cannot be decoded"):
+        load_movie(last)
+    middle = load_movie(zeroed(20, "middle.mp4"))   # found when the frames are read
+    with pytest.raises(CneepError, match=r"middle.mp4: frame \d+ \(of 0..47\) cannot be decoded \(Invalid data"):
+        middle.frames[0]
+
+
 def test_write_video_refuses_what_it_cannot_write(tmp_path):
     with pytest.raises(CneepError, match="videos are written as"):
         write_video(blobs(), tmp_path / "x.tif", 10)

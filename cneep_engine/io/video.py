@@ -136,10 +136,11 @@ class _Decoder:
             try:
                 frame = next(self._frames)
             except StopIteration:
+                missing = self.index.n_frames - self._next
                 raise CneepError(f"{self.path}: decoded {self._next} of {self.index.n_frames} frames; the last "
-                                 f"{self.index.n_frames - self._next} cannot be decoded (a cut or damaged file?)") from None
+                                 f"{missing} cannot be decoded (a cut or damaged file?)") from None
             except Exception as e:
-                raise CneepError(f"{self.path}: frame {k} of {self.index.n_frames} cannot be decoded "
+                raise CneepError(f"{self.path}: frame {k} (of 0..{self.index.n_frames - 1}) cannot be decoded "
                                  f"({_why(e)})") from e
             if self._slot is None:
                 got = self._next
@@ -154,7 +155,7 @@ class _Decoder:
                 self._seek(0)
                 from_start = True
             elif got > k:
-                raise CneepError(f"{self.path}: the decoder skipped frame {k} of {self.index.n_frames} "
+                raise CneepError(f"{self.path}: the decoder skipped frame {k} (of 0..{self.index.n_frames - 1}) "
                                  f"(went on with frame {got})")
 
     def _keyframe_before(self, k: int) -> int:
