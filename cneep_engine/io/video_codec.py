@@ -35,7 +35,7 @@ def codec_report(path: str | Path) -> dict:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            types.append(av.video.frame.PictureType(frame.pict_type).name)
+            types.append(av.video.frame.PictureType(int(frame.pict_type)).name)
             if len(types) >= min(gop, _TYPED_FRAMES):
                 break
     return {"codec": index.codec, "lossy": lossy, "lossy_basis": basis, "gop_length": gop,
