@@ -270,7 +270,7 @@ def _info(args) -> None:
           f"  frame interval {d['dt']:g} s ({d['dt_source']}), pixel size {d['pixel_size']:g} um "
           f"({d['pixel_size_source']})\n  channels {d['channels']}, z-planes {d['z_planes']}")
     if "codec" in d:
-        lossy = {True: "lossy", False: "lossless", None: "lossy: unknown"}[d["lossy"]]
+        lossy = {True: "lossy", False: "lossless", None: "lossless or lossy"}[d["lossy"]]
         types = ", ".join(f"{n} {t}" for t, n in d["frame_types"].items())
         print(f"  codec {d['codec']} ({lossy}: {d['lossy_basis']})\n  keyframe every {d['gop_length']} frames "
               f"({d['keyframes']} keyframes); first group: {types} ({d['frame_pattern']}...)")

@@ -104,6 +104,10 @@ def test_lossless_codecs_read_exactly_and_raise_no_warning(tmp_path):
     info = describe(m)
     # FFV1 keeps its context states from one keyframe to the next, yet decodes exactly: no time arrow to fear
     assert (info["codec"], info["lossy"], info["gop_length"], info["warnings"]) == ("ffv1", False, 12, [])
+    # x264 at crf 0 in 4:4:4 is lossless, but the stream only says "High 4:4:4 Predictive", which can be either
+    info = describe(load_movie(write_video(grey, tmp_path / "x.mkv", 10, crf=0, pix_fmt="yuv444p")))
+    assert info["lossy"] is None and "High 4:4:4 Predictive" in info["lossy_basis"]
+    assert info["warnings"][0].endswith("whether this stream is lossless is unknown")
     deep = grey.astype(np.uint16) * 257
     m = load_movie(write_video(deep, tmp_path / "d.avi", 10, codec="ffv1", crf=None, pix_fmt="gray16le"))
     assert m.frames.dtype == np.uint16
