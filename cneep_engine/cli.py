@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import bench
 from .errors import CneepError
+from .io import input_formats
 from .losses import LOSSES
 from .training import MODELS, SCHEDULES, STOPS, Progress, TrainConfig
 
@@ -57,9 +58,8 @@ def _add_train(sub) -> None:
     d = TrainConfig()
     p = sub.add_parser("train", help="train an EP estimator on a movie or trajectories and write a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("input", type=Path, help="movie (.tif, OME-TIFF, .avi, .mp4, .npy, .npz or a folder of "
-                   "numbered .tif/.png images) or trajectories (.csv, .npy, .npz); NAME.truth.npz beside it "
-                   "is used as ground truth")
+    p.add_argument("input", type=Path, help=f"movie or trajectories ({input_formats()}); NAME.truth.npz "
+                   "beside it is used as ground truth")
     p.add_argument("-o", "--output", type=Path, required=True, help="run folder")
     p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
                    "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
@@ -121,7 +121,7 @@ def _add_trajectory_options(p) -> None:
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="show what a movie or trajectory file holds: shape, frame interval, "
                        "pixel size, channels or coordinates")
-    p.add_argument("input", type=Path, help="movie file, folder of numbered images, or trajectory file")
+    p.add_argument("input", type=Path, help=f"movie or trajectories ({input_formats()})")
     _add_input_options(p)
     _add_trajectory_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -269,8 +269,15 @@ def _info(args) -> None:
           f"  {d['movies']} movie(s) x {d['frames']} frames of {d['height']}x{d['width']} {d['dtype']}\n"
           f"  frame interval {d['dt']:g} s ({d['dt_source']}), pixel size {d['pixel_size']:g} um "
           f"({d['pixel_size_source']})\n  channels {d['channels']}, z-planes {d['z_planes']}")
+    if "codec" in d:
+        lossy = {True: "lossy", False: "lossless", None: "lossless or lossy"}[d["lossy"]]
+        types = ", ".join(f"{n} {t}" for t, n in d["frame_types"].items())
+        print(f"  codec {d['codec']} ({lossy}: {d['lossy_basis']})\n  keyframe every {d['gop_length']} frames "
+              f"({d['keyframes']} keyframes); first group: {types} ({d['frame_pattern']}...)")
     for note in d["notes"]:
         print(f"  note: {note}")
+    for warning in d.get("warnings", []):
+        print(f"  warning: {warning}")
 
 
 class ProgressBar:

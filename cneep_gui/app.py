@@ -8,6 +8,8 @@ import traceback
 
 from PyQt6.QtWidgets import QApplication
 
+from cneep_engine.io import input_formats
+
 from .main_window import MainWindow
 
 
@@ -21,7 +23,7 @@ def warm_up() -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cneep-studio", description="CNEEP Studio: entropy production and "
                                      "dissipation maps from microscopy movies and trajectories")
-    parser.add_argument("file", nargs="?", help="movie (.tif, .avi, .mp4, .npy), trajectories (.csv, .npy, .npz) or run folder to open")
+    parser.add_argument("file", nargs="?", help=f"movie or trajectories ({input_formats()}), or run folder, to open")
     args, qt_args = parser.parse_known_args(argv)
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("CNEEP Studio")

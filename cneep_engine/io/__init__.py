@@ -16,23 +16,32 @@ import numpy as np
 from ..errors import CneepError
 from ..movie import Movie
 from ..trajectories import Trajectories
-from .arrays import read_npy, read_npz
+from . import arrays, tiff, trajectories, video
 from .lazy import LazyFrames, read_flat
 from .preprocess import Preprocess, parse_crop, parse_time_range, preprocess
-from .sequence import read_sequence
-from .tiff import read_tiff, write_tiff
+from .sequence import IMAGE_SUFFIXES, read_sequence
+from .tiff import write_tiff
 from .trajectories import describe_trajectories, is_trajectory_file, load_trajectories, save_trajectories
 from .truth import load_truth, save_truth, sidecar_path
-from .video import VIDEO_SUFFIXES, read_video
+from .video_codec import codec_report, video_warnings
 
-__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "describe", "describe_trajectories", "is_trajectory_file",
-           "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "preprocess",
-           "read_flat", "save_movie", "save_trajectories", "sidecar_path"]
+__all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "TRAJECTORY_SUFFIXES", "describe", "describe_trajectories",
+           "input_formats", "is_trajectory_file", "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "preprocess",
+           "read_flat", "save_movie", "save_trajectories", "sidecar_path", "video_warnings"]
 
-_READERS = {".tif": read_tiff, ".tiff": read_tiff, ".btf": read_tiff, ".tf8": read_tiff,
-            ".npy": read_npy, ".npz": read_npz, **{s: read_video for s in VIDEO_SUFFIXES}}
+# Each reader module declares the suffixes it reads; the app's file filter, the CLI's help and the README's
+# list of formats all come from here.
+_READERS = {suffix: read for module, read in ((tiff, tiff.read_tiff), (video, video.read_video),
+                                              (arrays, arrays.read_array)) for suffix in module.SUFFIXES}
 SUFFIXES = tuple(_READERS)   # plus folders of numbered .tif/.png images
+TRAJECTORY_SUFFIXES = trajectories.SUFFIXES
 _PREPROCESS = {f.name for f in fields(Preprocess)}
+
+
+def input_formats() -> str:
+    """The file types `load_input` reads, in the words the CLI's help and the README use."""
+    return (f"movies {' '.join(SUFFIXES)} or a folder of numbered {'/'.join(IMAGE_SUFFIXES)} images; "
+            f"trajectories {' '.join(TRAJECTORY_SUFFIXES)}")
 
 
 def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = None, z: int | None = None,
@@ -119,16 +128,21 @@ def _calibrate(movie: Movie, dt, pixel_size, default_dt: float, default_pixel_si
 
 
 def describe(movie: Movie) -> dict:
-    """What was found, as `cneep info --json` prints it."""
+    """What was found, as `cneep info --json` prints it; for videos also what the codec did (`codec_report`)
+    and `warnings` (`video_warnings`)."""
     p = movie.provenance
     path = Path(movie.path) if movie.path else None
     file_bytes = p.get("file_bytes") or (os.path.getsize(path) if path is not None and path.is_file() else None)
-    return {"path": str(path) if path else None, "format": p.get("format"), "movies": movie.n_movies,
+    info = {"path": str(path) if path else None, "format": p.get("format"), "movies": movie.n_movies,
             "frames": movie.n_frames, "height": movie.frame_shape[0], "width": movie.frame_shape[1],
             "dtype": str(np.dtype(movie.frames.dtype).newbyteorder("=")), "dt": movie.dt,
             "dt_source": movie.dt_source, "pixel_size": movie.pixel_size,
             "pixel_size_source": movie.pixel_size_source, "channels": p.get("channels", 1),
             "z_planes": p.get("z_planes", 1), "file_bytes": file_bytes, "notes": p.get("notes", [])}
+    if p.get("reader") == "pyav":
+        info.update(codec_report(path))
+        info["warnings"] = video_warnings(info)
+    return info
 
 
 def save_movie(movie: Movie, path: str | Path) -> Path:

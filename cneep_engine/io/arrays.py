@@ -10,6 +10,12 @@ import numpy as np
 from ..errors import CneepError
 from ..movie import Movie
 
+SUFFIXES = (".npy", ".npz")
+
+
+def read_array(path: Path, channel: int | None = None, z: int | None = None) -> Movie:
+    return (read_npy if path.suffix.lower() == ".npy" else read_npz)(path, channel, z)
+
 
 def read_npy(path: Path, channel: int | None = None, z: int | None = None) -> Movie:
     _no_choice(path, channel, z)

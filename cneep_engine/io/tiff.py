@@ -24,6 +24,7 @@ from .lazy import LazyFrames, luminance
 from .ome import ome_calibration
 from .units import micrometres, seconds
 
+SUFFIXES = (".tif", ".tiff", ".btf", ".tf8")
 _MOVIES = re.compile(r"cneep movies=(\d+)")
 _DAMAGE = re.compile(r"invalid|corrupt|truncat|incomplete|offset", re.I)
 _DEFAULT_DPI = {72.0, 96.0, 150.0, 300.0, 600.0}   # display and print defaults, not a calibration
