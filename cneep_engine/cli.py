@@ -369,14 +369,13 @@ def _train(args) -> None:
         import torch
         torch.set_num_threads(args.threads)
     from .plan import plan_training
-    plan = plan_training(data, config)
-    if not args.quiet:
-        print(plan.text(), file=sys.stderr)
+    if not args.quiet:   # train() makes the same choice of batch again, without the timing
+        print(plan_training(data, config).text(), file=sys.stderr)
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
     try:
-        run = train(data, plan.config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
+        run = train(data, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
                     run_dir=args.output)
     finally:
         signal.signal(signal.SIGINT, previous)
