@@ -74,7 +74,7 @@ def load_trajectories(path: str | Path, truth: bool = True, *, kind: str | None 
         raise CneepError(f"{path}: each trajectory has {traj.n_frames} frame; at least 2 are needed")
     notes = traj.provenance.setdefault("notes", [])
     if truth and sidecar_path(path).is_file():
-        traj.truth = load_truth(sidecar_path(path), traj.n_trajectories, traj.n_frames)
+        traj.truth = load_truth(sidecar_path(path), path, _values(traj), notes)
         traj.provenance["truth"] = str(sidecar_path(path))
         if traj.dt_source == "default" and "dt" in traj.truth.params:
             traj.dt, traj.dt_source = float(traj.truth.params["dt"]), "metadata"
@@ -105,7 +105,7 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
     if suffix not in SUFFIXES:
         raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
     # States are written as the values the labels give them, so a file reads back as it was written.
-    values = np.asarray(traj.labels)[traj.data] if traj.kind == "states" and traj.labels else traj.data
+    values = _values(traj)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="") as f:
@@ -118,9 +118,14 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
                     names = {} if traj.kind == "states" else {"labels": np.array([str(v) for v in traj.labels])}
                     np.savez(f, **{traj.kind: values}, dt=np.float64(traj.dt), **names)
     if traj.truth is not None:
-        save_truth(traj.truth, sidecar_path(path))
+        save_truth(traj.truth, sidecar_path(path), values)
     traj.path = path
     return path
+
+
+def _values(traj: Trajectories) -> np.ndarray:
+    """The values as the file holds them: states as the labels they stand for."""
+    return np.asarray(traj.labels)[traj.data] if traj.kind == "states" and traj.labels else traj.data
 
 
 def _write_csv(f, traj: Trajectories, values: np.ndarray) -> None:
