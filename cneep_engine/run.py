@@ -25,7 +25,8 @@ from .maps import time_average, upsample
 from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
-from .run_folder import CHECKPOINTS, MAPS_FILE, RESULT_FILES, SUMMARY_FILE, clear, holder, locked, refuse_inputs
+from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
+                         refuse_inputs)
 from .trajectories import Trajectories
 from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
@@ -328,9 +329,9 @@ def load_run(run_dir: str | Path) -> Run:
         raise CneepError(f"{run_dir}: no such run folder")
     if not (run_dir / SUMMARY_FILE).is_file():
         info = holder(run_dir)
-        why = (f"a run is writing it now (pid {info.get('pid')} on {info.get('host')}, since {info.get('started')})"
-               if info else "no summary.json: the run that wrote it did not finish (its checkpoints and "
-               "train_log.csv, if any, show how far it got)")
+        why = (f"a run is writing it now ({describe_holder(info)})" if info and alive(info) else
+               "no summary.json: the run that wrote it did not finish (its checkpoints and train_log.csv, if any, "
+               "show how far it got)")
         raise CneepError(f"{run_dir}: not a complete run folder; {why}")
     try:
         cfg = json.loads((run_dir / "config.json").read_text())

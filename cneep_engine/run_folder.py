@@ -63,7 +63,7 @@ def holder(run_dir: Path) -> dict | None:
         return None
 
 
-def _alive(info: dict) -> bool:
+def alive(info: dict) -> bool:
     """Whether the lock's holder may still run: always, unless it is a process of this host that is gone."""
     if info.get("host") != socket.gethostname():
         return True
@@ -107,7 +107,7 @@ def _acquire(run_dir: Path) -> None:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             info = holder(run_dir)
-            if info is None or _alive(info):
+            if info is None or alive(info):
                 who = describe_holder(info) if info else "a process that is starting"
                 raise CneepError(f"{run_dir}: in use by another run ({who}); wait for it to finish or choose "
                                  "another folder") from None
