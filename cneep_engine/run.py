@@ -358,7 +358,8 @@ def load_run(run_dir: str | Path) -> Run:
         history = read_log(log, len(seeds), config.iterations) if log.is_file() else []
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{log}: not a readable training log ({type(e).__name__}: {e})") from e
-    return Run(config=config, dt=dt, pixel_size=pixel_size, frame_shape=frame_shape, movie=movie, frame=frame, part=part, ds=ds,
+    return Run(config=config, dt=dt, pixel_size=pixel_size, frame_shape=frame_shape, movie=movie, frame=frame,
+               part=part, ds=ds,
                maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
                summary=summary, true_ds=true_ds, models=models, history=history, input=cfg.get("input", {}))
 

@@ -14,7 +14,7 @@ import pytest
 import tifffile
 import torch
 
-from cneep_engine import CneepError, Movie, TrainConfig, load_movie, load_run, save_movie, train
+from cneep_engine import CneepError, TrainConfig, load_movie, load_run, save_movie, train
 from cneep_engine import run_folder, training
 from cneep_engine.cli import main
 from cneep_engine.export import open_run
