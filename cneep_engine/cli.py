@@ -54,13 +54,19 @@ def _add_simulate(sub) -> None:
     r.add_argument("-o", "--output", type=Path, required=True, help="state file (.npy, .npz or .csv)")
 
 
+def _run_folder(text: str) -> Path:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name would write the run into the current folder; name a folder")
+    return Path(text)
+
+
 def _add_train(sub) -> None:
     d = TrainConfig()
     p = sub.add_parser("train", help="train an EP estimator on a movie or trajectories and write a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", type=Path, help=f"movie or trajectories ({input_formats()}); NAME.truth.npz "
                    "beside it is used as ground truth")
-    p.add_argument("-o", "--output", type=Path, required=True, help="run folder")
+    p.add_argument("-o", "--output", type=_run_folder, required=True, help="run folder")
     p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
                    "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
                    "for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy")
@@ -411,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:   # a second Ctrl-C: whatever was being written is left out whole
+        where = f"; {args.output} keeps what was complete" if args.command == "train" else ""
+        print(f"\ncneep: interrupted{where}", file=sys.stderr)
+        return 130
     return 0
 
 

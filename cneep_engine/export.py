@@ -10,6 +10,7 @@ sees no dissipation the movie shows through unchanged.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 from typing import Iterable
 
@@ -18,7 +19,7 @@ import numpy as np
 import tifffile
 
 from .errors import CneepError
-from .io import load_movie, load_trajectories, save_movie, save_trajectories
+from .io import Preprocess, load_movie, load_trajectories, save_movie, save_trajectories
 from .io.atomic import atomic_path, write_json
 from .maps import upsample
 from .movie import Movie
@@ -29,6 +30,7 @@ from .trajectories import Trajectories
 _ANCHORS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 _COLOURS = np.array([[33, 102, 172], [103, 169, 207], [200, 200, 200], [239, 138, 98], [178, 24, 43]])
 LUT_SIZE = 256
+_PREPROCESS = {f.name for f in fields(Preprocess)}
 
 
 def diverging_lut() -> np.ndarray:
@@ -182,8 +184,11 @@ TRAJECTORIES_IN_RUN = "trajectories.npz"
 def save_run(run: Run, data: Movie | Trajectories, run_dir: str | Path) -> Path:
     """Save a run so it reopens with its input; input that exists only in memory is saved into the folder."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     if data.path is None:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
         if isinstance(data, Movie):
             save_movie(data, run_dir / MOVIE_IN_RUN)
         else:
@@ -193,15 +198,18 @@ def save_run(run: Run, data: Movie | Trajectories, run_dir: str | Path) -> Path:
 
 
 def open_run(run_dir: str | Path) -> tuple[Run, Movie | Trajectories]:
-    """A saved run and the movie or trajectories it was trained on, calibrated as they were for training."""
+    """A saved run and the movie or trajectories it was trained on, read as they were for training: the same
+    channel, z-plane and preprocessing, calibrated alike."""
     run_dir = Path(run_dir)
     run = load_run(run_dir)
-    source = run.summary.get("input")
+    source = run.summary.get("input") or run.input.get("source")
     if not source:
         raise CneepError(f"{run_dir}: the run does not say which input it was trained on")
-    # A run folder moved together with its input still opens.
-    candidates = [Path(source), run_dir / Path(source).name]
-    found = next((p for p in candidates if p.is_file()), None)
+    # Absolute path first; then the path from the run folder, and the name inside it, for a run folder moved
+    # together with its input.
+    relative = run.input.get("source_from_run")
+    candidates = [Path(source), *([run_dir / relative] if relative else []), run_dir / Path(source).name]
+    found = next((p for p in candidates if p.exists()), None)
     what = "movie" if run.maps is not None else "trajectories"
     if found is None:
         raise CneepError(f"{run_dir}: the {what} it was trained on, {source}, is missing")
@@ -209,7 +217,9 @@ def open_run(run_dir: str | Path) -> tuple[Run, Movie | Trajectories]:
         data = load_trajectories(found, kind=run.input.get("kind"))
         shape = (data.n_trajectories, data.n_frames, tuple(data.data.shape[2:]))
     else:
-        data = load_movie(found)
+        options = {k: tuple(v) if isinstance(v, list) else v for k, v in run.input.get("preprocess", {}).items()
+                   if k in _PREPROCESS}
+        data = load_movie(found, channel=run.input.get("channel"), z=run.input.get("z"), **options)
         shape = (data.n_movies, data.n_frames, data.frame_shape)
     if shape != (run.summary["movies"], run.summary["frames"], tuple(run.frame_shape)):
         raise CneepError(f"{found}: does not match the run in {run_dir} (different size)")

@@ -26,14 +26,14 @@ from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
+from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
+                         refuse_inputs)
 from .trajectories import Trajectories
 from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
-MAPS_FILE = "dissipation_maps.tif"
-RESULT_FILES = ("config.json", "summary.json", "ep_trace.csv", "train_log.csv", "dissipation_map.tif", MAPS_FILE)
 TRACE_CHUNK = 1 << 18
 _PART_CODE = {name: i for i, name in enumerate(PARTS)} | {"none": -1}
 
@@ -81,33 +81,57 @@ class Run:
         return out
 
     def save(self, run_dir: str | Path) -> Path:
+        """Write the run folder, holding its lock. summary.json, which marks a complete run, is removed first
+        and written last, so a save that fails half-way leaves a folder that says it is incomplete."""
         run_dir = Path(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
-        write_json(run_dir / "config.json", {"train": asdict(self.config), "dt": self.dt,
-                                             "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
-                                             "models": [m.describe() for m in self.models],
-                                             "input": self.input})
-        write_json(run_dir / "summary.json", self.summary)
-        self.write_trace(run_dir / "ep_trace.csv")
-        if self.history:
-            write_log(run_dir / "train_log.csv", self.history)
-        if self.maps is not None:
-            meta = {"axes": "YX", "unit": "um"}
-            res = (1 / self.pixel_size, 1 / self.pixel_size)
-            with atomic_path(run_dir / "dissipation_map.tif") as tmp:
-                tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
-            if not _is_file(self.maps, run_dir / MAPS_FILE):   # evaluate_run may have written them there already
-                with atomic_path(run_dir / MAPS_FILE) as tmp:
-                    tifffile.imwrite(tmp, self.maps, imagej=True, metadata=_maps_metadata(self.window_time))
-        else:   # a trajectory run saved over a movie run must not leave that run's maps behind
-            for name in ("dissipation_map.tif", MAPS_FILE):
-                (run_dir / name).unlink(missing_ok=True)
-        for seed, model in zip(self.summary["seeds"], self.models):
-            save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
+        self._record_input(run_dir)
+        refuse_inputs(run_dir, [self.summary["input"]] if self.summary.get("input") else [])
+        with locked(run_dir):
+            (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
+            ours = {f"model_seed{seed['seed']}.pt" for seed in self.summary["seeds"]}
+            for old in run_dir.glob(CHECKPOINTS):      # an earlier run's other seeds
+                if old.name not in ours:
+                    old.unlink()
+            if self.maps is not None:
+                meta = {"axes": "YX", "unit": "um"}
+                res = (1 / self.pixel_size, 1 / self.pixel_size)
+                with atomic_path(run_dir / "dissipation_map.tif") as tmp:
+                    tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
+                # evaluate_run writes them there already; the lock keeps any other process from replacing them
+                if not _is_file(self.maps, run_dir / MAPS_FILE):
+                    with atomic_path(run_dir / MAPS_FILE) as tmp:
+                        tifffile.imwrite(tmp, self.maps, imagej=True, metadata=_maps_metadata(self.window_time))
+            else:   # a trajectory run saved over a movie run must not leave that run's maps behind
+                for name in ("dissipation_map.tif", MAPS_FILE):
+                    (run_dir / name).unlink(missing_ok=True)
+            self.write_trace(run_dir / "ep_trace.csv")
+            if self.history:
+                write_log(run_dir / "train_log.csv", self.history)
+            for seed, model in zip(self.summary["seeds"], self.models):
+                save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
+            write_json(run_dir / "config.json", {"train": asdict(self.config), "dt": self.dt,
+                                                 "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
+                                                 "models": [m.describe() for m in self.models],
+                                                 "input": self.input})
+            write_json(run_dir / SUMMARY_FILE, self.summary)
         return run_dir
+
+    def _record_input(self, run_dir: Path) -> None:
+        """The input's absolute path, and its path from the run folder, so the run reopens from any working
+        directory and after the folder and its input move together."""
+        source = self.summary.get("input") or self.input.get("source")
+        if not source:
+            return
+        source = Path(source).resolve()
+        self.summary["input"] = self.input["source"] = str(source)
+        try:
+            self.input["source_from_run"] = os.path.relpath(source, run_dir.resolve())
+        except ValueError:   # another drive (Windows): no relative path
+            self.input.pop("source_from_run", None)
 
     def write_trace(self, path: Path) -> None:
         """EP of every window and its cumulative sum along each movie, as CSV."""
@@ -172,27 +196,41 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     Under torchrun (WORLD_SIZE > 1) the ranks train together with DistributedDataParallel and each returns
     the same Run; only rank 0 calls `callback` and writes `run_dir`."""
     t0 = time.perf_counter()
+    if run_dir is not None and str(run_dir) == "":
+        raise CneepError("an empty run folder name would write into the current folder; name a folder")
     plan = plan_training(movie, config, timed=False)   # the batch lowered to fit memory, if it must be
-    trainer = Trainer(movie, plan.config)
+    trainer = Trainer(movie, plan.config)   # every setting checked and a model built before the folder is touched
+    if run_dir is not None and movie.path is not None:
+        refuse_inputs(Path(run_dir), [movie.path])
     with distributed.session(trainer.device):
         return _train(trainer, callback, cancel, run_dir, t0, plan)
 
 
 def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
            run_dir: str | Path | None, t0: float, plan: Plan) -> Run:
-    config = trainer.config
     if not distributed.is_main():
         callback = run_dir = None
-    run_dir = Path(run_dir) if run_dir is not None else None
-    if run_dir is not None:
+    if run_dir is None:
+        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, None), None, t0, plan)
+    run_dir = Path(run_dir)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+    with locked(run_dir):
         try:
-            run_dir.mkdir(parents=True, exist_ok=True)
             # What an earlier run left here goes now, not when this run's results replace it: a run that
             # crashes must not leave a folder that reopens as the old run with this run's model in it.
-            for old in [*(run_dir / name for name in RESULT_FILES), *run_dir.glob("model_seed*.pt")]:
-                old.unlink(missing_ok=True)
+            clear(run_dir)
         except OSError as e:
-            raise CneepError(f"{run_dir}: cannot create or clear the run folder ({e.strerror or e})") from e
+            raise CneepError(f"{run_dir}: cannot clear the earlier run from the folder ({e.strerror or e})") from e
+        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, run_dir), run_dir, t0, plan)
+
+
+def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
+                 run_dir: Path | None) -> list[SeedRun]:
+    """Each seed's best model; seeds cancelled before their first validation have none and are left out."""
+    config = trainer.config
     seed_runs = []
     for i in range(config.seeds):
         seed = config.seed + i
@@ -202,9 +240,14 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
             log=run_dir / "train_log.csv" if run_dir else None))
         if seed_runs[-1].stopped == "cancelled":
             break
-    if all(r.best_iteration == 0 and r.stopped in ("ran away", "diverged") for r in seed_runs):
+    validated = [r for r in seed_runs if r.best_iteration]
+    if not validated and any(r.stopped in ("ran away", "diverged") for r in seed_runs):
         raise CneepError(f"{trainer.data.name}: no model to keep. " + " ".join(training_warnings(seed_runs)))
-    return evaluate_run(trainer, seed_runs, run_dir, t0, plan)
+    if not validated:
+        raise CneepError(f"{trainer.data.name}: cancelled at iteration {seed_runs[-1].iterations}, before the "
+                         f"first validation (every {config.eval_every} iterations, --eval-every): no trained "
+                         "model to evaluate")
+    return validated
 
 
 def training_warnings(seed_runs: list[SeedRun]) -> list[str]:
@@ -311,30 +354,43 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
 def load_run(run_dir: str | Path) -> Run:
     """Open a saved run folder again, without retraining."""
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CneepError(f"{run_dir}: no such run folder")
+    if not (run_dir / SUMMARY_FILE).is_file():
+        info = holder(run_dir)
+        why = (f"a run is writing it now ({describe_holder(info)})" if info and alive(info) else
+               "no summary.json: the run that wrote it did not finish (its checkpoints and train_log.csv, if any, "
+               "show how far it got)")
+        raise CneepError(f"{run_dir}: not a complete run folder; {why}")
     try:
         cfg = json.loads((run_dir / "config.json").read_text())
-        summary = json.loads((run_dir / "summary.json").read_text())
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text())
         with open(run_dir / "ep_trace.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         has_maps = cfg["train"].get("model", "cneep") == "cneep"   # trajectory runs have none
         maps = _read_maps(run_dir / MAPS_FILE) if has_maps else None
-    except (OSError, ValueError, KeyError) as e:
+        config = TrainConfig(**{"average": 0.0, **cfg["train"]})   # runs saved before the weight average had none
+        col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
+        movie, frame, ds = col("movie", np.int64), col("frame", np.int64), col("ds", np.float32)
+        part = np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8)
+        true_ds = col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None
+        seeds = [s["seed"] for s in summary["seeds"]]
+        dt, pixel_size, frame_shape = cfg["dt"], cfg["pixel_size"], tuple(cfg["frame_shape"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
-    config = TrainConfig(**{"average": 0.0, **cfg["train"]})   # runs saved before the weight average had none
-    col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
-    models = [load_checkpoint(run_dir / f"model_seed{s['seed']}.pt") for s in summary["seeds"]]
+    if has_maps and (maps.ndim < 2 or maps.size != len(rows) * maps.shape[-2] * maps.shape[-1]):
+        raise CneepError(f"{run_dir}: {MAPS_FILE} holds maps of shape {maps.shape} but ep_trace.csv has "
+                         f"{len(rows)} windows: the files come from different runs")
+    models = [load_checkpoint(run_dir / f"model_seed{s}.pt") for s in seeds]
     log = run_dir / "train_log.csv"
     try:
-        history = read_log(log, len(summary["seeds"]), config.iterations) if log.is_file() else []
+        history = read_log(log, len(seeds), config.iterations) if log.is_file() else []
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{log}: not a readable training log ({type(e).__name__}: {e})") from e
-    return Run(config=config, dt=cfg["dt"], pixel_size=cfg["pixel_size"], frame_shape=tuple(cfg["frame_shape"]),
-               movie=col("movie", np.int64), frame=col("frame", np.int64),
-               part=np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8),
-               ds=col("ds", np.float32), maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
-               summary=summary,
-               true_ds=col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None, models=models,
-               history=history, input=cfg.get("input", {}))
+    return Run(config=config, dt=dt, pixel_size=pixel_size, frame_shape=frame_shape, movie=movie, frame=frame,
+               part=part, ds=ds,
+               maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
+               summary=summary, true_ds=true_ds, models=models, history=history, input=cfg.get("input", {}))
 
 
 def _maps_metadata(window_time: float) -> dict:

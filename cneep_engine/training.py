@@ -75,16 +75,20 @@ class TrainConfig:
             raise CneepError(f"unknown loss {self.loss!r} (available: {', '.join(LOSSES)})")
         make_loss(self.loss, self.alpha)   # refuses the alphas the loss cannot take
         if self.hidden < 1 or (self.layers is not None and self.layers < 1):
-            raise CneepError("hidden and layers must be at least 1")
-        for name in ("iterations", "batch", "eval_every", "seeds", "val_samples"):
+            raise CneepError("--hidden and --layers must be at least 1")
+        if self.seq_len < 2:
+            raise CneepError(f"--seq-len (frames per window) must be at least 2, not {self.seq_len}")
+        for name, option in (("depth", "depth"), ("channels", "channels"), ("iterations", "iters"),
+                             ("batch", "batch"), ("eval_every", "eval-every"), ("seeds", "seeds"),
+                             ("val_samples", "val-samples")):   # named as the command line's options
             if getattr(self, name) < 1:
-                raise CneepError(f"{name} must be at least 1")
+                raise CneepError(f"--{option} must be at least 1, not {getattr(self, name)}")
         if self.schedule not in SCHEDULES:
             raise CneepError(f"unknown schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
         if not 0 <= self.average < 1:
-            raise CneepError("average (the weight average's decay per step) must be in [0, 1)")
+            raise CneepError("--average (the weight average's decay per step) must be in [0, 1)")
         if self.lr <= 0 or self.weight_decay < 0 or min(self.patience, self.lr_patience) < 0:
-            raise CneepError("lr must be positive, weight_decay and patience non-negative")
+            raise CneepError("--lr must be positive, --weight-decay and --patience non-negative")
 
     @property
     def model_config(self) -> CNEEPConfig:
@@ -151,7 +155,11 @@ class Trainer:
         if data.n_frames < config.seq_len:
             raise CneepError(f"{data.name}: {kind} of {data.n_frames} frames are shorter than "
                              f"seq_len = {config.seq_len}")
-        self.parts = assign_parts(*self.values.shape[:2], config.val_fraction, config.test_fraction, config.seq_len)
+        try:
+            self.parts = assign_parts(*self.values.shape[:2], config.val_fraction, config.test_fraction,
+                                      config.seq_len)
+        except CneepError as e:
+            raise CneepError(f"{data.name}: {e}") from e
         if is_movie:
             self.mean, self.std = frame_statistics(data.frames, self.parts, seed=config.seed)
         elif data.kind == "coordinates":
@@ -169,6 +177,7 @@ class Trainer:
         self.val_truth_rate = None if self.val_truth is None else self.rate(float(self.val_truth.mean()))
         if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
             raise CneepError(f"{data.name}: not enough frames for training and validation windows")
+        self.new_model(config.seed)   # a model that cannot be built fails here, before any file is touched
 
     def new_model(self, seed: int) -> torch.nn.Module:
         torch.manual_seed(seed)
@@ -365,11 +374,14 @@ _LOG_FIELDS = [f for f in Progress.__dataclass_fields__ if f not in ("n_seeds", 
 def _append_log(path: Path, ev: Progress) -> None:
     """One line per event, flushed at once, so a crashed run still leaves its log."""
     new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=_LOG_FIELDS, extrasaction="ignore")
-        if new:
-            w.writeheader()
-        w.writerow(asdict(ev))
+    try:
+        with open(path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=_LOG_FIELDS, extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow(asdict(ev))
+    except OSError as e:
+        raise CneepError(f"{path}: could not write the training log ({e.strerror or e})") from e
 
 
 def write_log(path: Path, history: list[Progress]) -> None:
@@ -395,7 +407,10 @@ def read_log(path: Path, n_seeds: int, iterations: int) -> list[Progress]:
 
 def save_checkpoint(model: torch.nn.Module, path: Path, **info) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"model": model.describe(), "state_dict": model.state_dict(), **info}, tmp)
+        try:
+            torch.save({"model": model.describe(), "state_dict": model.state_dict(), **info}, tmp)
+        except RuntimeError as e:   # torch's writer reports a full disk as a RuntimeError, not an OSError
+            raise CneepError(f"{path}: could not write the checkpoint ({e})") from e
 
 
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> torch.nn.Module:

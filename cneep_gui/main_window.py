@@ -26,6 +26,7 @@ from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Traject
                           simulate_bead_spring, train)
 from cneep_engine import export
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES
+from cneep_engine.run_folder import is_run_folder
 
 from . import settings
 from .log_panel import LogPanel, log
@@ -214,7 +215,7 @@ class MainWindow(QMainWindow):
         with self._reporting():
             if self.job is not None:
                 raise CneepError(f"{path}: wait for the running job to finish (or cancel it) first")
-            if path.is_dir():
+            if is_run_folder(path):
                 run, data = export.open_run(path)
                 self.set_data(data)
                 self.set_run(run)
@@ -241,17 +242,19 @@ class MainWindow(QMainWindow):
 
     def set_data(self, data: Movie | Trajectories) -> None:
         """Show a movie or trajectories and offer the estimators that read it."""
-        self.data = data
+        # The old run goes and the timeline learns the new length before anything is drawn: the old frame
+        # number may lie beyond the new data.
+        self.data, self.run = data, None
         movie = isinstance(data, Movie)
-        self.set_run(None)
-        self._show_data_name()
-        self.training_plots.reset(data.truth)
-        self.training_panel.set_models(["cneep"] if movie else ["neep", "rneep"])
         self.views.setCurrentWidget(self.movie_view if movie else self.trajectory_view)
         if not movie:
             self.trajectory_view.set_data(data)
         self.timeline.set_movie_shape(data.n_movies if movie else data.n_trajectories, data.n_frames, data.dt,
                                       "movie" if movie else "trajectory")
+        self.set_run(None)
+        self._show_data_name()
+        self.training_plots.reset(data.truth)
+        self.training_panel.set_models(["cneep"] if movie else ["neep", "rneep"])
         self._update_actions()
         self._replan()
 

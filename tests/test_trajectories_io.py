@@ -69,7 +69,7 @@ def test_tracks_of_unequal_length_are_cut_with_a_note(tmp_path):
     path = tmp_path / "uneven.csv"
     path.write_text("id,x\n" + "".join(f"a,{i}.5\n" for i in range(5)) + "".join(f"b,{i}.5\n" for i in range(3)))
     t = load_trajectories(path)
-    assert t.data.shape == (2, 3, 1) and "cut to 3" in t.provenance["notes"][0]
+    assert t.data.shape == (2, 3, 1) and "trajectories of 3 frames" in t.provenance["notes"][0]
 
 
 @pytest.mark.parametrize("text, problem", [

@@ -81,7 +81,7 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     _check_finite(movie, path)
     movie.provenance.setdefault("notes", [])
     if truth and path.is_file() and sidecar_path(path).is_file():
-        movie.truth = load_truth(sidecar_path(path), movie.n_movies, movie.n_frames)
+        movie.truth = load_truth(sidecar_path(path), path, movie.frames, movie.provenance["notes"])
         movie.provenance["truth"] = str(sidecar_path(path))
     movie = preprocess(movie, options)
     movie.provenance.update(dt=movie.dt, dt_source=movie.dt_source, pixel_size=movie.pixel_size,
@@ -154,6 +154,6 @@ def save_movie(movie: Movie, path: str | Path) -> Path:
         raise CneepError(f"{path}: is the movie's own source file; save to another name")
     write_tiff(path, np.asarray(movie.frames), movie.dt, movie.pixel_size)
     if movie.truth is not None:
-        save_truth(movie.truth, sidecar_path(path))
+        save_truth(movie.truth, sidecar_path(path), movie.frames)
     movie.path = path
     return path

@@ -17,8 +17,24 @@ def read_array(path: Path, channel: int | None = None, z: int | None = None) -> 
     return (read_npy if path.suffix.lower() == ".npy" else read_npz)(path, channel, z)
 
 
+NPY_MAGIC = b"\x93NUMPY"
+
+
+def check_npy(path: Path) -> None:
+    """Refuse a file that is not an .npy array before numpy, seeing no header, takes it for a pickle."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(len(NPY_MAGIC))
+    except OSError as e:
+        raise CneepError(f"{path}: cannot read the file ({e.strerror or e})") from e
+    if start != NPY_MAGIC:
+        raise CneepError(f"{path}: not a NumPy .npy file (it lacks the .npy header; was another kind of file "
+                         "given this name?)")
+
+
 def read_npy(path: Path, channel: int | None = None, z: int | None = None) -> Movie:
     _no_choice(path, channel, z)
+    check_npy(path)
     try:
         data = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as e:

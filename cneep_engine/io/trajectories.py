@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import CneepError
 from ..trajectories import KINDS, Trajectories
+from .arrays import check_npy
 from .atomic import atomic_path
 from .truth import load_truth, save_truth, sidecar_path
 
@@ -74,7 +75,7 @@ def load_trajectories(path: str | Path, truth: bool = True, *, kind: str | None 
         raise CneepError(f"{path}: each trajectory has {traj.n_frames} frame; at least 2 are needed")
     notes = traj.provenance.setdefault("notes", [])
     if truth and sidecar_path(path).is_file():
-        traj.truth = load_truth(sidecar_path(path), traj.n_trajectories, traj.n_frames)
+        traj.truth = load_truth(sidecar_path(path), path, _values(traj), notes)
         traj.provenance["truth"] = str(sidecar_path(path))
         if traj.dt_source == "default" and "dt" in traj.truth.params:
             traj.dt, traj.dt_source = float(traj.truth.params["dt"]), "metadata"
@@ -105,7 +106,7 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
     if suffix not in SUFFIXES:
         raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
     # States are written as the values the labels give them, so a file reads back as it was written.
-    values = np.asarray(traj.labels)[traj.data] if traj.kind == "states" and traj.labels else traj.data
+    values = _values(traj)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="") as f:
@@ -118,9 +119,14 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
                     names = {} if traj.kind == "states" else {"labels": np.array([str(v) for v in traj.labels])}
                     np.savez(f, **{traj.kind: values}, dt=np.float64(traj.dt), **names)
     if traj.truth is not None:
-        save_truth(traj.truth, sidecar_path(path))
+        save_truth(traj.truth, sidecar_path(path), values)
     traj.path = path
     return path
+
+
+def _values(traj: Trajectories) -> np.ndarray:
+    """The values as the file holds them: states as the labels they stand for."""
+    return np.asarray(traj.labels)[traj.data] if traj.kind == "states" and traj.labels else traj.data
 
 
 def _write_csv(f, traj: Trajectories, values: np.ndarray) -> None:
@@ -138,6 +144,7 @@ def _read_array(path: Path, kind: str | None) -> Trajectories:
     dt, labels, name = None, [], "array"
     try:
         if path.suffix.lower() == ".npy":
+            check_npy(path)
             data = np.load(path, allow_pickle=False)
         else:
             with np.load(path, allow_pickle=False) as z:
@@ -173,7 +180,10 @@ def _read_array(path: Path, kind: str | None) -> Trajectories:
 def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectories:
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = [(n, row) for n, row in enumerate(csv.reader(f), 1) if any(c.strip() for c in row)]
+            delimiter = _delimiter(f.readline())
+            f.seek(0)
+            rows = [(n, row) for n, row in enumerate(csv.reader(f, delimiter=delimiter), 1)
+                    if any(c.strip() for c in row)]
     except (OSError, UnicodeDecodeError, csv.Error) as e:
         raise CneepError(f"{path}: not a readable CSV file ({type(e).__name__}: {e})") from e
     if not rows:
@@ -235,15 +245,30 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     if short < 2:
         raise CneepError(f"{path}: trajectory {name_of[lengths.index(short)]!r} has {short} frame; at least 2 are needed")
     if max(lengths) != short:
-        kept = short * len(series) / sum(lengths)
-        notes.append(f"trajectories have {short} to {max(lengths)} frames; all were cut to {short} "
-                     f"({kept:.0%} of the frames are used)")
-    data = np.stack([s[:short] for s in series])
+        # Trajectories are of one length: every track is cut into as many pieces of the shortest one's length
+        # as it holds (each cut loses one transition), rather than all cut to the shortest.
+        pieces = [(key if len(s) < 2 * short else f"{key}:{a}", s[a:a + short])   # id:first row of the piece
+                  for key, s in zip(name_of, series) for a in range(0, len(s) - short + 1, short)]
+        name_of, series = [key for key, _ in pieces], [piece for _, piece in pieces]
+        kept = len(series) * (short - 1) / sum(n - 1 for n in lengths)
+        notes.append(f"tracks have {short} to {max(lengths)} frames: read as {len(series)} trajectories of {short} "
+                     f"frames, pieces of the tracks ({kept:.1%} of the transitions are used)")
+    data = np.stack(series)
     labels = [header[i] for i in value_cols]
     if kind == "states":
         data, labels = data[..., 0], []
     provenance = {"format": "CSV", "reader": "csv", "columns": header, "ids": name_of, "notes": notes}
     return _trajectories(path, data, kind, dt, labels, provenance)
+
+
+def _delimiter(first_line: str) -> str:
+    """Commas, or semicolons or tabs where the first line has those and no comma (spreadsheets in locales
+    with a decimal comma write semicolons)."""
+    if "," not in first_line:
+        for sep in (";", "\t"):
+            if sep in first_line:
+                return sep
+    return ","
 
 
 def _trajectories(path: Path, data: np.ndarray, kind: str, dt: float | None, labels: list, provenance: dict) -> Trajectories:

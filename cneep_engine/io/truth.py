@@ -1,7 +1,12 @@
-"""Ground-truth sidecar: `NAME.truth.npz` next to `NAME.tif`, found by `cneep train` by itself."""
+"""Ground-truth sidecar: `NAME.truth.npz` next to `NAME.tif`, found by `cneep train` by itself.
+
+A sidecar belongs to one movie: its name is the movie's full name, and it stores a fingerprint of the movie
+(shape and a hash of a few frames) that is checked when it is read. The older name (the text before the
+first dot) is not read: it was shared by exp.1.tif and exp.2.tif."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -15,22 +20,41 @@ from .atomic import atomic_path
 
 
 def sidecar_path(movie_path: str | Path) -> Path:
+    """NAME.truth.npz for NAME.EXT: the file's full name without its last suffix (exp.1.tif -> exp.1.truth.npz),
+    so that no two movies of a folder share one."""
     p = Path(movie_path)
-    return p.with_name(p.name.split(".")[0] + ".truth.npz")
+    return p.with_name(f"{p.stem if p.suffix else p.name}.truth.npz")
 
 
-def save_truth(truth: GroundTruth, path: Path) -> None:
+def fingerprint(values) -> dict:
+    """Shape and a hash of a few frames spread over the data (series, frames, ...): enough to tell one movie
+    or set of trajectories from another without reading it all. Values are hashed as float64, so the same
+    numbers read from TIFF, CSV or NumPy hash alike."""
+    shape = tuple(values.shape)
+    n = shape[0] * shape[1]
+    flat = sorted({int(i) for i in np.linspace(0, n - 1, min(n, 4))})
+    digest = hashlib.sha256()
+    for i in flat:
+        digest.update(np.ascontiguousarray(values[i // shape[1], i % shape[1]], dtype=np.float64).tobytes())
+    return {"shape": list(shape), "sha256": digest.hexdigest()}
+
+
+def save_truth(truth: GroundTruth, path: Path, values) -> None:
+    """Write the sidecar of the data `values` (as a reader returns them), with their fingerprint."""
     arrays = {"ds": truth.ds.astype(np.float64)}
     if truth.positions is not None:
         arrays["positions"] = truth.positions.astype(np.float32)
-    meta = {"sigma": truth.sigma, "sigma_2pt": truth.sigma_2pt, "params": truth.params}
+    meta = {"sigma": truth.sigma, "sigma_2pt": truth.sigma_2pt, "params": truth.params,
+            "fingerprint": fingerprint(values)}
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:  # a file object keeps numpy from appending its own suffix
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
 
 
-def load_truth(path: Path, n_movies: int, n_frames: int) -> GroundTruth:
-    """Read and check a sidecar against the movie it belongs to."""
+def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTruth:
+    """Read a sidecar and check that it belongs to `source`, whose data (as read) are `values`.
+
+    Sidecars written before fingerprints were stored are accepted when their size matches, with a note."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
@@ -39,9 +63,18 @@ def load_truth(path: Path, n_movies: int, n_frames: int) -> GroundTruth:
         sigma, sigma_2pt = float(meta["sigma"]), float(meta["sigma_2pt"])
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         raise CneepError(f"{path}: not a readable ground-truth sidecar ({type(e).__name__}: {e})") from e
-    if ds.shape != (n_movies, n_frames - 1):
-        raise CneepError(f"{path}: ground truth has EP for {ds.shape} transitions but the movie has "
-                         f"{(n_movies, n_frames - 1)}")
+    shape = tuple(values.shape[:2])
+    if ds.shape != (shape[0], shape[1] - 1):
+        raise CneepError(f"{path}: ground truth has EP for {ds.shape} transitions but {source} has "
+                         f"{(shape[0], shape[1] - 1)}: it belongs to another movie")
+    stored = meta.get("fingerprint")
+    if stored is None:
+        notes.append(f"ground truth {path.name} carries no fingerprint of its movie (written by an older "
+                     "version): only its size was checked")
+    elif stored != fingerprint(values):
+        what = (f"shape {stored.get('shape')}, not {list(values.shape)}" if stored.get("shape") != list(values.shape)
+                else "same shape, different frames")
+        raise CneepError(f"{path}: ground truth of another movie, not of {source} ({what})")
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
     params = meta.get("params", {})

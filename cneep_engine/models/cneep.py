@@ -37,6 +37,11 @@ class CNEEP(nn.Module):
                  mean: float = 0.0, std: float = 1.0):
         super().__init__()
         self.config, self.frame_shape = config, tuple(frame_shape)
+        too_small = ValueError(f"frames of {tuple(frame_shape)} pixels are too small for depth {config.depth}")
+        # Checked before any layer exists: deep models on small frames would first allocate gigabytes of
+        # weights. The stride-2 convolution halves each side (rounding up), every pooling halves it again.
+        if min(-(-n // 2) >> (config.depth - 1) for n in frame_shape) < 1:
+            raise too_small
         c = config.channels
         # Each ReLU that the published network applies before a max-pool comes after it here. Parameterless
         # layers only swap places, so the convolutions keep their indices (and checkpoints their keys).
@@ -46,7 +51,6 @@ class CNEEP(nn.Module):
                        nn.Conv2d(c << i, c << i, 3, padding=1), nn.ReLU(inplace=True),
                        nn.Conv2d(c << i, c << (i + 1), 3, padding=1)]
         self.trunk = nn.Sequential(*layers, nn.ReLU(inplace=True))
-        too_small = ValueError(f"frames of {tuple(frame_shape)} pixels are too small for depth {config.depth}")
         try:
             with torch.no_grad():
                 self.feature_shape = tuple(self.trunk(torch.zeros(1, config.seq_len, *frame_shape)).shape[1:])
