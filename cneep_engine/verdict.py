@@ -206,14 +206,15 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
 
 
 def describe(summary: dict) -> str:
-    """The verdict in one line: "EP rate 2.03 ± 0.05 k_B/s (95%: 1.93-2.13), p_equilibrium < 0.001", or
-    "no dissipation detected above 0.03 k_B/s (p = 0.41)"; just the rate for runs saved without a verdict."""
+    """The verdict in one line, "EP rate 2.03 ± 0.05 k_B/s (95%: 1.93-2.13), p_equilibrium < 0.001" or, when
+    the test does not reject equilibrium at 5%, "EP rate 0.01 ± 0.02 k_B/s (95%: -0.03 to 0.05): no
+    dissipation detected above 0.03 k_B/s (p = 0.41)"; just the rate for runs saved without a verdict."""
     rate, err, p = summary["ep_rate"], summary.get("ep_rate_err"), summary.get("p_equilibrium")
     if err is None or p is None or not np.isfinite(err):
         return f"EP rate {rate:.4g} k_B/s"
-    if p >= 0.05:
-        return f"no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
-    d = max(0, 1 - math.floor(math.log10(err))) if err > 0 else 4
+    d = max(0, 1 - math.floor(math.log10(err))) if err > 0 else 4   # two significant digits of the error
     low, high = summary["ep_rate_ci95"]
-    return (f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}-{high:.{d}f}), p_equilibrium "
-            + ("< 0.001" if p < 0.001 else f"= {p:.2g}"))
+    text = (f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}{' to ' if low < 0 else '-'}{high:.{d}f})")
+    if p >= 0.05:
+        return f"{text}: no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
+    return f"{text}, p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")
