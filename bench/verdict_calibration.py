@@ -7,9 +7,10 @@ Five experiments, each repeated with independent data (and training) seeds:
   eq-neep   NEEP, short training on equilibrium bead coordinates: p_equilibrium uniform.
   driven    CNEEP, short training on the N=2 chain at Tc=1, Th=10 (10 movies): p_equilibrium < 1e-3; coverage
             of the test windows' exact rate (empirical_rate), of sigma_2pt and of the trained estimator's own
-            expectation (its rate on 10x more fresh movies), with the convergence flag.
+            expectation (its rate on 5x more windows of fresh movies), with the convergence flag.
+Movies are small (12 x 24 px, as in tests/test_training.py) so that CNEEP learns in a few minutes of one core.
 
-    OMP_NUM_THREADS=1 python bench/verdict_calibration.py --jobs 2      # ~25 min on 2 cores
+    OMP_NUM_THREADS=1 python bench/verdict_calibration.py --jobs 2      # ~30 min on 2 cores
 Writes bench/out/verdict/calibration.json and prints a markdown table.
 """
 
@@ -26,6 +27,11 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kstest
 
+
+
+def _renderer():
+    from cneep_engine import BeadRenderer
+    return BeadRenderer(cell=12, pixel_size=2.0, psf_sigma=12 / 7)
 
 
 def _train(data, config):
@@ -48,8 +54,8 @@ def exact(seed: int, movies: int, frames: int) -> dict:
 
 
 def eq_movie(seed: int, movies: int, frames: int, train: dict) -> dict:
-    from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring
-    data = simulate_bead_spring(BeadSpringChain(tc=1, th=1, dt=0.01), BeadRenderer(), movies, frames, seed=seed)
+    from cneep_engine import BeadSpringChain, TrainConfig, simulate_bead_spring
+    data = simulate_bead_spring(BeadSpringChain(tc=1, th=1, dt=0.01), _renderer(), movies, frames, seed=seed)
     return _fields(_train(data, TrainConfig(**train, seed=seed)).summary)
 
 
@@ -61,15 +67,15 @@ def eq_neep(seed: int, movies: int, frames: int, train: dict) -> dict:
 
 
 def driven(seed: int, movies: int, frames: int, train: dict) -> dict:
-    from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring
+    from cneep_engine import BeadSpringChain, TrainConfig, simulate_bead_spring
     from cneep_engine.run import evaluate
     from cneep_engine.training import Trainer
     from cneep_engine.windows import window_starts
     chain = BeadSpringChain(tc=1, th=10, dt=0.01)
     config = TrainConfig(**train, seed=seed)
-    run = _train(simulate_bead_spring(chain, BeadRenderer(), movies, frames, seed=seed), config)
-    # The trained estimator's own expectation: its mean dS on 10x more windows of fresh movies.
-    fresh = Trainer(simulate_bead_spring(chain, BeadRenderer(), 10 * movies, frames, seed=50_000 + seed), config)
+    run = _train(simulate_bead_spring(chain, _renderer(), movies, frames, seed=seed), config)
+    # The trained estimator's own expectation: its mean dS on 5x more windows of fresh movies (25x the test part).
+    fresh = Trainer(simulate_bead_spring(chain, _renderer(), 5 * movies, frames, seed=50_000 + seed), config)
     starts, _ = window_starts(fresh.parts, 2)
     ds, _, _ = evaluate(fresh, run.models, starts)
     t = run.summary["truth"]
@@ -83,6 +89,14 @@ def _fields(s: dict) -> dict:
     return {k: s[k] for k in keys}
 
 
+def _cpu() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.machine()
+
+
 def _covered(rows: list[dict], key: str, ci: str = "ep_rate_ci95") -> float:
     return float(np.mean([r[ci][0] <= r[key] <= r[ci][1] for r in rows]))
 
@@ -92,29 +106,31 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=20, help="repeats of each trained experiment")
     p.add_argument("--exact-repeats", type=int, default=400)
     p.add_argument("--movies", type=int, default=10)
-    p.add_argument("--frames", type=int, default=1000, help="frames per movie")
-    p.add_argument("--iters", type=int, default=300, help="training iterations")
-    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--frames", type=int, default=2000, help="frames per driven movie")
+    p.add_argument("--iters", type=int, default=2000, help="training iterations on driven movies")
+    p.add_argument("--eq-frames", type=int, default=1000, help="frames per equilibrium movie")
+    p.add_argument("--eq-iters", type=int, default=1000, help="training iterations at equilibrium")
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--channels", type=int, default=8, help="cneep: channels of the first block")
     p.add_argument("--eval-every", type=int, default=25, help="iterations between validations")
-    p.add_argument("--neep-frames", type=int, default=5000)
+    p.add_argument("--neep-frames", type=int, default=5000, help="frames per equilibrium trajectory")
     p.add_argument("--jobs", type=int, default=2, help="processes, one torch thread each")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/verdict/calibration.json"))
     a = p.parse_args()
     train = {"iterations": a.iters, "lr": a.lr, "batch": a.batch, "channels": a.channels,
              "eval_every": a.eval_every, "patience": 0, "device": "cpu"}
+    eq_train = train | {"iterations": a.eq_iters}
     t0 = time.perf_counter()
     with ProcessPoolExecutor(a.jobs) as pool:
         futures = {
-            "exact": [pool.submit(exact, s, a.movies, a.frames) for s in range(a.exact_repeats)],
-            "eq-movie": [pool.submit(eq_movie, s, a.movies, a.frames, train) for s in range(a.repeats)],
-            "eq-neep": [pool.submit(eq_neep, s, a.movies, a.neep_frames, train) for s in range(a.repeats)],
             "driven": [pool.submit(driven, s, a.movies, a.frames, train) for s in range(a.repeats)],
+            "eq-movie": [pool.submit(eq_movie, s, a.movies, a.eq_frames, eq_train) for s in range(a.repeats)],
+            "eq-neep": [pool.submit(eq_neep, s, a.movies, a.neep_frames, eq_train) for s in range(a.repeats)],
+            "exact": [pool.submit(exact, s, a.movies, a.frames) for s in range(a.exact_repeats)],
         }
         rows = {name: [f.result() for f in fs] for name, fs in futures.items()}
-    out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{platform.processor() or platform.machine()}, "
-           f"{os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"), "wall_s": time.perf_counter() - t0,
+    out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{_cpu()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"), "wall_s": time.perf_counter() - t0,
            "rows": rows, "results": {}}
     res = out["results"]
     res["exact"] = {"coverage_sigma_2pt": _covered(rows["exact"], "sigma_2pt"),
