@@ -130,8 +130,8 @@ def main() -> None:
             "exact": [pool.submit(exact, s, a.movies, a.frames) for s in range(a.exact_repeats)],
         }
         rows = {name: [f.result() for f in fs] for name, fs in futures.items()}
-    out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{_cpu()}, {os.cpu_count()} cores", "date": time.strftime("%Y-%m-%d"), "wall_s": time.perf_counter() - t0,
-           "rows": rows, "results": {}}
+    out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{_cpu()}, {os.cpu_count()} cores",
+           "date": time.strftime("%Y-%m-%d"), "wall_s": time.perf_counter() - t0, "rows": rows, "results": {}}
     res = out["results"]
     res["exact"] = {"coverage_sigma_2pt": _covered(rows["exact"], "sigma_2pt"),
                     "mean_err": float(np.mean([r["ep_rate_err"] for r in rows["exact"]])),
@@ -145,7 +145,8 @@ def main() -> None:
                      "converged": float(np.mean([bool(r["converged"]) for r in rows[name]]))}
     d = rows["driven"]
     res["driven"] = {"p_max": max(r["p_equilibrium"] for r in d),
-                     "coverage_empirical": _covered(d, "empirical_rate"), "coverage_sigma_2pt": _covered(d, "sigma_2pt"),
+                     "coverage_empirical": _covered(d, "empirical_rate"),
+                     "coverage_sigma_2pt": _covered(d, "sigma_2pt"),
                      "coverage_expectation": _covered(d, "expectation"),
                      "mean_rate": float(np.mean([r["ep_rate"] for r in d])),
                      "sd_of_rates": float(np.std([r["ep_rate"] for r in d], ddof=1)),
@@ -155,7 +156,7 @@ def main() -> None:
                      "converged": float(np.mean([bool(r["converged"]) for r in d]))}
     a.output.parent.mkdir(parents=True, exist_ok=True)
     a.output.write_text(json.dumps(out, indent=1))
-    print(f"| experiment | repeats | result |\n|---|---|---|")
+    print("| experiment | repeats | result |\n|---|---|---|")
     for name, r in res.items():
         shown = {k: v for k, v in r.items() if k != "p_values"}
         print(f"| {name} | {len(rows[name])} | " + ", ".join(

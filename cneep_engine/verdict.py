@@ -36,15 +36,15 @@ def integrated_time(x: np.ndarray, segment: np.ndarray | None = None, max_lag: i
     With this convention the variance of a mean of n samples is 2 tau var(x) / n, and an AR(1) series with
     coefficient phi has tau = (1 + phi) / (2 (1 - phi)); uncorrelated samples have tau = 1/2. rho is pooled over
     the segments (pairs never span two) and summed up to Sokal's automatic window, the smallest W with
-    W >= 5 tau(W), or to `max_lag` (default: the longest segment) when no such W comes first."""
+    W >= 5 tau(W), or to `max_lag` when no such W comes first; 1/2 when there is no lag to sum."""
     x = np.asarray(x, np.float64)
     n = x.size
     segment = np.zeros(n, np.int64) if segment is None else np.asarray(segment)
-    if n < 3:
-        return 0.5
-    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]]) if n else np.zeros(0, np.int64)
     lengths = np.diff(np.r_[starts, n])
-    max_lag = int(min(lengths.max() - 1, max_lag or n))
+    # At most the longest segment's lags, and four mean segment lengths: the padding below costs max_lag per segment.
+    longest = min(int(lengths.max(initial=1)) - 1, 4 * n // max(starts.size, 1))
+    max_lag = longest if max_lag is None else min(max_lag, longest)
     if max_lag < 1:
         return 0.5
     # Autocovariance of all segments in one FFT: each segment is followed by max_lag zeros, so no product
@@ -193,14 +193,14 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
     boot = block_bootstrap(sums, counts, seed=seed) / window_time
     null = sign_flip_null(sums, seed=seed)
     rate_err = float(boot.std(ddof=1)) if n_blocks > 1 else float("nan")
-    if length < wanted:
+    if length < BLOCK_TAUS * (tau - 0.5):   # uncorrelated windows (tau = 1/2) need no long blocks
         warnings.append(f"held-out dS is correlated over {tau:.3g} windows and blocks of {length} windows are "
-                        f"shorter than {BLOCK_TAUS} of them: the error bar may be too small (use more or longer "
+                        f"shorter than {BLOCK_TAUS} times that: the error bar may be too small (use more or longer "
                         "movies)")
     if n_blocks < MIN_BLOCKS:
         warnings.append(f"only {n_blocks} independent blocks of held-out windows: the error bar and p-value "
                         "are rough (use more or longer movies)")
-    converged, notes = convergence(history, rate_err)
+    converged, notes = convergence(history, rate_err if np.isfinite(rate_err) else 0.0)
     return {"ep_rate_err": rate_err,
             "ep_rate_ci95": [float(q) for q in np.percentile(boot, [2.5, 97.5])],
             "p_equilibrium": p_value(float(sums.sum()), null),
