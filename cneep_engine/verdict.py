@@ -158,12 +158,12 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
         change = slope * span
         moving = abs(change) > max(2 * se_change, DRIFT * abs(rate[-1]), err / 3)
         if moving:
-            warnings.append(f"not converged: {who}the validation EP rate still moved by {change:+.3g} k_B/s over "
+            warnings.append(f"not converged: {who}the validation rate still moved by {change:+.3g} k_B/s over "
                             f"the last {span:.0f} iterations (error bar {err:.2g}): train longer")
         gap = train.mean() - rate.mean()
         apart = abs(gap) > 3 * math.hypot(train.std(ddof=1) / math.sqrt(len(train)), err)
         if apart:
-            warnings.append(f"not converged: {who}training and validation EP rates disagree ({train.mean():.3g} "
+            warnings.append(f"not converged: {who}training and validation rates disagree ({train.mean():.3g} "
                             f"against {rate.mean():.3g} k_B/s over the last validations): overfitting, or train "
                             "longer")
         verdicts.append(not (moving or apart))
@@ -218,7 +218,7 @@ def describe(summary: dict) -> str:
         return f"EP rate {rate:.4g} k_B/s"
     d = max(0, 1 - math.floor(math.log10(err))) if err > 0 else 4   # two significant digits of the error
     low, high = summary["ep_rate_ci95"]
-    text = (f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}{' to ' if low < 0 else '-'}{high:.{d}f})")
+    text = f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}{' to ' if low < 0 else '-'}{high:.{d}f})"
     if p >= 0.05:
         return f"{text}: no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
     return f"{text}, p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")
