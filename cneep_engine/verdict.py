@@ -21,7 +21,7 @@ from .training import Progress
 
 BLOCK_TAUS = 10          # block length in integrated autocorrelation times
 MIN_BLOCKS = 20          # fewer blocks make the error bar and p-value rough
-MAX_BLOCKS = 1000        # more gain nothing (the error bar is then known to ~2%) and cost time
+MAX_BLOCKS = 200         # longer blocks then: they also hold slow correlations too weak for the window to see
 RESAMPLES = 2000         # bootstrap resamples
 FLIPS = 9999             # random sign patterns: p-values down to 1e-4
 SOKAL_C = 5.0            # Sokal's window: sum rho(t) up to the smallest W >= SOKAL_C * tau(W)
