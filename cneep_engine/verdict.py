@@ -5,6 +5,9 @@ stationary and time-reversal symmetric (equilibrium), dS on windows the estimato
 therefore symmetric about 0. dS is correlated in time (windows share frames, the system relaxes slowly), so
 the statistics work on blocks of consecutive windows, several integrated autocorrelation times long, never
 spanning a movie boundary or a gap: under equilibrium each block's sum S_B is as likely as -S_B.
+A part of dS of the form g(x') - g(x) carries no EP and telescopes along a movie, so neighbouring blocks'
+sums partly cancel; treated as independent they overstate the noise: the error bar, p-value and noise floor
+then err on the safe side (docs/benchmarks.md, "Verdict calibration").
 
     v = verdict(ds, movie, frame, part == TEST, window_time, history)
     v["ep_rate_err"], v["ep_rate_ci95"], v["p_equilibrium"], v["noise_floor"], v["converged"], v["warnings"]
