@@ -356,6 +356,7 @@ def _train(args) -> None:
     from . import distributed
     from .movie import Movie
     from .run import train
+    from .verdict import describe
     main_rank = distributed.is_main()   # under torchrun only rank 0 reports
     args.quiet = args.quiet or not main_rank
     data = _load(args, model=args.model)
@@ -388,9 +389,13 @@ def _train(args) -> None:
     if not main_rank:
         return
     s = run.summary
-    spread = f" +- {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
-    print(f"EP rate {s['ep_rate']:.4g}{spread} per s ({s['ep_per_frame']:.4g} per frame; loss-based "
-          f"{s['loss_based_rate']:.4g}) on {s['test_windows']} held-out windows, {s['device']}, {s['wall_s']:.0f} s")
+    spread = f"; spread over seeds {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
+    print(f"{describe(s)}{spread}")
+    print(f"  {s['ep_per_frame']:.4g} per frame; loss-based {s['loss_based_rate']:.4g} per s; on {s['test_windows']} "
+          f"held-out windows in {s['block']['blocks']} blocks of ~{s['block']['windows']}; {s['device']}, "
+          f"{s['wall_s']:.0f} s")
+    for warning in s["warnings"]:
+        print(warning)
     if "truth" in s:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g}, sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%}), "

@@ -31,6 +31,7 @@ from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, des
 from .trajectories import Trajectories
 from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
+from .verdict import verdict
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
@@ -324,10 +325,15 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         "movies": trainer.parts.shape[0], "frames": movie.n_frames,
         "test_windows": int(test.sum()),
         "seeds": seeds,
-        "warnings": training_warnings(seed_runs),
+        "warnings": training_warnings(seed_runs),   # sentences for the user; every check appends its own
     }
     if plan is not None:
         summary["plan"] = plan.as_dict()
+    history = [e for r in seed_runs for e in r.history]
+    # On the seed-averaged dS, as ep_rate: error bar, equilibrium test, noise floor, convergence.
+    checks = verdict(ds, movie_idx, frame_idx, test, (config.seq_len - 1) * movie.dt, history)
+    summary["warnings"] += checks.pop("warnings")
+    summary.update(checks)
     if true_ds is not None:
         t = movie.truth
         empirical = rate(float(true_ds[test].mean()))
@@ -344,7 +350,7 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
     run = Run(config=config, dt=movie.dt, pixel_size=getattr(movie, "pixel_size", 1.0),
               frame_shape=tuple(trainer.values.shape[2:]), movie=movie_idx, frame=frame_idx, part=part,
               ds=ds, maps=maps,
-              summary=summary, true_ds=true_ds, models=models, history=[e for r in seed_runs for e in r.history],
+              summary=summary, true_ds=true_ds, models=models, history=history,
               input=dict(movie.provenance))
     if run_dir is not None:
         run.save(run_dir)

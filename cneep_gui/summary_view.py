@@ -1,16 +1,28 @@
-"""The run's result in words: EP rate with its spread over seeds, and how it compares with the truth."""
+"""The run's result in words: the verdict (EP rate, error bar, equilibrium test), its spread over seeds,
+warnings, and how it compares with the truth."""
 
 from __future__ import annotations
 
+from html import escape
+
 from PyQt6.QtWidgets import QLabel
+
+from cneep_engine.verdict import describe
+
+
+def _html(text: str) -> str:
+    return escape(text).replace("k_B", "k<sub>B</sub>")
 
 
 def summary_text(summary: dict) -> str:
     s = summary
-    spread = f" ± {s['ep_rate_std']:.3g}" if s.get("ep_rate_std") is not None else ""
-    seeds = f" (mean ± s.d. over {len(s['seeds'])} seeds)" if spread else ""
-    lines = [f"<b>EP rate {s['ep_rate']:.4g}{spread} k<sub>B</sub>/s</b>{seeds}",
-             f"on {s.get('test_windows', '?')} held-out test windows"]
+    lines = [f"<b>{_html(describe(s))}</b>"]
+    if s.get("ep_rate_std") is not None:
+        lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
+    block = s.get("block")
+    blocks = f" in {block['blocks']} blocks of ~{block['windows']}" if block else ""
+    lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
+    lines += [f"<span style='color:#b35900'>⚠ {_html(w)}</span>" for w in s.get("warnings", [])]
     if "truth" in s:
         t = s["truth"]
         r2 = f", R² = {t['r2']:.3f} per transition" if t.get("r2") is not None else ""

@@ -1,0 +1,227 @@
+"""The statistics of a held-out dS series: error bar, equilibrium test with its noise floor, convergence.
+
+Every estimator here is odd under time reversal, dS(reversed window) = -dS(window). If the recording is
+stationary and time-reversal symmetric (equilibrium), dS on windows the estimator was not trained on is
+therefore symmetric about 0. dS is correlated in time (windows share frames, the system relaxes slowly), so
+the statistics work on blocks of consecutive windows, several integrated autocorrelation times long, never
+spanning a movie boundary or a gap: under equilibrium each block's sum S_B is as likely as -S_B.
+A part of dS of the form g(x') - g(x) carries no EP and telescopes along a movie, so neighbouring blocks'
+sums partly cancel; treated as independent they overstate the noise: the error bar, p-value and noise floor
+then err on the safe side (docs/benchmarks.md, "Verdict calibration").
+
+    v = verdict(ds, movie, frame, part == TEST, window_time, history)
+    v["ep_rate_err"], v["ep_rate_ci95"], v["p_equilibrium"], v["noise_floor"], v["converged"], v["warnings"]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from .training import Progress
+
+BLOCK_TAUS = 10          # block length in integrated autocorrelation times
+MIN_BLOCKS = 20          # fewer blocks make the error bar and p-value rough
+MAX_BLOCKS = 200         # longer blocks then: they also hold slow correlations too weak for the window to see
+RESAMPLES = 2000         # bootstrap resamples
+FLIPS = 9999             # random sign patterns: p-values down to 1e-4
+SOKAL_C = 5.0            # Sokal's window: sum rho(t) up to the smallest W >= SOKAL_C * tau(W)
+MIN_VALIDATIONS = 9      # a third of them, at least 3, judge whether training settled
+DRIFT = 0.05             # relative change of the validation rate over that third that counts as still moving
+MAX_LAG = 10_000         # lags summed at most (tau up to ~2000 windows), so millions of windows take ~0.3 s
+
+
+def integrated_time(x: np.ndarray, segment: np.ndarray | None = None, max_lag: int | None = None) -> float:
+    """Integrated autocorrelation time of a stationary series, in samples: tau = 1/2 + sum_{t>=1} rho(t).
+
+    With this convention the variance of a mean of n samples is 2 tau var(x) / n, and an AR(1) series with
+    coefficient phi has tau = (1 + phi) / (2 (1 - phi)); uncorrelated samples have tau = 1/2. rho is pooled over
+    the segments (pairs never span two) and summed up to Sokal's automatic window, the smallest W with
+    W >= 5 tau(W), or to `max_lag` when no such W comes first; 1/2 when there is no lag to sum."""
+    x = np.asarray(x, np.float64)
+    n = x.size
+    segment = np.zeros(n, np.int64) if segment is None else np.asarray(segment)
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]]) if n else np.zeros(0, np.int64)
+    lengths = np.diff(np.r_[starts, n])
+    # At most the longest segment's lags, and four mean segment lengths: the padding below costs max_lag per segment.
+    longest = min(int(lengths.max(initial=1)) - 1, 4 * n // max(starts.size, 1))
+    max_lag = longest if max_lag is None else min(max_lag, longest)
+    if max_lag < 1:
+        return 0.5
+    # Autocovariance of all segments in one FFT: each segment is followed by max_lag zeros, so no product
+    # at a lag up to max_lag pairs samples of two segments (nor wraps around the circular correlation's end).
+    padded = np.zeros(n + starts.size * max_lag)
+    padded[np.arange(n) + np.repeat(np.arange(starts.size) * max_lag, lengths)] = x - x.mean()
+    size = 1 << (padded.size - 1).bit_length()
+    f = np.fft.rfft(padded, size)
+    products = np.fft.irfft(f * f.conj(), size)[:max_lag + 1]
+    lags = np.arange(max_lag + 1)
+    ordered = np.sort(lengths)
+    longer = ordered.size - np.searchsorted(ordered, lags, side="right")   # segments longer than each lag
+    tail = np.r_[np.cumsum(ordered[::-1])[::-1], 0]
+    pairs = tail[ordered.size - longer] - lags * longer
+    cov = products / pairs
+    if cov[0] <= 0:
+        return 0.5
+    tau = 0.5 + np.cumsum(cov[1:] / cov[0])
+    window = np.flatnonzero(np.arange(1, max_lag + 1) >= SOKAL_C * tau)
+    return float(tau[window[0] if window.size else -1])
+
+
+def segments(movie: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Segment index of each window of a selection in Run order (by movie, then frame): a new segment starts
+    with a new movie or after a gap, a step in frames larger than the windows' stride."""
+    movie, frame = np.asarray(movie), np.asarray(frame)
+    if movie.size == 0:
+        return np.zeros(0, np.int64)
+    same = movie[1:] == movie[:-1]
+    step = np.diff(frame)
+    stride = step[same].min() if same.any() else 1
+    return np.r_[0, np.cumsum(~same | (step != stride))]
+
+
+def blocks(segment: np.ndarray, length: int) -> np.ndarray:
+    """Block index of each window: every segment cut into blocks of `length` consecutive windows, its
+    remainder joined to its last block (a segment shorter than `length` is one block). More than MAX_BLOCKS
+    blocks are merged, consecutive whole blocks together, down to at most MAX_BLOCKS."""
+    segment = np.asarray(segment)
+    n = segment.size
+    if n == 0:
+        return np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    lengths = np.diff(np.r_[starts, n])
+    which = np.repeat(np.arange(starts.size), lengths)
+    pos = np.arange(n) - starts[which]
+    k = np.minimum(pos // length, np.maximum(lengths[which] // length - 1, 0))
+    block = np.r_[0, np.cumsum((which[1:] != which[:-1]) | (k[1:] != k[:-1]))]
+    count = block[-1] + 1
+    return block // -(-count // MAX_BLOCKS) if count > MAX_BLOCKS else block
+
+
+def block_bootstrap(sums: np.ndarray, counts: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
+    """Means per window of `resamples` resamplings of the blocks with replacement (sum of the drawn blocks'
+    sums over the sum of their windows)."""
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(sums.size, size=(resamples, sums.size))
+    return sums[pick].sum(1) / counts[pick].sum(1)
+
+
+def sign_flip_null(sums: np.ndarray, flips: int = FLIPS, seed: int = 0) -> np.ndarray:
+    """Sums of the block sums under `flips` random sign patterns: the distribution of the total under
+    time-reversal symmetry, conditional on the |S_B|."""
+    rng = np.random.default_rng(seed)
+    null = np.empty(flips)
+    rows = max(1, (4 << 20) // max(sums.size, 1))      # sign patterns per batch: ~32 MB of float64
+    for a in range(0, flips, rows):
+        b = min(flips, a + rows)
+        null[a:b] = (2.0 * rng.integers(0, 2, size=(b - a, sums.size)) - 1) @ sums
+    return null
+
+
+def p_value(observed: float, null: np.ndarray) -> float:
+    """One-sided p-value of a total at least `observed` (EP >= 0), counting the observed pattern itself."""
+    return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
+
+
+def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, list[str]]:
+    """Whether training had settled, judged per seed over the last third of its validations, with warning
+    sentences for the seeds that had not; None without validations (no training log).
+
+    Not converged: fewer than MIN_VALIDATIONS validations (too few to show a plateau at the end); the
+    validation EP rate still moved (least-squares change over the last third) by more than twice the change's
+    own uncertainty, more than DRIFT of the rate and more than a third of the result's error bar `err`; or the
+    training batches' rate and the validation rate disagree by more than three times their combined error (the
+    training rate's scatter and `err`), the sign of overfitting or of a weight average lagging a moving model.
+    The validation set is fixed, so its sampling noise hardly moves the validation rate from one validation to
+    the next: what moves it is the model. With a learning rate decaying to 0 (cosine) the rate freezes at the
+    end whether or not it had settled, but a run stopped too early still drifts by several percent in its
+    last third (bench/out/verdict), where runs that had settled move by under 3%."""
+    warnings, verdicts = [], []
+    seeds = list(dict.fromkeys(e.seed for e in history))
+    for seed in seeds:
+        who = f"seed {seed}: " if len(seeds) > 1 else ""
+        val = [e for e in history if e.seed == seed and e.val_rate is not None]
+        if not val:
+            continue
+        if len(val) < MIN_VALIDATIONS:
+            warnings.append(f"not converged: {who}only {len(val)} validations, too few to show that the estimate "
+                            "settled: train longer or validate more often")
+            verdicts.append(False)
+            continue
+        last = val[-math.ceil(len(val) / 3):]
+        it = np.array([e.iteration for e in last], np.float64)
+        rate = np.array([e.val_rate for e in last])
+        train = np.array([e.train_rate for e in last])
+        span = it[-1] - it[0]
+        slope, icpt = np.polyfit(it, rate, 1)
+        resid = rate - (slope * it + icpt)
+        se_change = span * math.sqrt(resid @ resid / (len(it) - 2) / ((it - it.mean()) @ (it - it.mean())))
+        change = slope * span
+        moving = abs(change) > max(2 * se_change, DRIFT * abs(rate[-1]), err / 3)
+        if moving:
+            warnings.append(f"not converged: {who}the validation rate still moved by {change:+.3g} k_B/s over "
+                            f"the last {span:.0f} iterations (error bar {err:.2g}): train longer")
+        gap = train.mean() - rate.mean()
+        apart = abs(gap) > 3 * math.hypot(train.std(ddof=1) / math.sqrt(len(train)), err)
+        if apart:
+            warnings.append(f"not converged: {who}training and validation rates disagree ({train.mean():.3g} "
+                            f"against {rate.mean():.3g} k_B/s over the last validations): overfitting, or train "
+                            "longer")
+        verdicts.append(not (moving or apart))
+    return (all(verdicts) if verdicts else None), warnings
+
+
+def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.ndarray, window_time: float,
+            history: Sequence[Progress] = (), seed: int = 0) -> dict:
+    """Error bar, equilibrium test, noise floor and convergence of the EP rate on the held-out windows.
+
+    ds, movie, frame: per window in Run order; held_out: the windows the estimator was not trained on (valid
+    on those only); window_time: time one window spans. Rates are per unit time. Returns ep_rate_err
+    (bootstrap standard error), ep_rate_ci95 (percentile interval), p_equilibrium (sign-flip test of
+    EP > 0), noise_floor (95th percentile of the rate under equilibrium), block (windows per block,
+    tau_int in windows, blocks), converged, and warnings (sentences)."""
+    held_out = np.asarray(held_out, bool)
+    x = np.asarray(ds, np.float64)[held_out]
+    seg = segments(np.asarray(movie)[held_out], np.asarray(frame)[held_out])
+    warnings = []
+    tau = integrated_time(x, seg, max_lag=min(MAX_LAG, x.size // MIN_BLOCKS))
+    wanted = math.ceil(BLOCK_TAUS * max(tau, 0.5))
+    length = max(1, min(wanted, x.size // MIN_BLOCKS))
+    block = blocks(seg, length)
+    counts = np.bincount(block).astype(np.float64)
+    sums = np.bincount(block, weights=x)
+    n_blocks = sums.size
+    boot = block_bootstrap(sums, counts, seed=seed) / window_time
+    null = sign_flip_null(sums, seed=seed)
+    rate_err = float(boot.std(ddof=1)) if n_blocks > 1 else float("nan")
+    if length < BLOCK_TAUS * (tau - 0.5):   # uncorrelated windows (tau = 1/2) need no long blocks
+        warnings.append(f"held-out dS is correlated over {tau:.3g} windows and blocks of {length} windows are "
+                        f"shorter than {BLOCK_TAUS} times that: the error bar may be too small (use more or longer "
+                        "movies)")
+    if n_blocks < MIN_BLOCKS:
+        warnings.append(f"only {n_blocks} independent blocks of held-out windows: the error bar and p-value "
+                        "are rough (use more or longer movies)")
+    converged, notes = convergence(history, rate_err if np.isfinite(rate_err) else 0.0)
+    return {"ep_rate_err": rate_err,
+            "ep_rate_ci95": [float(q) for q in np.percentile(boot, [2.5, 97.5])],
+            "p_equilibrium": p_value(float(sums.sum()), null),
+            "noise_floor": float(np.percentile(null, 95)) / x.size / window_time,
+            "block": {"windows": int(np.median(counts)), "tau_int": tau, "blocks": n_blocks},
+            "converged": converged, "warnings": warnings + notes}
+
+
+def describe(summary: dict) -> str:
+    """The verdict in one line, "EP rate 2.03 ± 0.05 k_B/s (95%: 1.93-2.13), p_equilibrium < 0.001" or, when
+    the test does not reject equilibrium at 5%, "EP rate 0.01 ± 0.02 k_B/s (95%: -0.03 to 0.05): no
+    dissipation detected above 0.03 k_B/s (p = 0.41)"; just the rate for runs saved without a verdict."""
+    rate, err, p = summary["ep_rate"], summary.get("ep_rate_err"), summary.get("p_equilibrium")
+    if err is None or p is None or not np.isfinite(err):
+        return f"EP rate {rate:.4g} k_B/s"
+    d = max(0, 1 - math.floor(math.log10(err))) if err > 0 else 4   # two significant digits of the error
+    low, high = summary["ep_rate_ci95"]
+    text = f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}{' to ' if low < 0 else '-'}{high:.{d}f})"
+    if p >= 0.05:
+        return f"{text}: no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
+    return f"{text}, p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")

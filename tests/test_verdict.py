@@ -1,0 +1,169 @@
+"""The verdict's statistics against exact answers on synthetic dS series, and on a real short training."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.signal import lfilter
+from scipy.stats import kstest
+
+from cneep_engine import train
+from cneep_engine.training import Progress
+from cneep_engine.verdict import (MAX_BLOCKS, MIN_VALIDATIONS, block_bootstrap, blocks, convergence, describe,
+                                  integrated_time, p_value, segments, sign_flip_null, verdict)
+
+
+def ar1(rng, n, phi, mean=0.0):
+    """Stationary AR(1) series x_t = phi x_{t-1} + e_t, unit-variance innovations, plus `mean`."""
+    e = rng.standard_normal(n)
+    first = rng.standard_normal() / np.sqrt(1 - phi**2)
+    return lfilter([1], [1, -phi], e, zi=[phi * first])[0] + mean
+
+
+def tau_ar1(phi):
+    """Our convention tau = 1/2 + sum_{t>=1} rho(t) = (1 + phi) / (2 (1 - phi))."""
+    return (1 + phi) / (2 * (1 - phi))
+
+
+def se_ar1(phi, n):
+    """Exact standard error of the mean of n samples of the stationary AR(1) series above."""
+    t = np.arange(1, n)
+    var_sum = n + 2 * np.sum((n - t) * phi**t)
+    return np.sqrt(var_sum / (1 - phi**2)) / n
+
+
+def one_series(x, window_time=1.0, **kw):
+    n = x.size
+    return verdict(x, np.zeros(n, int), np.arange(n), np.ones(n, bool), window_time, **kw)
+
+
+@pytest.mark.parametrize("phi", [0.0, 0.5, 0.9])
+def test_integrated_time_of_ar1_series(phi):
+    x = ar1(np.random.default_rng(1), 200_000, phi)
+    assert integrated_time(x) == pytest.approx(tau_ar1(phi), rel=0.08)
+
+
+def test_integrated_time_pools_segments_without_pairing_across_them():
+    a = np.random.default_rng(2).standard_normal(5000)
+    seg = np.repeat(np.arange(5000), 2)
+    # Segments of two equal samples: rho(1) = 1 within them (tau = 1/2 + 1), none across them.
+    assert integrated_time(np.repeat(a, 2), seg) == pytest.approx(1.5)
+    assert integrated_time(np.stack([a, -a], 1).ravel(), seg) == pytest.approx(-0.5)
+    assert integrated_time(np.tile([1.0, -1.0], 5000)) < 0.5   # one segment, rho(t) = (-1)^t
+
+
+def test_segments_break_at_movies_and_gaps():
+    movie = np.array([0, 0, 0, 0, 1, 1, 1, 2])
+    frame = np.array([3, 5, 7, 11, 0, 2, 4, 0])        # stride 2; 7 -> 11 is a gap
+    assert segments(movie, frame).tolist() == [0, 0, 0, 1, 2, 2, 2, 3]
+
+
+def test_blocks_stay_inside_segments_join_remainders_and_are_capped():
+    seg = np.repeat([0, 1, 2], [10, 3, 7])
+    b = blocks(seg, 4)
+    # segment 0: 4 + 6 (remainder 2 joined); segment 1 shorter than 4: one block; segment 2: 7 (4 + 3 joined)
+    assert b.tolist() == [0] * 4 + [1] * 6 + [2] * 3 + [3] * 7
+    many = blocks(np.zeros(10 * MAX_BLOCKS + 5, int), 2)
+    assert many.max() + 1 <= MAX_BLOCKS and np.all(np.diff(many) >= 0)
+
+
+def _block_sums(x, length):
+    block = blocks(np.zeros(x.size, int), length)
+    return np.bincount(block, weights=x), np.bincount(block).astype(float)
+
+
+def test_p_values_are_uniform_under_time_reversal_symmetry():
+    rng = np.random.default_rng(3)
+    p = []
+    for k in range(200):
+        sums, _ = _block_sums(ar1(rng, 2000, 0.6), 40)   # 10 tau_int
+        p.append(p_value(sums.sum(), sign_flip_null(sums, flips=999, seed=k)))
+    assert kstest(p, "uniform").pvalue > 0.01
+    assert 0 < min(p) and max(p) <= 1
+
+
+def test_a_positive_mean_gives_a_small_p_and_the_noise_floor_is_the_null_quantile():
+    noise = ar1(np.random.default_rng(4), 20_000, 0.5)
+    v = one_series(noise + 0.1, window_time=0.01)
+    assert v["p_equilibrium"] < 1e-3
+    assert v["ep_rate_ci95"][0] < 10 < v["ep_rate_ci95"][1]
+    # At equilibrium the mean of the series has a known standard error; the 95th percentile of its null is 1.645 SE.
+    v = one_series(noise, window_time=0.01)
+    assert v["noise_floor"] == pytest.approx(1.645 * se_ar1(0.5, 20_000) / 0.01, rel=0.1)
+    assert v["p_equilibrium"] > 0.01
+
+
+def test_bootstrap_error_matches_the_exact_standard_error_of_an_ar1_mean():
+    rng = np.random.default_rng(5)
+    for phi in (0.0, 0.9):
+        v = one_series(ar1(rng, 100_000, phi))
+        assert v["ep_rate_err"] == pytest.approx(se_ar1(phi, 100_000), rel=0.2)
+        assert v["block"]["tau_int"] == pytest.approx(tau_ar1(phi), rel=0.15)
+        assert v["block"]["windows"] >= 10 * tau_ar1(phi) - 1
+
+
+def test_the_95_percent_interval_covers_the_mean_in_about_95_percent_of_repeats():
+    rng = np.random.default_rng(6)
+    covered = []
+    for k in range(200):
+        boot = block_bootstrap(*_block_sums(ar1(rng, 3000, 0.7, mean=0.3), 57), resamples=500, seed=k)
+        covered.append(np.percentile(boot, 2.5) <= 0.3 <= np.percentile(boot, 97.5))
+    assert 0.89 <= np.mean(covered) <= 0.99
+
+
+def test_too_short_a_series_is_warned_about():
+    v = one_series(ar1(np.random.default_rng(7), 200, 0.95))
+    assert any("blocks" in w for w in v["warnings"])
+
+
+def _history(val_rates, train_rates=None, every=100, seed=0):
+    train_rates = val_rates if train_rates is None else train_rates
+    return [Progress(seed=seed, seed_index=0, n_seeds=1, iteration=0, iterations=0, elapsed_s=0,
+                     train_loss=np.nan, train_rate=np.nan, message="started")] + [
+        Progress(seed=seed, seed_index=0, n_seeds=1, iteration=every * (i + 1), iterations=0, elapsed_s=0,
+                 train_loss=1.0, train_rate=t, val_loss=1.0, val_rate=v)
+        for i, (v, t) in enumerate(zip(val_rates, train_rates))]
+
+
+def test_convergence_of_training_histories():
+    rng = np.random.default_rng(8)
+    rise = 2 * (1 - np.exp(-np.arange(1, 25) / 4))                 # plateau at 2 long before the end
+    noise = 0.02 * rng.standard_normal(24)
+    assert convergence(_history(rise + noise, rise + 3 * noise), err=0.1) == (True, [])
+    still = np.linspace(0.5, 2, 24) + noise                        # rising to the end
+    ok, why = convergence(_history(still), err=0.1)
+    assert ok is False and "still moved by +" in why[0] and "train longer" in why[0]
+    ok, why = convergence(_history(rise + noise, rise + 1.0 + noise), err=0.1)   # train 1.0 above val
+    assert ok is False and "disagree" in why[0]
+    ok, why = convergence(_history(rise[:MIN_VALIDATIONS - 1]), err=0.1)
+    assert ok is False and "validations" in why[0]
+    assert convergence([], err=0.1) == (None, [])
+    two_seeds = _history(rise + noise) + _history(still, seed=1)
+    ok, why = convergence(two_seeds, err=0.1)
+    assert ok is False and len(why) == 1 and why[0].startswith("not converged: seed 1:")
+
+
+def test_describe_reads_as_a_verdict_and_tolerates_old_summaries():
+    s = {"ep_rate": 2.031, "ep_rate_err": 0.051, "ep_rate_ci95": [1.93, 2.13], "p_equilibrium": 1e-4,
+         "noise_floor": 0.08}
+    assert describe(s) == "EP rate 2.031 ± 0.051 k_B/s (95%: 1.930-2.130), p_equilibrium < 0.001"
+    s |= {"ep_rate": 0.011, "ep_rate_err": 0.021, "ep_rate_ci95": [-0.03, 0.05], "p_equilibrium": 0.41,
+          "noise_floor": 0.031}
+    assert describe(s).endswith(": no dissipation detected above 0.031 k_B/s (p = 0.41)")
+    assert describe({"ep_rate": 1.5}) == "EP rate 1.5 k_B/s"
+
+
+def test_a_short_training_reports_its_verdict(tiny_movie, tiny_config, tmp_path):
+    run = train(tiny_movie, tiny_config, run_dir=tmp_path)
+    s = run.summary
+    lo, hi = s["ep_rate_ci95"]
+    assert lo < s["ep_rate"] < hi and s["ep_rate_err"] > 0
+    assert 0 < s["p_equilibrium"] <= 1 and s["noise_floor"] > 0
+    assert s["block"]["blocks"] >= 1 and s["block"]["windows"] >= 1 and s["block"]["tau_int"] > 0
+    # 40 iterations validated every 10: too few validations to show a plateau, whatever the float path.
+    assert s["converged"] is False and any(w.startswith("not converged") for w in s["warnings"])
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["ep_rate_ci95"] == pytest.approx([lo, hi]) and saved["warnings"] == s["warnings"]
+    # The same numbers from the run's arrays: the verdict is on the seed-averaged held-out dS.
+    again = verdict(run.ds, run.movie, run.frame, run.part == 2, run.dt, run.history)
+    assert again["ep_rate_ci95"] == pytest.approx([lo, hi])
