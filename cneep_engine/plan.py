@@ -58,18 +58,21 @@ class Plan:
     def lowered(self) -> bool:
         return self.config.batch < self.requested_batch
 
-    def text(self) -> str:
-        """The plan in words, as the CLI prints it and the app shows it next to Train."""
+    def lines(self) -> list[str]:
+        """The plan in short phrases: the app shows one a line, the CLI joins them (`text`)."""
         batch = (f"batch {self.config.batch}, lowered from {self.requested_batch} to fit "
                  f"({_size(self.window_bytes)} per window)" if self.lowered else f"batch {self.config.batch}")
-        out = (f"estimate on {self.device}: {batch}; peak memory about {_size(self.peak_bytes)} of "
-               f"{_size(self.available_bytes)} available")
+        out = [f"estimate on {self.device}: {batch}",
+               f"peak memory about {_size(self.peak_bytes)} of {_size(self.available_bytes)} available"]
         if self.total_s is not None:
-            out += (f"; {self.s_per_iteration:.3g} s per iteration, at most {_duration(self.total_s)} for "
-                    f"{self.config.iterations} iterations x {self.config.seeds} seed(s) and the evaluation")
+            out.append(f"{self.s_per_iteration:.3g} s per iteration, at most {_duration(self.total_s)} for "
+                       f"{self.config.iterations} iterations x {self.config.seeds} seed(s) and the evaluation")
         if self.faster:
-            out += "; faster: " + ", ".join(f"{opt} about {_duration(s)}" for opt, s in self.faster)
+            out.append("faster: " + ", ".join(f"{opt} about {_duration(s)}" for opt, s in self.faster))
         return out
+
+    def text(self) -> str:
+        return "; ".join(self.lines())
 
     def as_dict(self) -> dict:
         return {"batch": self.config.batch, "requested_batch": self.requested_batch,

@@ -6,7 +6,7 @@ Timing a few steps of a large frame takes a second or two, so the plan runs on i
 from __future__ import annotations
 
 from PyQt6.QtCore import QTimer
-from PyQt6.QtWidgets import QLabel, QSizePolicy
+from PyQt6.QtWidgets import QLabel
 
 from cneep_engine import CneepError
 from cneep_engine.plan import plan_training
@@ -17,7 +17,6 @@ from .worker import Job
 class PlanView(QLabel):
     def __init__(self, parent=None):
         super().__init__(parent, wordWrap=True)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setToolTip("Estimated before training from the network's size and a few timed steps; "
                         "the batch is lowered when it would not fit in memory")
         self._request = None
@@ -45,7 +44,7 @@ class PlanView(QLabel):
             self.setText(str(e))
             return
         self._job = Job(lambda emit, cancel: plan_training(data, config), self)
-        self._job.returned.connect(lambda plan: self.setText(plan.text()))
+        self._job.returned.connect(lambda plan: self.setText("\n".join(plan.lines())))
         self._job.errored.connect(lambda message, details: self.setText(message))
         self._job.finished.connect(self._finished)
         self._job.start()
