@@ -99,6 +99,10 @@ def _add_train(sub) -> None:
     p.add_argument("--bin", type=int, default=1, help="average b x b pixel blocks (pixel size becomes b times)")
     p.add_argument("--normalize", action="store_true", help="scale each movie to zero mean, unit variance")
     p.add_argument("--split-into", type=int, default=1, metavar="N", help="cut each movie into N consecutive movies")
+    p.add_argument("--register", action="store_true", help="shift the moving content back by its measured uniform "
+                   "drift (the static background stays), cropping the margin it sweeps; see cneep info")
+    p.add_argument("--bleach-correct", action="store_true", help="standardize every frame, removing a trend of the "
+                   "intensity (bleaching) that a network would read as a time arrow")
     _add_trajectory_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -220,7 +224,7 @@ def _bench(args) -> None:
 
 # Options that only mean something for movies, with their "not given" values.
 _MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None, "frame_step": 1,
-               "bin": 1, "normalize": False, "split_into": 1}
+               "bin": 1, "normalize": False, "split_into": 1, "register": False, "bleach_correct": False}
 
 
 def _load(args, model: str | None = None, truth: bool = True):
@@ -237,14 +241,18 @@ def _load(args, model: str | None = None, truth: bool = True):
     return load_movie(args.input, truth=truth, channel=args.channel, z=args.z, dt=args.dt,
                       pixel_size=args.pixel_size, crop=parse_crop(args.crop) if getattr(args, "crop", None) else None,
                       time_range=parse_time_range(args.time_range) if getattr(args, "time_range", None) else None,
-                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into") if hasattr(args, k)})
+                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into", "register", "bleach_correct")
+                         if hasattr(args, k)})
 
 
 def _info(args) -> None:
     import json
 
+    import numpy as np
+
     from .io import describe, describe_trajectories
     from .movie import Movie
+    from .timearrow import measure_bleaching, measure_drift, time_arrow_warnings
     data = _load(args, truth=False)
     if not isinstance(data, Movie):
         d = describe_trajectories(data)
@@ -261,6 +269,11 @@ def _info(args) -> None:
             print(f"  note: {note}")
         return
     d = describe(data)
+    drift, bleach = measure_drift(data), measure_bleaching(data)
+    d.update(drift_px_per_frame=drift.velocity.tolist(), drift_stderr_px_per_frame=drift.stderr.tolist(),
+             drift_um_per_s=drift.um_per_s.tolist(),
+             intensity_trend_per_frame=None if np.isnan(bleach.rate) else bleach.change_per_frame,
+             warnings=time_arrow_warnings(drift, bleach))
     if args.json:
         print(json.dumps(d))
         return
@@ -269,8 +282,16 @@ def _info(args) -> None:
           f"  {d['movies']} movie(s) x {d['frames']} frames of {d['height']}x{d['width']} {d['dtype']}\n"
           f"  frame interval {d['dt']:g} s ({d['dt_source']}), pixel size {d['pixel_size']:g} um "
           f"({d['pixel_size_source']})\n  channels {d['channels']}, z-planes {d['z_planes']}")
+    (dy, dx), (ey, ex) = drift.velocity, drift.stderr
+    print(f"  drift of the moving content dy {dy:+.3g} ± {ey:.2g}, dx {dx:+.3g} ± {ex:.2g} px/frame "
+          f"({np.hypot(*drift.um_per_s):.3g} µm/s)")
+    trend = (f"{bleach.change_per_frame:+.3%} per frame ({bleach.total_change:+.1%} over a movie)"
+             if d["intensity_trend_per_frame"] is not None else f"{bleach.slope:+.3g} per frame")
+    print(f"  mean intensity {trend}")
     for note in d["notes"]:
         print(f"  note: {note}")
+    for warning in d["warnings"]:
+        print(f"  warning: {warning}")
 
 
 class ProgressBar:
