@@ -86,11 +86,17 @@ class Bleaching:
     total_change: float         # relative change over a movie, exp(-rate (frames - 1)) - 1
     slope: float                # trend per frame of log mean intensity (or of the mean where not positive)
     step_std: float             # scatter of its frame-to-frame change about the trend
+    stderr: float               # standard error of the slope against a mean that wanders like a random walk
 
     @property
     def arrow_per_frame(self) -> float:
         """KL divergence per frame that the trend alone gives a frame's mean intensity, 2 b^2 / s^2."""
         return float(2 * self.slope**2 / self.step_std**2)
+
+    @property
+    def significant(self) -> bool:
+        """A trend beyond what particles entering and leaving the field would make of the mean by chance."""
+        return abs(self.slope) > 3 * self.stderr
 
 
 def _spread(n: int, count: int) -> np.ndarray:
@@ -132,7 +138,9 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
     drift v shifts the content by k v at lag k, whose diffusive scatter grows as k, so v = sum(shifts) / sum(k);
     pairs off by more than 5 robust standard deviations are dropped (`_inliers`); the standard error comes from
     the scatter of shift / k plus the content's centroid random walk over the movies,
-    step_std^2 / frames, since pairs that overlap in time share their steps."""
+    step_std^2 / frames, since pairs that overlap in time share their steps. The static window biases fast
+    drifts low: on 64 x 96 px test movies it is exact within its error up to 0.5 px/frame and reads 0.53 at
+    0.8 px/frame."""
     n_movies, n_frames = movie.n_movies, movie.n_frames
     h, w = movie.frame_shape
     lags = [k for k in LAGS if k < n_frames] or [1]
@@ -213,13 +221,14 @@ def measure_bleaching(movie: Movie, max_pairs: int = 512) -> Bleaching:
     step = max(float((y[:, pos + 1] - y[:, pos] - slope).std()), floor)
     rate = -slope if positive else float("nan")
     return Bleaching(rate=rate, change_per_frame=float(np.expm1(-rate)),
-                     total_change=float(np.expm1(-rate * (n_frames - 1))), slope=slope, step_std=step)
+                     total_change=float(np.expm1(-rate * (n_frames - 1))), slope=slope, step_std=step,
+                     stderr=step / np.sqrt(movie.n_movies * (n_frames - 1)))
 
 
 def time_arrow_warnings(drift: Drift | None, bleach: Bleaching | None,
                         threshold: float = ARROW_THRESHOLD) -> list[str]:
-    """Plain sentences for each arrow large enough to bias an EP estimate (over `threshold` k_B per frame,
-    and for drift significant at 3 standard errors), with the figures and the correction."""
+    """Plain sentences for each arrow large enough to bias an EP estimate (over `threshold` k_B per frame, and
+    significant at 3 standard errors), with the figures and the correction."""
     out = []
     if drift is not None and drift.significant and drift.arrow_per_frame > threshold:
         dy, dx = drift.velocity
@@ -228,7 +237,7 @@ def time_arrow_warnings(drift: Drift | None, bleach: Bleaching | None,
                    f"dx {dx:+.3g} ± {drift.stderr[1]:.2g} px/frame; {np.hypot(uy, ux):.3g} µm/s); a uniform flow "
                    f"of this speed alone gives a two-frame EP of order N v^2/D ~ {drift.arrow_per_frame:.2g} k_B "
                    "per frame, which is no dissipation of the system: use --register")
-    if bleach is not None and bleach.arrow_per_frame > threshold:
+    if bleach is not None and bleach.significant and bleach.arrow_per_frame > threshold:
         if np.isnan(bleach.rate):
             out.append(f"the mean intensity trends by {bleach.slope:+.3g} per frame; a network can read this trend as "
                        f"a time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame: use --bleach-correct")
