@@ -66,7 +66,7 @@ def arrows(movie: Movie) -> dict:
 
 def compare(a) -> None:
     chain = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
-    config = TrainConfig(iterations=a.iters, batch=a.batch, eval_every=100, patience=0, device="cpu")
+    config = TrainConfig(iterations=a.iters, batch=a.batch, eval_every=100, patience=0, val_samples=5000, device="cpu")
     clean = bead_movie(chain, a.movies, a.frames, read_noise=a.read_noise, seed=a.seed)
     dirty = bead_movie(chain, a.movies, a.frames, drift=a.drift, bleach=a.bleach, read_noise=a.read_noise,
                        seed=a.seed)
@@ -94,7 +94,7 @@ def compare(a) -> None:
 
 def calibrate(a) -> None:
     chain = BeadSpringChain(beads=2, tc=1, th=1, dt=0.01)
-    config = TrainConfig(iterations=a.iters, batch=a.batch, eval_every=100, patience=0, device="cpu")
+    config = TrainConfig(iterations=a.iters, batch=a.batch, eval_every=100, patience=0, val_samples=5000, device="cpu")
     cases = [(v, 0.0) for v in a.drifts] + [(0.0, b) for b in a.bleaches if b > 0]
     print("| drift px/frame | bleach over a movie | predicted drift arrow | predicted bleach arrow "
           "| CNEEP EP per frame | wall s |")
