@@ -241,8 +241,8 @@ def _load(args, model: str | None = None, truth: bool = True):
     return load_movie(args.input, truth=truth, channel=args.channel, z=args.z, dt=args.dt,
                       pixel_size=args.pixel_size, crop=parse_crop(args.crop) if getattr(args, "crop", None) else None,
                       time_range=parse_time_range(args.time_range) if getattr(args, "time_range", None) else None,
-                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into", "register", "bleach_correct")
-                         if hasattr(args, k)})
+                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into", "register",
+                                                       "bleach_correct") if hasattr(args, k)})
 
 
 def _info(args) -> None:

@@ -135,11 +135,11 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
     subtracted first: dirt on the optics is the brightest stable structure in many movies and would pin a
     whole-frame correlation at zero shift. Shifts are measured by plain cross-correlation (normalization=None:
     "phase" whitens the spectrum, which lifts the pixel noise of sparse blobs; on the test movies of diffusing
-    blobs it read 0.002-0.01 px/frame of a true 0.093) at the lags in LAGS on pairs spread evenly over every movie, `pixel_budget` pixels in all. A uniform
-    drift v shifts the content by k v at lag k, whose diffusive scatter grows as k, so v = sum(shifts) / sum(k);
-    pairs off by more than 5 robust standard deviations are dropped (`_inliers`); the standard error comes from
-    the scatter of shift / k plus the content's centroid random walk over the movies,
-    step_std^2 / frames, since pairs that overlap in time share their steps.
+    blobs it read 0.002-0.01 px/frame of a true 0.093) at the lags in LAGS on pairs spread evenly over every
+    movie, `pixel_budget` pixels in all. A uniform drift v shifts the content by k v at lag k, whose diffusive
+    scatter grows as k, so v = sum(shifts) / sum(k); pairs off by more than 5 robust standard deviations are
+    dropped (`_inliers`). The standard error comes from the scatter of shift / k plus the content's centroid
+    random walk over the movies, step_std^2 / frames, since pairs that overlap in time share their steps.
 
     Limits: the window biases fast drifts low (64 x 96 px test movies: exact within the error up to
     0.5 px/frame, 0.53 at 0.8). Content that dwells on a pixel more than half the time (dense, or confined in
