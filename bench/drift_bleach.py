@@ -12,8 +12,8 @@ Registration crops the margin the content sweeps (5 px left and right here), whi
 the clean movie cropped the same way is reported beside the clean one.
 
 calibrate: short trainings on an equilibrium chain (sigma = 0) at growing drift and bleach, each beside the
-arrow `cneep_engine.timearrow` predicts from the movie; the smallest arrow that gives a clearly non-zero rate
-sets timearrow.ARROW_THRESHOLD.
+arrow `cneep_engine.timearrow` predicts from the movie, to check timearrow.ARROW_THRESHOLD against the
+smallest arrow that gives a clearly non-zero rate.
 """
 
 from __future__ import annotations
