@@ -18,13 +18,13 @@ frame in log mean intensity with frame-to-frame scatter s gives h(x, x') = c (s(
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import shift as spline_shift
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
-
-from scipy.ndimage import shift as spline_shift
 
 from .errors import CneepError
 from .io.lazy import LazyFrames, read_flat
@@ -165,9 +165,11 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
                 first, later = first - background[m], later - background[m]
             first, later = first * taper, later * taper
             for f, g in zip(first, later):
-                # the shift that moves `f` onto `g`: the content's displacement from the earlier frame
-                shifts.append(phase_cross_correlation(g, f, upsample_factor=upsample_factor,
-                                                      normalization=normalization)[0])
+                with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
+                    warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
+                    # the shift that moves `f` onto `g`: the content's displacement from the earlier frame
+                    shifts.append(phase_cross_correlation(g, f, upsample_factor=upsample_factor,
+                                                          normalization=normalization)[0])
             lag_of.extend(k)
     shifts, lag = np.array(shifts), np.array(lag_of, dtype=float)
     keep = _inliers(shifts, lag)
