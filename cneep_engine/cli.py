@@ -105,6 +105,10 @@ def _add_train(sub) -> None:
     p.add_argument("--bin", type=int, default=1, help="average b x b pixel blocks (pixel size becomes b times)")
     p.add_argument("--normalize", action="store_true", help="scale each movie to zero mean, unit variance")
     p.add_argument("--split-into", type=int, default=1, metavar="N", help="cut each movie into N consecutive movies")
+    p.add_argument("--register", action="store_true", help="shift the moving content back by its measured uniform "
+                   "drift (the static background stays), cropping the margin it sweeps; see cneep info")
+    p.add_argument("--bleach-correct", action="store_true", help="standardize every frame, removing a trend of the "
+                   "intensity (bleaching) that a network would read as a time arrow")
     _add_trajectory_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -226,7 +230,7 @@ def _bench(args) -> None:
 
 # Options that only mean something for movies, with their "not given" values.
 _MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None, "frame_step": 1,
-               "bin": 1, "normalize": False, "split_into": 1}
+               "bin": 1, "normalize": False, "split_into": 1, "register": False, "bleach_correct": False}
 
 
 def _load(args, model: str | None = None, truth: bool = True):
@@ -243,7 +247,8 @@ def _load(args, model: str | None = None, truth: bool = True):
     return load_movie(args.input, truth=truth, channel=args.channel, z=args.z, dt=args.dt,
                       pixel_size=args.pixel_size, crop=parse_crop(args.crop) if getattr(args, "crop", None) else None,
                       time_range=parse_time_range(args.time_range) if getattr(args, "time_range", None) else None,
-                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into") if hasattr(args, k)})
+                      **{k: getattr(args, k) for k in ("frame_step", "bin", "normalize", "split_into", "register",
+                                                       "bleach_correct") if hasattr(args, k)})
 
 
 def _info(args) -> None:
@@ -251,6 +256,7 @@ def _info(args) -> None:
 
     from .io import describe, describe_trajectories
     from .movie import Movie
+    from .timearrow import describe_report, time_arrow_report
     data = _load(args, truth=False)
     if not isinstance(data, Movie):
         d = describe_trajectories(data)
@@ -267,6 +273,9 @@ def _info(args) -> None:
             print(f"  note: {note}")
         return
     d = describe(data)
+    arrows = time_arrow_report(data)
+    d["warnings"] = d.get("warnings", []) + arrows.pop("warnings")
+    d.update(arrows)
     if args.json:
         print(json.dumps(d))
         return
@@ -280,9 +289,11 @@ def _info(args) -> None:
         types = ", ".join(f"{n} {t}" for t, n in d["frame_types"].items())
         print(f"  codec {d['codec']} ({lossy}: {d['lossy_basis']})\n  keyframe every {d['gop_length']} frames "
               f"({d['keyframes']} keyframes); first group: {types} ({d['frame_pattern']}...)")
+    for line in describe_report(d):
+        print(f"  {line}")
     for note in d["notes"]:
         print(f"  note: {note}")
-    for warning in d.get("warnings", []):
+    for warning in d["warnings"]:
         print(f"  warning: {warning}")
 
 
@@ -376,6 +387,13 @@ def _train(args) -> None:
         import torch
         torch.set_num_threads(args.threads)
     from .plan import plan_training
+    checks = None
+    if isinstance(data, Movie):
+        from .timearrow import input_report
+        checks = input_report(data)
+        if not args.quiet:
+            for warning in checks["warnings"]:
+                print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:   # train() makes the same choice of batch again, without the timing
         print(plan_training(data, config).text(), file=sys.stderr)
     cancel = threading.Event()
@@ -383,7 +401,7 @@ def _train(args) -> None:
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
     try:
         run = train(data, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
-                    run_dir=args.output)
+                    run_dir=args.output, checks=checks)
     finally:
         signal.signal(signal.SIGINT, previous)
     if not main_rank:

@@ -26,6 +26,7 @@ from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
+from .timearrow import describe_report, input_report
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
 from .trajectories import Trajectories
@@ -188,11 +189,15 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
 
 
 def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
-          cancel: threading.Event | None = None, run_dir: str | Path | None = None) -> Run:
+          cancel: threading.Event | None = None, run_dir: str | Path | None = None,
+          checks: dict | None = None) -> Run:
     """Train `config.seeds` estimators on `movie` (or trajectories) and evaluate them on the held-out test part.
 
     With `run_dir`, checkpoints and the training log are written as training goes, so a cancelled or
     crashed run keeps its best models; the full results are written at the end.
+
+    A movie's time arrows that are not dissipation (`timearrow.input_report`; `checks` when already made) go
+    into the summary as `input_checks`, their warnings first among its `warnings`.
 
     Under torchrun (WORLD_SIZE > 1) the ranks train together with DistributedDataParallel and each returns
     the same Run; only rank 0 calls `callback` and writes `run_dir`."""
@@ -203,16 +208,18 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     trainer = Trainer(movie, plan.config)   # every setting checked and a model built before the folder is touched
     if run_dir is not None and movie.path is not None:
         refuse_inputs(Path(run_dir), [movie.path])
+    if checks is None and isinstance(movie, Movie):
+        checks = input_report(movie)
     with distributed.session(trainer.device):
-        return _train(trainer, callback, cancel, run_dir, t0, plan)
+        return _train(trainer, callback, cancel, run_dir, t0, plan, checks)
 
 
 def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
-           run_dir: str | Path | None, t0: float, plan: Plan) -> Run:
+           run_dir: str | Path | None, t0: float, plan: Plan, checks: dict | None) -> Run:
     if not distributed.is_main():
         callback = run_dir = None
     if run_dir is None:
-        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, None), None, t0, plan)
+        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, None, checks), None, t0, plan, checks)
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,11 +232,12 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
             clear(run_dir)
         except OSError as e:
             raise CneepError(f"{run_dir}: cannot clear the earlier run from the folder ({e.strerror or e})") from e
-        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, run_dir), run_dir, t0, plan)
+        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, run_dir, checks), run_dir, t0, plan,
+                            checks)
 
 
 def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
-                 run_dir: Path | None) -> list[SeedRun]:
+                 run_dir: Path | None, checks: dict | None) -> list[SeedRun]:
     """Each seed's best model; seeds cancelled before their first validation have none and are left out."""
     config = trainer.config
     seed_runs = []
@@ -243,7 +251,7 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
             break
     validated = [r for r in seed_runs if r.best_iteration]
     if not validated and any(r.stopped in ("ran away", "diverged") for r in seed_runs):
-        raise CneepError(f"{trainer.data.name}: no model to keep. " + " ".join(training_warnings(seed_runs)))
+        raise CneepError(f"{trainer.data.name}: no model to keep. " + " ".join(training_warnings(seed_runs, checks)))
     if not validated:
         raise CneepError(f"{trainer.data.name}: cancelled at iteration {seed_runs[-1].iterations}, before the "
                          f"first validation (every {config.eval_every} iterations, --eval-every): no trained "
@@ -251,8 +259,10 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
     return validated
 
 
-def training_warnings(seed_runs: list[SeedRun]) -> list[str]:
-    """Plain sentences for seeds whose training broke off: what happened, what was kept, the likely causes."""
+def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None) -> list[str]:
+    """Plain sentences for seeds whose training broke off: what happened, what was kept, the likely causes, and
+    what the input checks measured."""
+    measured = f" Measured on this movie: {'; '.join(describe_report(checks))}." if checks else ""
     out = []
     for r in seed_runs:
         last = next((e for e in reversed(r.history) if e.val_loss is not None), None)
@@ -265,7 +275,7 @@ def training_warnings(seed_runs: list[SeedRun]) -> list[str]:
                 "the network tells the training frames from their reverses by something that is not dissipation "
                 "or does not carry over to new frames. Likely causes: drift of the sample or the stage, "
                 "bleaching, lossy video compression, a movie that changes over time, or too few frames for the "
-                "network. Treat the rate as unreliable until the cause is removed.")
+                f"network.{measured} Treat the rate as unreliable until the cause is removed.")
         elif r.stopped == "diverged":
             out.append(f"Seed {r.seed}: the loss became infinite or NaN at iteration {r.iterations} and training "
                        f"was stopped ({kept}); lower the learning rate (--lr) or look for a time arrow that is not "
@@ -274,7 +284,7 @@ def training_warnings(seed_runs: list[SeedRun]) -> list[str]:
 
 
 def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | None = None,
-                 t0: float | None = None, plan: Plan | None = None) -> Run:
+                 t0: float | None = None, plan: Plan | None = None, checks: dict | None = None) -> Run:
     """Evaluate trained estimators on every window of the trainer's data and report on the held-out test part:
     the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py)."""
     t0 = time.perf_counter() if t0 is None else t0
@@ -325,10 +335,13 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         "movies": trainer.parts.shape[0], "frames": movie.n_frames,
         "test_windows": int(test.sum()),
         "seeds": seeds,
-        "warnings": training_warnings(seed_runs),   # sentences for the user; every check appends its own
+        # sentences for the user; every check appends its own
+        "warnings": (checks or {}).get("warnings", []) + training_warnings(seed_runs, checks),
     }
     if plan is not None:
         summary["plan"] = plan.as_dict()
+    if checks is not None:
+        summary["input_checks"] = {k: v for k, v in checks.items() if k != "warnings"}
     history = [e for r in seed_runs for e in r.history]
     # On the seed-averaged dS, as ep_rate: error bar, equilibrium test, noise floor, convergence.
     checks = verdict(ds, movie_idx, frame_idx, test, (config.seq_len - 1) * movie.dt, history)

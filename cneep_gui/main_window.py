@@ -413,9 +413,13 @@ class MainWindow(QMainWindow):
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             log.info(f"checkpoints and log go to {run_dir}")
 
+            checks = self.training_panel.plan.checks_of(self.data)
+            for warning in (checks or {}).get("warnings", []):
+                log.info(f"warning: {warning}")
+
             def job(emit, cancel):
                 torch.set_num_threads(threads)
-                return train(data, config, callback=emit, cancel=cancel, run_dir=run_dir)
+                return train(data, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks)
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}")
             self.job.progress.connect(self._training_progress)

@@ -53,7 +53,7 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     dt (s) and pixel_size (µm) override the file's metadata (source "user"); default_dt and
     default_pixel_size stand in where the file says nothing (source "default", with a note).
     dt is the interval of the file's frames: a frame_step multiplies it. Further keywords are
-    `Preprocess` options: crop, time_range, frame_step, bin, normalize, split_into."""
+    `Preprocess` options: crop, time_range, frame_step, bin, normalize, split_into, register, bleach_correct."""
     unknown = set(preprocessing) - _PREPROCESS
     if unknown:
         raise TypeError(f"load_movie() got unknown options {sorted(unknown)}")

@@ -1,7 +1,8 @@
 """Preprocessing before training, applied on the fly as frames are read, and recorded with the run.
 
-Order: time range, frame step, crop, binning, per-movie normalisation, split. dt is multiplied by the frame
-step and the pixel size by the binning, so both stay physical.
+Order: time range, frame step, crop, bleach correction, registration, binning, per-movie normalisation, split.
+Registration works at full resolution, before binning, where subpixel shifts are most accurate. dt is
+multiplied by the frame step and the pixel size by the binning, so both stay physical.
 
     movie = preprocess(movie, Preprocess(crop=(0, 128, 64, 192), frame_step=2, bin=2, normalize=True))
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import GroundTruth, Movie
+from ..timearrow import remove_time_arrows
 from .lazy import LazyFrames, read_flat
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ class Preprocess:
     bin: int = 1                                         # average b x b pixel blocks; pixel size becomes b times
     normalize: bool = False                              # each movie to zero mean, unit standard deviation
     split_into: int = 1                                  # cut each movie into this many consecutive movies
+    register: bool = False          # shift the moving content back by its measured uniform drift (timearrow.py)
+    bleach_correct: bool = False    # standardize every frame, removing an intensity trend (timearrow.py)
 
     def __post_init__(self):
         if self.frame_step < 1 or self.bin < 1 or self.split_into < 1:
@@ -64,6 +68,8 @@ def preprocess(movie: Movie, options: Preprocess) -> Movie:
     """A new Movie whose frames are the options applied lazily to `movie`'s; the source is not touched."""
     if options.is_identity:
         return movie
+    if options.register or options.bleach_correct:
+        return _without_time_arrows(movie, options)
     name = movie.name
     n_movies, n_frames, height, width = movie.frames.shape
     t0, t1 = options.time_range or (0, None)
@@ -106,6 +112,19 @@ def preprocess(movie: Movie, options: Preprocess) -> Movie:
     return Movie(frames=frames, dt=movie.dt * options.frame_step, pixel_size=movie.pixel_size * b,
                  dt_source=movie.dt_source, pixel_size_source=movie.pixel_size_source, path=movie.path,
                  truth=truth, provenance=provenance)
+
+
+def _without_time_arrows(movie: Movie, options: Preprocess) -> Movie:
+    """Time range, step and crop; then bleach correction and registration on what they kept; then the rest."""
+    kept = preprocess(movie, Preprocess(crop=options.crop, time_range=options.time_range,
+                                        frame_step=options.frame_step))
+    corrected, record = remove_time_arrows(kept, register=options.register, bleach_correct=options.bleach_correct)
+    rest = preprocess(corrected, replace(options, crop=None, time_range=None, frame_step=1, register=False,
+                                         bleach_correct=False))
+    done = rest.provenance.get("preprocess", {}) if rest is not corrected else {}
+    stats = {k: v for k, v in done.items() if k.startswith("normalize_")}
+    rest.provenance = dict(rest.provenance, preprocess={**options.describe(), **record, **stats})
+    return rest
 
 
 def _view(frames, options: Preprocess, times: np.ndarray, box) -> np.ndarray | None:

@@ -1,0 +1,341 @@
+"""Time arrows that are not dissipation: drift of the moving content and bleaching.
+
+The NEEP objective mean(exp(-dS) - dS) has no minimum when a movie can be told from its reverse by something
+other than the dynamics: a common flow of the content (stage drift, a flow in the sample) or a monotone fall of
+the intensity (bleaching). Both are measured here in units a physicist can compare with an EP estimate, and
+removed by the `register` and `bleach_correct` preprocessing options (io/preprocess.py).
+
+Drift: N particles with diffusion D per axis (step variance 2D per frame) moving with a common velocity v per
+frame make forward and reversed frame pairs differ by a KL divergence of N |v|^2 / D per frame. The centroid of
+the content steps with variance s^2 = 2D/N per axis, so the same figure is 2 |v|^2 / s^2 (per axis, summed),
+which needs neither N nor D: s is the scatter of the measured lag-1 shifts about v. Bleaching: a trend b per
+frame in log mean intensity with frame-to-frame scatter s gives h(x, x') = c (s(x') - s(x)) an arrow of
+2 b^2 / s^2 per frame, and a noise-free movie an unbounded one.
+
+    drift = measure_drift(movie); bleach = measure_bleaching(movie)
+    for line in time_arrow_warnings(drift, bleach): print(line)
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.ndimage import shift as spline_shift
+from skimage.filters import window
+from skimage.registration import phase_cross_correlation
+
+from .errors import CneepError
+from .io.lazy import LazyFrames, read_flat
+from .io.video_codec import codec_report, video_warnings
+from .movie import Movie
+
+# Arrows below this many k_B per frame are not reported: a tenth of the EP per frame that frame pairs reveal in
+# the N=2 bead-spring movie (sigma_2pt dt = 0.02 k_B at dt = 0.01). Measured (bench/drift_bleach.py calibrate:
+# equilibrium chain, 20 x 200 frames, 300 iterations): the equilibrium movie reads 0.0000, drifts of 0.0025,
+# 0.005, 0.01, 0.02, 0.04 px/frame read 0.0015, 0.005, 0.021, 0.087, 0.36 k_B per frame, the last three
+# as predicted here (0.015, 0.053, 0.32). Below ~0.01 the prediction is noise (0.007 on the still movie),
+# which the significance test (3 standard errors) keeps from warning.
+ARROW_THRESHOLD = 0.002
+LAGS = (1, 2, 4, 8)         # frame lags whose shifts (k v for a uniform drift) are measured
+PIXEL_BUDGET = 20_000_000   # pixels of frame pairs correlated in all: about 3 s on one core for 424 x 640
+MAX_PAIRS = 300             # and at most this many pairs (small frames)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """Uniform translation of the moving content, common to all movies, in pixels of the movie's frames."""
+
+    velocity: np.ndarray        # (2,) mean [dy, dx] shift per frame, px
+    stderr: np.ndarray          # (2,) its standard error, px per frame
+    step_std: np.ndarray        # (2,) scatter of the lag-1 shift about the drift: the content's own step, px
+    pairs: int                  # frame pairs correlated
+    dt: float
+    pixel_size: float
+    background: np.ndarray      # (movies, H, W) static background: temporal median of each movie
+    n_frames: int
+
+    @property
+    def um_per_s(self) -> np.ndarray:
+        return self.velocity * self.pixel_size / self.dt
+
+    @property
+    def speed(self) -> float:
+        return float(np.hypot(*self.velocity))
+
+    @property
+    def arrow_per_frame(self) -> float:
+        """KL divergence per frame between forward and reversed frame pairs that the drift alone gives,
+        2 |v|^2 / s^2 (= N |v|^2 / D for N particles of diffusion D), k_B per frame."""
+        return float(np.sum(2 * self.velocity**2 / np.maximum(self.step_std, 1e-12) ** 2))
+
+    @property
+    def significant(self) -> bool:
+        return bool(np.any(np.abs(self.velocity) > 3 * self.stderr))
+
+    def displacement(self) -> np.ndarray:
+        """(frames, 2) [dy, dx] position of the content at each frame relative to the movie's middle frame, px."""
+        t = np.arange(self.n_frames) - (self.n_frames - 1) / 2
+        return t[:, None] * self.velocity[None]
+
+
+@dataclass(frozen=True)
+class Bleaching:
+    """Trend of the mean intensity shared by all movies: I(t) ~ exp(-rate t) where the intensity is positive;
+    for standardized or offset-subtracted frames (mean not positive) only the arrow is defined."""
+
+    rate: float                 # fitted exponential rate per frame (positive: fading); nan without positive means
+    change_per_frame: float     # relative change of the mean intensity per frame, exp(-rate) - 1
+    total_change: float         # relative change over a movie, exp(-rate (frames - 1)) - 1
+    slope: float                # trend per frame of log mean intensity (or of the mean where not positive)
+    step_std: float             # scatter of its frame-to-frame change about the trend
+    stderr: float               # standard error of the slope against a mean that wanders like a random walk
+
+    @property
+    def arrow_per_frame(self) -> float:
+        """KL divergence per frame that the trend alone gives a frame's mean intensity, 2 b^2 / s^2."""
+        return float(2 * self.slope**2 / self.step_std**2)
+
+    @property
+    def significant(self) -> bool:
+        """A trend beyond what particles entering and leaving the field would make of the mean by chance."""
+        return abs(self.slope) > 3 * self.stderr
+
+
+def _spread(n: int, count: int) -> np.ndarray:
+    """Up to `count` distinct integers spread evenly over 0 .. n - 1."""
+    return np.unique(np.linspace(0, n - 1, min(count, n)).round().astype(np.int64))
+
+
+def standardize(frames: np.ndarray) -> np.ndarray:
+    """(n, H, W) -> each frame to zero mean and unit standard deviation, float32.
+
+    A frame offset + g(t) * content becomes the same image whatever the gain g(t): bleaching (and any camera
+    offset) drops out exactly, and since the same map is applied to every frame, no arrow is added."""
+    frames = np.asarray(frames, dtype=np.float32)
+    mean = frames.mean(axis=(1, 2), keepdims=True, dtype=np.float64)
+    std = frames.std(axis=(1, 2), keepdims=True, dtype=np.float64)
+    return ((frames - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
+
+
+def static_background(movie: Movie, samples: int = 32, standardized: bool = True) -> np.ndarray:
+    """(movies, H, W) temporal median of each movie over `samples` frames spread along it: what does not move.
+    Of the standardized frames by default, so that bleaching does not blur it."""
+    n_frames = movie.n_frames
+    pick = _spread(n_frames, samples)
+    prepare = standardize if standardized else (lambda f: np.asarray(f, dtype=np.float32))
+    return np.stack([np.median(prepare(read_flat(movie.frames, m * n_frames + pick)), axis=0)
+                     for m in range(movie.n_movies)])
+
+
+def measure_drift(movie: Movie, subtract_background: bool = True, upsample_factor: int = 20,
+                  normalization: str | None = None, pixel_budget: int = PIXEL_BUDGET,
+                  max_pairs: int = MAX_PAIRS) -> Drift:
+    """Subpixel frame-to-frame translation of the moving content.
+
+    Frames are standardized (so bleaching does not matter) and the static background (temporal median) is
+    subtracted first: dirt on the optics is the brightest stable structure in many movies and would pin a
+    whole-frame correlation at zero shift. Shifts are measured by plain cross-correlation (normalization=None:
+    "phase" whitens the spectrum, which lifts the pixel noise of sparse blobs; on the test movies of diffusing
+    blobs it read 0.002-0.01 px/frame of a true 0.093) at the lags in LAGS on pairs spread evenly over every
+    movie, `pixel_budget` pixels in all. A uniform drift v shifts the content by k v at lag k, whose diffusive
+    scatter grows as k, so v = sum(shifts) / sum(k); pairs off by more than 5 robust standard deviations are
+    dropped (`_inliers`). The standard error comes from the scatter of shift / k plus the content's centroid
+    random walk over the movies, step_std^2 / frames, since pairs that overlap in time share their steps.
+
+    Limits: the window biases fast drifts low (64 x 96 px test movies: exact within the error up to
+    0.5 px/frame, 0.53 at 0.8). Content that dwells on a pixel more than half the time (dense, or confined in
+    place) enters the median and pins the shift towards zero too: two bead-spring beads sweeping 10 px of a
+    20 x 40 px frame read 0.024 px/frame of a true 0.05 (0.039 without the subtraction)."""
+    n_movies, n_frames = movie.n_movies, movie.n_frames
+    h, w = movie.frame_shape
+    lags = [k for k in LAGS if k < n_frames] or [1]
+    per_lag = max(2, min(pixel_budget // (2 * h * w), max_pairs) // (len(lags) * n_movies))
+    background = static_background(movie)
+    # Correlation is circular: particles entering and leaving at the edges would pull the peak towards zero
+    # (by 15-20% on the test movies); a Hann window fades the edges out.
+    taper = window("hann", (h, w)).astype(np.float32)
+    shifts, lag_of = [], []
+    for m in range(n_movies):
+        starts = np.concatenate([_spread(n_frames - k, per_lag) for k in lags])
+        ks = np.concatenate([np.full(len(_spread(n_frames - k, per_lag)), k) for k in lags])
+        for a in range(0, len(starts), 32):       # bounded memory on large frames
+            s, k = starts[a:a + 32], ks[a:a + 32]
+            first = standardize(read_flat(movie.frames, m * n_frames + s))
+            later = standardize(read_flat(movie.frames, m * n_frames + s + k))
+            if subtract_background:
+                first, later = first - background[m], later - background[m]
+            first, later = first * taper, later * taper
+            for f, g in zip(first, later):
+                with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
+                    warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
+                    # the shift that moves `f` onto `g`: the content's displacement from the earlier frame
+                    shifts.append(phase_cross_correlation(g, f, upsample_factor=upsample_factor,
+                                                          normalization=normalization)[0])
+            lag_of.extend(k)
+    shifts, lag = np.array(shifts), np.array(lag_of, dtype=float)
+    keep = _inliers(shifts, lag)
+    shifts, lag = shifts[keep], lag[keep]
+    v = shifts.sum(axis=0) / lag.sum()
+    per_frame = shifts / lag[:, None]
+    n = len(lag)
+    var = (lag[:, None] * (per_frame - v) ** 2).sum(axis=0) / (max(n - 1, 1) * lag.sum())
+    one = lag == lag.min()
+    step = np.sqrt(((shifts[one] - lag.min() * v) ** 2).mean(axis=0) / lag.min())
+    # The content's own random walk over the whole movie is an uncertainty no choice of pairs removes.
+    var = var + step**2 / (n_movies * (n_frames - 1))
+    return Drift(velocity=v, stderr=np.sqrt(var), step_std=step, pairs=n, dt=movie.dt,
+                 pixel_size=movie.pixel_size, background=background, n_frames=n_frames)
+
+
+def _inliers(shifts: np.ndarray, lag: np.ndarray) -> np.ndarray:
+    """Pairs whose shift lies within 5 robust standard deviations of their lag's median: a correlation peak
+    that jumped to another particle (content moved too far, a particle entered) is no measure of the flow."""
+    keep = np.ones(len(lag), dtype=bool)
+    for k in np.unique(lag):
+        at = lag == k
+        dev = np.abs(shifts[at] - np.median(shifts[at], axis=0))
+        scale = 1.4826 * np.median(dev, axis=0)
+        keep[at] = np.all(dev <= 5 * np.maximum(scale, 0.05), axis=1)
+    return keep
+
+
+def mean_intensity(movie: Movie, frames: np.ndarray) -> np.ndarray:
+    """(movies, len(frames)) mean intensity of the given frames of every movie, read in chunks."""
+    out = np.empty((movie.n_movies, len(frames)))
+    for m in range(movie.n_movies):
+        for a in range(0, len(frames), 64):
+            chunk = read_flat(movie.frames, m * movie.n_frames + frames[a:a + 64])
+            out[m, a:a + 64] = chunk.reshape(len(chunk), -1).mean(axis=1, dtype=np.float64)
+    return out
+
+
+def measure_bleaching(movie: Movie, max_pairs: int = 512) -> Bleaching:
+    """The trend of the mean intensity: log I(t) = a_movie - rate * t fitted by least squares over consecutive
+    frame pairs spread along each movie (up to `max_pairs` per movie), and the frame-to-frame scatter about it.
+    A constant camera offset makes the fitted rate smaller than the fluorophores' own; the correction
+    (`bleach_correct`) does not depend on it. Where a mean is not positive the mean itself is fitted."""
+    n_frames = movie.n_frames
+    starts = _spread(n_frames - 1, max_pairs)
+    frames = np.unique(np.concatenate([starts, starts + 1]))
+    mean = mean_intensity(movie, frames)
+    positive = bool(np.all(mean > 0))
+    y = np.log(mean) if positive else mean
+    # Floor of the scatter: float rounding of a noise-free movie's mean, in the units of y.
+    floor = 1e-6 * (1.0 if positive else float(np.std(read_flat(movie.frames, [0]))) or 1.0)
+    t = frames - frames.mean()
+    slope = float(((y - y.mean(axis=1, keepdims=True)) * t).sum() / (movie.n_movies * (t**2).sum()))
+    pos = np.searchsorted(frames, starts)
+    step = max(float((y[:, pos + 1] - y[:, pos] - slope).std()), floor)
+    rate = -slope if positive else float("nan")
+    return Bleaching(rate=rate, change_per_frame=float(np.expm1(-rate)),
+                     total_change=float(np.expm1(-rate * (n_frames - 1))), slope=slope, step_std=step,
+                     stderr=step / np.sqrt(movie.n_movies * (n_frames - 1)))
+
+
+def time_arrow_warnings(drift: Drift | None, bleach: Bleaching | None,
+                        threshold: float = ARROW_THRESHOLD) -> list[str]:
+    """Plain sentences for each arrow large enough to bias an EP estimate (over `threshold` k_B per frame, and
+    significant at 3 standard errors), with the figures and the correction."""
+    out = []
+    if drift is not None and drift.significant and drift.arrow_per_frame > threshold:
+        dy, dx = drift.velocity
+        uy, ux = drift.um_per_s
+        out.append(f"the moving content drifts {drift.speed:.3g} px/frame (dy {dy:+.3g} ± {drift.stderr[0]:.2g}, "
+                   f"dx {dx:+.3g} ± {drift.stderr[1]:.2g} px/frame; {np.hypot(uy, ux):.3g} µm/s); a uniform flow "
+                   f"of this speed alone gives a two-frame EP of order N v^2/D ~ {drift.arrow_per_frame:.2g} k_B "
+                   "per frame, which is no dissipation of the system: use --register")
+    if bleach is not None and bleach.significant and bleach.arrow_per_frame > threshold:
+        if np.isnan(bleach.rate):
+            out.append(f"the mean intensity trends by {bleach.slope:+.3g} per frame; a network can read this trend as "
+                       f"a time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame: use --bleach-correct")
+            return out
+        out.append(f"the mean intensity changes {bleach.change_per_frame:+.3%} per frame ({bleach.total_change:+.1%} "
+                   f"over a movie, exponential rate {bleach.rate:.3g} per frame); a network can read this trend as "
+                   f"a time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame (unbounded in a noise-free "
+                   "movie): use --bleach-correct")
+    return out
+
+
+def time_arrow_report(movie: Movie) -> dict:
+    """Drift and bleaching in numbers, as `cneep info --json` and a run's summary report them, with the
+    warnings of `time_arrow_warnings`."""
+    drift, bleach = measure_drift(movie), measure_bleaching(movie)
+    return {"drift_px_per_frame": drift.velocity.tolist(), "drift_stderr_px_per_frame": drift.stderr.tolist(),
+            "drift_um_per_s": drift.um_per_s.tolist(), "drift_arrow_per_frame": drift.arrow_per_frame,
+            "intensity_trend_per_frame": None if np.isnan(bleach.rate) else bleach.change_per_frame,
+            "intensity_change_per_movie": None if np.isnan(bleach.rate) else bleach.total_change,
+            "intensity_slope_per_frame": bleach.slope, "bleach_arrow_per_frame": bleach.arrow_per_frame,
+            "warnings": time_arrow_warnings(drift, bleach)}
+
+
+def input_report(movie: Movie) -> dict:
+    """Everything about a movie that can give it a time arrow that is not dissipation: drift, bleaching and, for
+    a video, its compression (`codec_report`). What is checked before training and kept in the run's summary."""
+    report = time_arrow_report(movie)
+    if movie.provenance.get("reader") == "pyav" and movie.path is not None:
+        codec = codec_report(movie.path)
+        report["codec"] = {k: codec[k] for k in ("codec", "lossy", "gop_length", "frame_types")}
+        report["warnings"] = video_warnings(codec) + report["warnings"]
+    return report
+
+
+def describe_report(report: dict) -> list[str]:
+    """The report's figures in words, a line each (`cneep info`, the warnings of a run that ran away)."""
+    (dy, dx), (ey, ex) = report["drift_px_per_frame"], report["drift_stderr_px_per_frame"]
+    trend = (f"{report['intensity_trend_per_frame']:+.3%} per frame ({report['intensity_change_per_movie']:+.1%} "
+             "over a movie)" if report["intensity_trend_per_frame"] is not None
+             else f"{report['intensity_slope_per_frame']:+.3g} per frame")
+    return [f"drift of the moving content dy {dy:+.3g} ± {ey:.2g}, dx {dx:+.3g} ± {ex:.2g} px/frame "
+            f"({np.hypot(*report['drift_um_per_s']):.3g} µm/s)", f"mean intensity {trend}"]
+
+
+def remove_time_arrows(movie: Movie, register: bool = False, bleach_correct: bool = False) -> tuple[Movie, dict]:
+    """A new Movie (float32 frames computed as they are read) without the drift and/or the bleaching, and what
+    was done, for the run's record.
+
+    bleach_correct: every frame standardized (`standardize`): exact for offset + gain(t) * content, and the same
+    map for every frame, so no arrow is added; the frame's mean and contrast are no longer data.
+    register: the moving content (frame minus the static background) is shifted back by the measured uniform
+    drift onto its position at the movie's middle frame (cubic spline), and the background added back
+    unshifted, since shifting whole frames would set the static background moving and make a new arrow. A
+    margin of ceil(largest displacement) pixels is cropped on each side along each axis, so no pixel filled in
+    from outside the frame, whose edge would move, is kept."""
+    record: dict = {}
+    n_movies, n_frames = movie.n_movies, movie.n_frames
+    height, width = movie.frame_shape
+    source = movie.frames
+    shift = margin = background = None
+    if register:
+        drift = measure_drift(movie)
+        shift = -drift.displacement()
+        margin = np.ceil(np.abs(shift).max(axis=0) - 1e-9).astype(int)
+        if np.any(2 * margin >= (height, width)):
+            raise CneepError(f"{movie.name}: registration must crop {margin[0]} px top and bottom and {margin[1]} "
+                             f"px left and right (the content drifts {drift.speed:.3g} px/frame over {n_frames} "
+                             f"frames), which leaves nothing of the {height}x{width} frame; use --split-into or "
+                             "--time-range for shorter movies")
+        background = drift.background if bleach_correct else static_background(movie, standardized=False)
+        record = {"drift_px_per_frame": drift.velocity.tolist(), "drift_stderr_px_per_frame": drift.stderr.tolist(),
+                  "register_margin_px": margin.tolist()}
+    if bleach_correct:
+        record["intensity_trend_per_frame"] = measure_bleaching(movie).change_per_frame
+    (my, mx) = margin if register else (0, 0)
+
+    def read(flat: np.ndarray) -> np.ndarray:
+        data = read_flat(source, flat)
+        data = standardize(data) if bleach_correct else data.astype(np.float32)
+        if not register:
+            return data
+        out = np.empty((len(flat), height - 2 * my, width - 2 * mx), np.float32)
+        for i, (m, t) in enumerate(zip(flat // n_frames, flat % n_frames)):
+            moving = spline_shift(data[i] - background[m], shift[t], order=3, mode="nearest")
+            out[i] = (moving + background[m])[my:height - my, mx:width - mx]
+        return out
+
+    frames = LazyFrames(read, np.arange(n_movies * n_frames).reshape(n_movies, n_frames),
+                        (height - 2 * my, width - 2 * mx), np.float32, name=movie.name)
+    return Movie(frames=frames, dt=movie.dt, pixel_size=movie.pixel_size, dt_source=movie.dt_source,
+                 pixel_size_source=movie.pixel_size_source, path=movie.path, truth=movie.truth,
+                 provenance=dict(movie.provenance)), record
