@@ -13,5 +13,5 @@ def test_the_plan_next_to_train_follows_the_input_and_the_settings(studio, qtbot
     qtbot.waitUntil(lambda: "per iteration" in plan.text(), timeout=30_000)
     assert "lowered from 1024" in plan.text() and "peak memory about" in plan.text()
     studio.training_panel.boxes["batch"].setValue(2)
-    qtbot.waitUntil(lambda: "batch 2\n" in plan.text(), timeout=30_000)
+    qtbot.waitUntil(lambda: "batch 2<br>" in plan.text(), timeout=30_000)
     assert "lowered" not in plan.text()
