@@ -223,5 +223,9 @@ def describe(summary: dict) -> str:
     low, high = summary["ep_rate_ci95"]
     text = f"EP rate {rate:.{d}f} ± {err:.{d}f} k_B/s (95%: {low:.{d}f}{' to ' if low < 0 else '-'}{high:.{d}f})"
     if p >= 0.05:
-        return f"{text}: no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
-    return f"{text}, p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")
+        text += f": no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
+    else:
+        text += ", p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")
+    if summary.get("stopped") in ("ran away", "diverged"):   # the rate of the last sane model, not a finding
+        text += f"; training {summary['stopped']}: not a measure of dissipation until the warnings are resolved"
+    return text

@@ -46,6 +46,8 @@ def test_a_run_that_runs_away_stops_keeps_the_last_sane_model_and_explains(tiny_
     assert np.isfinite(s["ep_rate"]) and np.isfinite(run.ds).all()
     [warning] = [w for w in s["warnings"] if "ran away" in w]
     assert "ran away at iteration 30" in warning and "drift" in warning and "iteration 20" in warning
+    from cneep_engine.verdict import describe
+    assert describe(s).endswith("training ran away: not a measure of dissipation until the warnings are resolved")
     again = load_run(tmp_path)
     assert again.summary["warnings"] == s["warnings"]
     np.testing.assert_array_equal(again.ds, run.ds)
