@@ -23,7 +23,7 @@ from .errors import CneepError
 from .losses import make_loss
 from .movie import Movie
 from .trajectories import Trajectories
-from .training import TrainConfig, build_model
+from .training import EVAL_BUDGET, TrainConfig, build_model
 from .windows import assign_parts, available_memory, bytes_from_env, data_budget
 
 # Peak memory of a training step per window, as a multiple of the activations of its forward pass (forward and
@@ -33,7 +33,6 @@ BACKWARD_FACTOR = 2.0
 # Training activations on a CPU stay within this (CNEEP_TRAIN_BUDGET overrides, e.g. "8G"): per-window
 # throughput does not grow past a few hundred MB of activations, and the app should leave the machine usable.
 CPU_TRAIN_BUDGET = 2 << 30
-EVAL_BUDGET = {"cpu": 64 << 20, "cuda": 512 << 20}   # activations of one inference batch (Trainer.eval_batch)
 # What the process adds to its resident size after planning, whatever the movie: the weight average, the
 # optimiser's state, libraries loaded for the evaluation and the files, the allocator's slack (measured 190 MB
 # beyond the activations for a batch of 28 windows of 160 x 240 px).

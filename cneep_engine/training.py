@@ -40,6 +40,7 @@ STOPS = ("finished", "stopped early", "cancelled", "ran away", "diverged")
 # separates the training windows from their reverses by a time arrow the held-out windows do not share
 # assigns some of them a huge negative dS, and this mean explodes (1e23 on a drifting real movie).
 RUNAWAY_LOG_IFT = float(np.log(1e3))
+EVAL_BUDGET = {"cpu": 64 << 20, "cuda": 512 << 20}   # bytes of activations of one inference batch (eval_batch)
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,7 @@ class Trainer:
         CNEEP: the first block's activations dominate: forward and reversed, `channels` maps of a quarter
         of the frame, a few alive at once (about 6 * channels * H * W bytes per window in float32).
         NEEP/RNEEP: a few hidden vectors per frame of the window, forward and reversed."""
-        budget = (512 << 20) if self.device.type == "cuda" else (64 << 20)
+        budget = EVAL_BUDGET[self.device.type]
         if isinstance(self.data, Movie):
             h, w = self.data.frame_shape
             return max(1, min(8192, budget // (6 * self.config.channels * h * w)))
