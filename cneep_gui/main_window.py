@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
-from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QSplitter, QStackedWidget,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
+                             QStackedWidget, QVBoxLayout, QWidget)
 
 from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
                           simulate_bead_spring, train)
@@ -51,6 +51,13 @@ OPEN_FILTER = (f"Movies and trajectories ({_globs(SUFFIXES + TRAJECTORY_SUFFIXES
 # Engine jobs share the interpreter with the GUI. Handing the GIL over every 1 ms instead of Python's 5 ms
 # halves the worst event-loop stalls during training (measured: p99 44 -> 23 ms) at no cost in speed.
 GIL_SWITCH_S = 0.001
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """`widget` in a scroll area, so that a panel taller than its dock (the plan's warnings) stays reachable."""
+    area = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 class MainWindow(QMainWindow):
@@ -92,7 +99,7 @@ class MainWindow(QMainWindow):
         self.log_panel = LogPanel()
         self.docks = {}
         for title, widget, area in (("Input", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
-                                    ("Training", self.training_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Training", _scrolling(self.training_panel), Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training progress", self.training_plots, Qt.DockWidgetArea.RightDockWidgetArea),
                                     ("Results", self.summary, Qt.DockWidgetArea.RightDockWidgetArea),
                                     ("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
@@ -413,9 +420,7 @@ class MainWindow(QMainWindow):
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             log.info(f"checkpoints and log go to {run_dir}")
 
-            checks = self.training_panel.plan.checks_of(self.data)
-            for warning in (checks or {}).get("warnings", []):
-                log.info(f"warning: {warning}")
+            checks = self.training_panel.plan.checks_of(self.data)   # None: train() makes them
 
             def job(emit, cancel):
                 torch.set_num_threads(threads)

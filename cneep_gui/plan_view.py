@@ -16,6 +16,7 @@ from cneep_engine import CneepError, Movie
 from cneep_engine.plan import plan_training
 from cneep_engine.timearrow import input_report
 
+from .log_panel import log
 from .worker import Job
 
 WARNING_COLOUR = "#e69500"
@@ -69,8 +70,10 @@ class PlanView(QLabel):
 
     def _show(self, result) -> None:
         data, plan, report = result
-        if report is not None:
+        if report is not None and self.checks_of(data) is None:
             self.checks = (data, report)
+            for warning in report["warnings"]:   # the log keeps them in full, whatever room the panel has
+                log.warning(f"{getattr(data, 'name', 'input')}: {warning}")
         warnings = report["warnings"] if report else []
         self.setText("<br>".join([html.escape(line) for line in plan.lines()]
                                  + [f"<span style='color:{WARNING_COLOUR}'>⚠ {html.escape(w)}</span>"
