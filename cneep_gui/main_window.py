@@ -54,7 +54,7 @@ GIL_SWITCH_S = 0.001
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
-    """`widget` in a scroll area, so that a panel taller than its dock (the plan's warnings) stays reachable."""
+    """`widget` in a scroll area, so that a panel taller than its dock (warnings) stays reachable."""
     area = QScrollArea(widgetResizable=True, frameShape=QScrollArea.Shape.NoFrame)
     area.setWidget(widget)
     return area
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         for title, widget, area in (("Input", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training", _scrolling(self.training_panel), Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training progress", self.training_plots, Qt.DockWidgetArea.RightDockWidgetArea),
-                                    ("Results", self.summary, Qt.DockWidgetArea.RightDockWidgetArea),
+                                    ("Results", _scrolling(self.summary), Qt.DockWidgetArea.RightDockWidgetArea),
                                     ("Log", self.log_panel, Qt.DockWidgetArea.BottomDockWidgetArea)):
             dock = QDockWidget(title, self, objectName=title)
             dock.setWidget(widget)
