@@ -6,7 +6,8 @@ Th = 10). Each movie is encoded on its own (one file per movie, as recorded), de
 trained on with the same settings; the summary's rate, error bar and equilibrium test are printed as one JSON
 line per case.
 
-    python bench/codec_arrow.py [--movies 10 --frames 2000 --crf 23 --iters 1500 --out bench/out/codec]
+    python bench/codec_arrow.py [--movies 10 --frames 2000 --crf 23 --iters 1500 --out bench/out/codec
+                                 --systems equilibrium,chain --inputs lossless,h264]
 """
 
 from __future__ import annotations
@@ -46,18 +47,25 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=256)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("bench/out/codec"))
+    p.add_argument("--systems", default="equilibrium,chain", help="which of equilibrium and chain to run")
+    p.add_argument("--inputs", default="lossless,h264", help="which of lossless and h264 to train on")
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     # 32 x 64 px frames: H.264 works on 16 x 16 blocks, so the beads span a few of them, as in a real movie.
     render = BeadRenderer(cell=32, psf_sigma=4.8)
     config = TrainConfig(iterations=a.iters, batch=a.batch, eval_every=100, seed=a.seed)
-    for name, chain in (("equilibrium", BeadSpringChain(tc=10, th=10)), ("N=2 chain", BeadSpringChain())):
+    systems = {"equilibrium": BeadSpringChain(tc=10, th=10), "chain": BeadSpringChain()}
+    for name in a.systems.split(","):
+        chain = systems[name]
         clean = simulate_bead_spring(chain, render, movies=a.movies, frames=a.frames, seed=a.seed)
         with tempfile.TemporaryDirectory() as tmp:
             coded = through_codec(clean, Path(tmp), a.crf, a.bframes, a.gop)
         err = np.abs(coded.frames.astype(np.int16) - clean.frames).mean()
-        for label, movie in (("lossless", clean), (f"h264 crf {a.crf}, {a.bframes} B-frames, gop {a.gop}", coded)):
-            s = train(movie, config, run_dir=a.out / f"{name.replace(' ', '_').replace('=', '')}_{label.split()[0]}").summary
+        inputs = {"lossless": clean, f"h264 crf {a.crf}, {a.bframes} B-frames, gop {a.gop}": coded}
+        for label, movie in inputs.items():
+            if label.split()[0] not in a.inputs.split(","):
+                continue
+            s = train(movie, config, run_dir=a.out / f"{name}_{label.split()[0]}").summary
             print(json.dumps({"system": name, "input": label, "sigma": chain.ep_rate,
                               "sigma_2pt": chain.ep_rate_two_frame, "mean_abs_pixel_error": float(err),
                               **{k: s.get(k) for k in ("ep_rate", "ep_rate_err", "ep_rate_ci95", "p_equilibrium",
