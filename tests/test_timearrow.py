@@ -144,3 +144,19 @@ def test_a_run_reports_its_inputs_time_arrows_and_register_removes_the_drift_war
     registered = train(preprocess(drifting, Preprocess(register=True)), config).summary
     assert abs(registered["input_checks"]["drift_px_per_frame"][1]) < 0.02
     assert not any("drifts" in w for w in registered["warnings"])
+
+
+def test_a_run_on_a_lossy_video_names_the_compression_before_and_after_training(tiny_movie, tiny_config, tmp_path,
+                                                                                  capsys):
+    from cneep_engine.io.video_write import write_video
+    frames = np.asarray(tiny_movie.frames[0], dtype=np.uint8)
+    video = write_video(frames, tmp_path / "beads.mov", 100, crf=23, bframes=3, gop=50)
+    assert main(["train", str(video), "-o", str(tmp_path / "run"), "--iters", "20", "--eval-every", "10",
+                 "--channels", "4", "--batch", "64"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: inter-frame compression (H.264, B-frames, 50-frame groups)" in err
+    assert "estimate on cpu" in err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    codec = summary["input_checks"]["codec"]
+    assert (codec["codec"], codec["lossy"], codec["gop_length"]) == ("h264", True, 50) and codec["frame_types"]["B"]
+    assert summary["warnings"][0].startswith("inter-frame compression")
