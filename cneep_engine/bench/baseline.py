@@ -1,5 +1,5 @@
 """The published CNEEP training loop (Bae, Kim & Jeong 2022), re-implemented from its description as the
-yardstick for every speed figure (../shared/research/reference-impls.md, sections 4 and 7).
+yardstick for every speed figure (the authors' published code and the paper's training description).
 
 What it keeps of the published loop, on purpose, because these are what cost it time:
 - the movies live on the host as float32, shaped (movies, frames, 1, H, W);
