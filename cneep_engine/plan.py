@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from . import distributed
 from .device import describe_device, resolve_device
 from .errors import CneepError
 from .losses import make_loss
@@ -96,8 +97,10 @@ def plan_training(data: Movie | Trajectories, config: TrainConfig, timed: bool =
     fits = budget // max(1, window_bytes)
     if fits < 1:
         raise CneepError(_too_large(data, config, window_bytes, budget))
-    planned = replace(config, batch=min(config.batch, int(fits)))
-    peak = _resident_bytes() + OVERHEAD + data_bytes + planned.batch * window_bytes + EVAL_BUDGET[device.type]
+    ranks = distributed.world_size()   # under torchrun each process trains on batch / ranks windows
+    planned = replace(config, batch=min(config.batch, int(fits) * ranks))
+    peak = (_resident_bytes() + OVERHEAD + data_bytes + planned.batch // ranks * window_bytes
+            + EVAL_BUDGET[device.type])
     plan = Plan(planned, config.batch, window_bytes, data_bytes, peak, available, describe_device(device))
     return _timed(plan, data, model, device) if timed else plan
 
