@@ -26,9 +26,9 @@ from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
-from .timearrow import describe_report, input_report
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
+from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
 from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
@@ -344,9 +344,9 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         summary["input_checks"] = {k: v for k, v in checks.items() if k != "warnings"}
     history = [e for r in seed_runs for e in r.history]
     # On the seed-averaged dS, as ep_rate: error bar, equilibrium test, noise floor, convergence.
-    checks = verdict(ds, movie_idx, frame_idx, test, (config.seq_len - 1) * movie.dt, history)
-    summary["warnings"] += checks.pop("warnings")
-    summary.update(checks)
+    stats = verdict(ds, movie_idx, frame_idx, test, (config.seq_len - 1) * movie.dt, history)
+    summary["warnings"] += stats.pop("warnings")
+    summary.update(stats)
     if true_ds is not None:
         t = movie.truth
         empirical = rate(float(true_ds[test].mean()))
