@@ -30,7 +30,7 @@ from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, des
                          refuse_inputs)
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
-from .training import (Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
+from .training import (BROKEN, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
                        save_checkpoint, write_log)
 from .verdict import verdict
 from .windows import PARTS, window_starts
@@ -250,8 +250,9 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
         if seed_runs[-1].stopped == "cancelled":
             break
     validated = [r for r in seed_runs if r.best_iteration]
-    if not validated and any(r.stopped in ("ran away", "diverged") for r in seed_runs):
-        raise CneepError(f"{trainer.data.name}: no model to keep. " + " ".join(training_warnings(seed_runs, checks)))
+    if not validated and any(r.stopped in BROKEN for r in seed_runs):
+        raise CneepError(f"{trainer.data.name}: no model to keep. "
+                         + " ".join(training_warnings(seed_runs, checks, trainer.train_starts.numel())))
     if not validated:
         raise CneepError(f"{trainer.data.name}: cancelled at iteration {seed_runs[-1].iterations}, before the "
                          f"first validation (every {config.eval_every} iterations, --eval-every): no trained "
@@ -259,9 +260,10 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
     return validated
 
 
-def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None) -> list[str]:
+def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None,
+                      train_windows: int | None = None) -> list[str]:
     """Plain sentences for seeds whose training broke off: what happened, what was kept, the likely causes, and
-    what the input checks measured."""
+    what the input checks measured (`train_windows`: how many windows the network trained on)."""
     measured = f" Measured on this movie: {'; '.join(describe_report(checks))}." if checks else ""
     out = []
     for r in seed_runs:
@@ -276,6 +278,15 @@ def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None) -> l
                 "or does not carry over to new frames. Likely causes: drift of the sample or the stage, "
                 "bleaching, lossy video compression, a movie that changes over time, or too few frames for the "
                 f"network.{measured} Treat the rate as unreliable until the cause is removed.")
+        elif r.stopped == "overfitted":
+            windows = f"its {train_windows} training windows" if train_windows else "its training windows"
+            out.append(
+                f"Seed {r.seed}: from iteration {r.best_iteration} on the network learned {windows} by heart: "
+                f"their EP rate rose to {last.train_rate:.3g} k_B/s while on held-out windows it went to "
+                f"{last.val_rate:.3g}, so training was stopped at iteration {r.iterations} ({kept}). That is too "
+                "little data for the network, not a time arrow of the movie: the kept model's result stands, but "
+                "more frames (a longer movie or more movies) or a smaller network (fewer --channels) would let it "
+                "learn more.")
         elif r.stopped == "diverged":
             out.append(f"Seed {r.seed}: the loss became infinite or NaN at iteration {r.iterations} and training "
                        f"was stopped ({kept}); lower the learning rate (--lr) or look for a time arrow that is not "
@@ -336,7 +347,7 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         "test_windows": int(test.sum()),
         "seeds": seeds,
         # sentences for the user; every check appends its own
-        "warnings": (checks or {}).get("warnings", []) + training_warnings(seed_runs, checks),
+        "warnings": (checks or {}).get("warnings", []) + training_warnings(seed_runs, checks, trainer.train_starts.numel()),
     }
     if plan is not None:
         summary["plan"] = plan.as_dict()

@@ -137,16 +137,20 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
     The validation set is fixed, so its sampling noise hardly moves the validation rate from one validation to
     the next: what moves it is the model. With a learning rate decaying to 0 (cosine) the rate freezes at the
     end whether or not it had settled, but a run stopped too early still drifts by several percent in its
-    last third (bench/out/verdict), where runs that had settled move by under 3%."""
+    last third (bench/out/verdict), where runs that had settled move by under 3%. A seed that overfitted is
+    judged up to the model it kept."""
     warnings, verdicts = [], []
     seeds = list(dict.fromkeys(e.seed for e in history))
     for seed in seeds:
         who = f"seed {seed}: " if len(seeds) > 1 else ""
-        val = [e for e in history if e.seed == seed and e.val_rate is not None]
+        events = [e for e in history if e.seed == seed]
+        # An overfitted seed's result is its model from before the overfitting: judge that model's training.
+        kept = events[-1].best_iteration if events[-1].message == "overfitted" else events[-1].iteration
+        val = [e for e in events if e.val_rate is not None and e.iteration <= kept]
         if not val:
             continue
         if len(val) < MIN_VALIDATIONS:
-            warnings.append(f"not converged: {who}only {len(val)} validations, too few to show that the estimate "
+            warnings.append(f"not converged: {who}only {len(val)} validation{'s' * (len(val) > 1)}, too few to show that the estimate "
                             "settled: train longer or validate more often")
             verdicts.append(False)
             continue
