@@ -412,8 +412,6 @@ def _train(args) -> None:
     print(f"  {s['ep_per_frame']:.4g} per frame; loss-based {s['loss_based_rate']:.4g} per s; on {s['test_windows']} "
           f"held-out windows in {s['block']['blocks']} blocks of ~{s['block']['windows']}; {s['device']}, "
           f"{s['wall_s']:.0f} s")
-    for warning in s["warnings"]:
-        print(warning)
     if "truth" in s:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g}, sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%}), "
