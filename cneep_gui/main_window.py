@@ -291,9 +291,10 @@ class MainWindow(QMainWindow):
         shown = movie if movie is not None else self.data
         if shown is not self.shown and isinstance(shown, Movie):
             self.shown = shown
-            self.timeline.set_movie_shape(shown.n_movies, shown.n_frames, shown.dt)
-            # The region is drawn on the frames as opened; a run preprocessed otherwise is shown on its own.
+            # The region is drawn on the frames as opened; a run preprocessed otherwise is shown on its own
+            # (hidden first: the view fits what is visible when the frame size changes).
             self.preprocess_panel.set_roi_visible(shown.frames is self.data.frames)
+            self.timeline.set_movie_shape(shown.n_movies, shown.n_frames, shown.dt)
         self.summary.set_summary(run.summary if run else None)
         self.movie_panel.set_has_run(run is not None)
         if run is not None and run.maps is not None:
@@ -345,7 +346,8 @@ class MainWindow(QMainWindow):
         else:
             self.trajectory_view.set_dt(dt)
             self._show_position(self.timeline.movie(), self.timeline.frame())
-        self.timeline.set_dt(dt)
+        if self.shown is self.data:     # a run's preprocessed frames keep their own interval
+            self.timeline.set_dt(dt)
         if self.run is None:
             self.trace.dt = dt
 

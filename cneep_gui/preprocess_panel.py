@@ -12,7 +12,7 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, QTimer, pyqtSignal
-from PyQt6.QtWidgets import (QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget)
+from PyQt6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
 from cneep_engine import CneepError, Movie
 from cneep_engine.io import Preprocess, prepare
@@ -21,9 +21,6 @@ from . import settings
 from .movie_view import MovieView
 from .plan_view import WARNING_COLOUR
 from .worker import Job
-
-_MAX = 1_000_000_000
-
 
 class PreprocessPanel(QWidget):
     preparedChanged = pyqtSignal()      # `movie` (or `error`) has changed
@@ -48,29 +45,27 @@ class PreprocessPanel(QWidget):
         self.full_frame.clicked.connect(lambda: self.set_crop(None))
         self.bin = QSpinBox(minimum=1, maximum=64, toolTip="Average b × b pixel blocks: 4 times fewer pixels per "
                             "2x, so 4 times less memory and time. The pixel size becomes b times")
-        self.first = QSpinBox(minimum=0, maximum=_MAX, toolTip="First frame kept (of the file's frames)")
-        self.end = QSpinBox(minimum=0, maximum=_MAX, specialValueText="end",
+        self.first = QSpinBox(minimum=0, toolTip="First frame kept (of the file's frames)")
+        self.end = QSpinBox(minimum=0, specialValueText="end",
                             toolTip="Frame after the last one kept (end: to the last frame)")
         self.step = QSpinBox(minimum=1, maximum=10_000, toolTip="Keep every k-th frame: the frame interval becomes "
                              "k times. Ground truth is dropped (the exact EP of k-frame steps is not known)")
         self.normalize = QCheckBox("Normalise", toolTip="Each movie to zero mean and unit standard deviation")
-        self.register = QCheckBox("Register (drift)", toolTip="Shift the moving content back by its measured "
+        self.register = QCheckBox("Register (remove drift)", toolTip="Shift the moving content back by its measured "
                                   "uniform drift (the static background stays); the margin it sweeps is cropped")
         self.bleach_correct = QCheckBox("Bleach-correct", toolTip="Standardise every frame, removing an intensity "
                                         "trend (bleaching) that the network would read as a time arrow")
         self.preview = pg.GraphicsLayoutWidget()
-        self.preview.setMinimumHeight(140)
+        self.preview.setFixedHeight(150)
         self.preview.setToolTip("The frame the network will see")
-        box = self.preview.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.preview_box = self.preview.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
         self.preview_image = pg.ImageItem()
-        box.addItem(self.preview_image)
+        self.preview_box.addItem(self.preview_image)
         self.result = QLabel(wordWrap=True)
 
         form = QFormLayout(self)
-        row = QHBoxLayout()
-        row.addWidget(self.region, 1)
-        row.addWidget(self.full_frame)
-        form.addRow("Region", row)
+        form.addRow("Region", self.region)
+        form.addRow("", self.full_frame)
         form.addRow("Binning", self.bin)
         frames = QHBoxLayout()
         frames.addWidget(self.first, 1)
@@ -78,12 +73,10 @@ class PreprocessPanel(QWidget):
         frames.addWidget(self.end, 1)
         form.addRow("Frames", frames)
         form.addRow("Frame step", self.step)
-        checks = QHBoxLayout()
         for check in (self.normalize, self.register, self.bleach_correct):
-            checks.addWidget(check)
-        form.addRow(checks)
-        form.addRow(self.preview)
+            form.addRow("", check)
         form.addRow(self.result)
+        form.addRow(self.preview)
         for spin in (self.bin, self.first, self.end, self.step):
             spin.valueChanged.connect(self._edited)
         for check in (self.normalize, self.register, self.bleach_correct):
@@ -152,11 +145,13 @@ class PreprocessPanel(QWidget):
             self.movie, self.error = movie, ""
             self.result.setText("preprocessed as the run recorded: " + html.escape(_described(
                 movie.provenance["preprocess"])))
-            self.preview_image.setImage(np.asarray(movie.frames[0, 0]))
+            self._show_preview(np.asarray(movie.frames[0, 0]))
             self.preparedChanged.emit()
             return
         height, width = movie.frame_shape
         self.roi.maxBounds = QRectF(0, 0, width, height)
+        for spin in (self.first, self.end):
+            spin.setMaximum(movie.n_frames)
         try:
             saved = settings.remembered(movie.path).get("preprocess", {})
             options = Preprocess(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved.items()})
@@ -178,7 +173,7 @@ class PreprocessPanel(QWidget):
         if self.source is None:
             return
         y0, y1, x0, x1 = self.crop()
-        self.region.setText(f"{y0}:{y1}, {x0}:{x1} ({y1 - y0} × {x1 - x0} px)")
+        self.region.setText(f"{y0}:{y1}, {x0}:{x1} ({y1 - y0} × {x1 - x0})")
         self.movie, self.error = None, ""
         self.result.setText("preprocessing…")
         self._timer.start()
@@ -212,8 +207,12 @@ class PreprocessPanel(QWidget):
         h, w = movie.frame_shape
         self.result.setText(f"{movie.n_movies} × {movie.n_frames} frames of {h} × {w} px; "
                             f"pixel {movie.pixel_size:.4g} µm, frame interval {movie.dt:.4g} s")
-        self.preview_image.setImage(frame)
+        self._show_preview(frame)
         self.preparedChanged.emit()
+
+    def _show_preview(self, frame: np.ndarray) -> None:
+        self.preview_image.setImage(frame)
+        self.preview_box.autoRange(padding=0)
 
     def _failed(self, message: str) -> None:
         self.error = message

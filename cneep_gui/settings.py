@@ -1,4 +1,5 @@
-"""What the app remembers between sessions: recent files, training settings, view choices, window layout.
+"""What the app remembers between sessions: recent files, training settings, view choices, window layout, and
+per file the calibration and preprocessing the user chose.
 
 Everything goes through `store()`, an INI file in the user's config folder (tests point it at tmp_path)."""
 

@@ -84,6 +84,8 @@ def test_training_with_a_region_records_the_input_as_the_cli_does(studio, qtbot,
     assert studio.run.frame_shape == (8, 16) and studio.movie_view.image.image.shape == (8, 16)
     assert studio.shown.n_frames == studio.timeline.slider.maximum() + 1 == 200
     assert not studio.preprocess_panel.roi.isVisible()
+    (x0, x1), (y0, y1) = studio.movie_view.view.viewRange()     # the view fits the 8 x 16 frames
+    assert min(x1 - x0 - 16, y1 - y0 - 8) == pytest.approx(0, abs=1e-6)
 
     assert main(["train", str(path), "-o", str(tmp_path / "cli"), "--crop", "2:18,4:36", "--bin", "2",
                  "--normalize", "--dt", "0.01", "--depth", "2", "--channels", "4", "--batch", "64", "--iters", "40",
