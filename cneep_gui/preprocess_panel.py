@@ -35,7 +35,8 @@ class PreprocessPanel(QWidget):
         self._timer = QTimer(self, singleShot=True, interval=200)
         self._timer.timeout.connect(self._start)
 
-        self.roi = pg.RectROI((0, 0), (1, 1), snapSize=1, translateSnap=True, scaleSnap=True, pen=pg.mkPen("y", width=2))
+        self.roi = pg.RectROI((0, 0), (1, 1), snapSize=1, translateSnap=True, scaleSnap=True,
+                              pen=pg.mkPen("y", width=2))
         self.roi.setZValue(20)
         self.roi.sigRegionChangeFinished.connect(self._edited)
         self.roi.setVisible(False)

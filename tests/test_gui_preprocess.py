@@ -10,7 +10,7 @@ import pytest
 
 from cneep_engine import Movie, save_movie
 from cneep_engine.cli import main
-from cneep_engine.io import Preprocess, preprocess
+from cneep_engine.io import Preprocess
 from cneep_engine.plan import plan_training
 from cneep_gui import settings
 

@@ -26,7 +26,8 @@ from .truth import load_truth, save_truth, sidecar_path
 from .video_codec import codec_report, video_warnings
 
 __all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "TRAJECTORY_SUFFIXES", "describe", "describe_trajectories",
-           "input_formats", "is_trajectory_file", "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "prepare", "preprocess",
+           "input_formats", "is_trajectory_file", "load_input", "load_movie", "load_trajectories", "parse_crop",
+           "parse_time_range", "prepare", "preprocess",
            "read_flat", "save_movie", "save_trajectories", "sidecar_path", "video_warnings"]
 
 # Each reader module declares the suffixes it reads; the app's file filter, the CLI's help and the README's
