@@ -25,7 +25,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
 from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
                           simulate_bead_spring, train)
 from cneep_engine import export
-from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES
+from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.run_folder import is_run_folder
 
 from . import settings
@@ -33,6 +33,7 @@ from .log_panel import LogPanel, log
 from .movie_panel import OFF, TIME_AVERAGED, MoviePanel
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
+from .preprocess_panel import PreprocessPanel
 from .summary_view import SummaryView
 from .synth_dialog import SynthDialog, SynthRequest
 from .timeline import Timeline
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.data: Movie | Trajectories | None = None
         self.run: Run | None = None
+        self.shown: Movie | Trajectories | None = None   # what is drawn: a run's own (preprocessed) frames or data
         self.job: Job | None = None
         self.error_box: QMessageBox | None = None
         self._mean_map: np.ndarray | None = None
@@ -93,12 +95,15 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(centre)
 
         self.movie_panel = MoviePanel()
+        self.preprocess_panel = PreprocessPanel(self.movie_view)
         self.training_panel = TrainingPanel()
         self.training_plots = TrainingPlots()
         self.summary = SummaryView()
         self.log_panel = LogPanel()
         self.docks = {}
         for title, widget, area in (("Input", self.movie_panel, Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    ("Preprocessing", _scrolling(self.preprocess_panel),
+                                     Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training", _scrolling(self.training_panel), Qt.DockWidgetArea.LeftDockWidgetArea),
                                     ("Training progress", self.training_plots, Qt.DockWidgetArea.RightDockWidgetArea),
                                     ("Results", _scrolling(self.summary), Qt.DockWidgetArea.RightDockWidgetArea),
@@ -120,6 +125,7 @@ class MainWindow(QMainWindow):
         self.training_panel.trainRequested.connect(self.start_training)
         self.training_panel.cancelRequested.connect(self.cancel_job)
         self.training_panel.settingsChanged.connect(self._replan)
+        self.preprocess_panel.preparedChanged.connect(self._replan)
         self._restore_settings()
         self._update_actions()
 
@@ -251,8 +257,9 @@ class MainWindow(QMainWindow):
         """Show a movie or trajectories and offer the estimators that read it."""
         # The old run goes and the timeline learns the new length before anything is drawn: the old frame
         # number may lie beyond the new data.
-        self.data, self.run = data, None
+        self.data, self.run, self.shown = data, None, data
         movie = isinstance(data, Movie)
+        self.preprocess_panel.set_source(data if movie else None)
         self.views.setCurrentWidget(self.movie_view if movie else self.trajectory_view)
         if not movie:
             self.trajectory_view.set_data(data)
@@ -266,16 +273,28 @@ class MainWindow(QMainWindow):
         self._replan()
 
     def _replan(self) -> None:
-        """The memory and time of training the open input with the panel's settings, shown next to Train."""
-        self.training_panel.plan.request(self.data, self.training_panel.config)
+        """The memory and time of training the open input, preprocessed, with the panel's settings, shown next
+        to Train."""
+        data = self.preprocess_panel.movie if isinstance(self.data, Movie) else self.data
+        self.training_panel.plan.request(data, self.training_panel.config)
+        if data is None and self.data is not None:
+            self.training_panel.plan.setText(self.preprocess_panel.result.text())
 
     def _show_data_name(self) -> None:
         data = self.data
         self.setWindowTitle(f"CNEEP Studio — {data.path.name if data.path else 'synthetic (not saved)'}")
         self.movie_panel.set_data(data)
 
-    def set_run(self, run: Run | None) -> None:
+    def set_run(self, run: Run | None, movie: Movie | None = None) -> None:
+        """Show `run` over `movie`, the frames it was trained on (None: the open input's own)."""
         self.run = run
+        shown = movie if movie is not None else self.data
+        if shown is not self.shown and isinstance(shown, Movie):
+            self.shown = shown
+            # The region is drawn on the frames as opened; a run preprocessed otherwise is shown on its own
+            # (hidden first: the view fits what is visible when the frame size changes).
+            self.preprocess_panel.set_roi_visible(shown.frames is self.data.frames)
+            self.timeline.set_movie_shape(shown.n_movies, shown.n_frames, shown.dt)
         self.summary.set_summary(run.summary if run else None)
         self.movie_panel.set_has_run(run is not None)
         if run is not None and run.maps is not None:
@@ -305,7 +324,7 @@ class MainWindow(QMainWindow):
         if self.data is None:
             return
         if isinstance(self.data, Movie):
-            self.movie_view.show_frame(self.data.frames[movie, frame])
+            self.movie_view.show_frame(self.shown.frames[movie, frame])
             self.movie_view.show_map(self.current_map(movie, frame))
         else:
             self.trajectory_view.show_position(movie, frame)
@@ -318,20 +337,24 @@ class MainWindow(QMainWindow):
         self.trace.set_frame(frame)
 
     def _set_calibration(self, dt: float, pixel_size: float) -> None:
-        self.data.dt, self.data.dt_source = dt, "user"
+        if dt != self.data.dt:
+            self.data.dt, self.data.dt_source = dt, "user"
         if isinstance(self.data, Movie):
-            self.data.pixel_size, self.data.pixel_size_source = pixel_size, "user"
+            if pixel_size != self.data.pixel_size:
+                self.data.pixel_size, self.data.pixel_size_source = pixel_size, "user"
+            self.preprocess_panel.refresh()
         else:
             self.trajectory_view.set_dt(dt)
             self._show_position(self.timeline.movie(), self.timeline.frame())
-        self.timeline.set_dt(dt)
+        if self.shown is self.data:     # a run's preprocessed frames keep their own interval
+            self.timeline.set_dt(dt)
         if self.run is None:
             self.trace.dt = dt
 
     def overlay_renderer(self):
         """`render(movie, frame) -> RGB` as drawn now, at the movie's resolution; Qt-free, so it may run
         on a worker thread while the user goes on changing the view."""
-        frames, run, mean_map = self.data.frames, self.run, self._mean_map
+        frames, run, mean_map = self.shown.frames, self.run, self._mean_map
         mode = OFF if run is None else self.movie_panel.mode.currentIndex()
         view = self.movie_view
         levels, limit, opacity, lut = view.levels(), view.limit, view.opacity, view.frame_lut()
@@ -410,7 +433,14 @@ class MainWindow(QMainWindow):
         with self._reporting():
             config = self.training_panel.config()
             settings.save_train_config(config)
-            data = replace(self.data)     # a snapshot: calibration edits during training do not leak in
+            movie = isinstance(self.data, Movie)
+            if movie and self.preprocess_panel.error:
+                raise CneepError(self.preprocess_panel.error)
+            # Snapshots: calibration edits during training do not leak in. Preprocessing still in progress
+            # is done by the job.
+            ready = self.preprocess_panel.movie if movie else self.data
+            source, options = replace(self.data), self.preprocess_panel.options()
+            data = replace(ready) if ready is not None else source
             threads = self.training_panel.threads.value()
             self.set_run(None)
             self.training_plots.reset(data.truth)
@@ -420,11 +450,12 @@ class MainWindow(QMainWindow):
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             log.info(f"checkpoints and log go to {run_dir}")
 
-            checks = self.training_panel.plan.checks_of(self.data)   # None: train() makes them
+            checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them
 
             def job(emit, cancel):
                 torch.set_num_threads(threads)
-                return train(data, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks)
+                trained = data if ready is not None else prepare(source, options)
+                return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks), trained
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}")
             self.job.progress.connect(self._training_progress)
@@ -437,8 +468,9 @@ class MainWindow(QMainWindow):
                    if ev.val_rate is not None else "")
             log.info(f"seed {ev.seed_index + 1}/{ev.n_seeds} iteration {ev.iteration}{val} {ev.message}".rstrip())
 
-    def _trained(self, run: Run) -> None:
-        self.set_run(run)
+    def _trained(self, result: tuple[Run, Movie | Trajectories]) -> None:
+        run, data = result
+        self.set_run(run, data if isinstance(data, Movie) else None)
         s = run.summary
         log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s['stopped']}, {s['wall_s']:.0f} s)")
 
@@ -473,9 +505,9 @@ class MainWindow(QMainWindow):
             return
         m, fps = self.timeline.movie(), self.timeline.fps.value()
         # Tiny synthetic frames would play as a speck: repeat pixels up to a watchable size.
-        scale = max(1, math.ceil(240 / min(self.data.frame_shape)))
+        scale = max(1, math.ceil(240 / min(self.shown.frame_shape)))
         render = self.overlay_renderer()
-        frames = (render(m, t) for t in range(self.data.n_frames))
+        frames = (render(m, t) for t in range(self.shown.n_frames))
         self._start_job(lambda emit, cancel: export.write_overlay_movie(path, frames, fps, scale),
                         lambda p: log.info(f"wrote {p}"), f"writing {path.name}")
 
@@ -502,6 +534,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.training_panel.plan.stop()
+        self.preprocess_panel.stop()
         if self.job is not None:
             self.job.cancel()
             self.job.wait()

@@ -1,12 +1,16 @@
-"""The open input's calibration (frame interval and, for a movie, pixel size; editable) and how the dissipation
-map is shown."""
+"""The open input's calibration (frame interval and, for a movie, pixel size; editable, and remembered per file
+so that reopening the file offers the user's values again) and how the dissipation map is shown."""
 
 from __future__ import annotations
+
+import datetime
 
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
 
 from cneep_engine import Movie, Trajectories
+
+from . import settings
 
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
 _SOURCE = {"metadata": "from the file's metadata", "default": "not in the file: please check",
@@ -41,8 +45,9 @@ class MoviePanel(QWidget):
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
         form.addRow("Opacity", self.opacity)
-        self.dt.valueChanged.connect(lambda _: self._edited(self.dt_source))
-        self.pixel_size.valueChanged.connect(lambda _: self._edited(self.pixel_source))
+        self._path = None      # the file whose calibration edits are remembered
+        self.dt.valueChanged.connect(lambda v: self._edited(self.dt_source, "dt", v))
+        self.pixel_size.valueChanged.connect(lambda v: self._edited(self.pixel_source, "pixel_size", v))
         self.mode.currentIndexChanged.connect(self.overlayChanged)
         self.opacity.valueChanged.connect(self.overlayChanged)
         self.mode.setEnabled(False)
@@ -60,21 +65,34 @@ class MoviePanel(QWidget):
                     else f"{data.n_coordinates} coordinates ({', '.join(str(v) for v in data.labels[:6])}"
                          f"{', …' if data.n_coordinates > 6 else ''})")
             self.info.setText(f"{source}\n{data.n_trajectories} trajectories × {data.n_frames} frames of {what}")
-        calibrations = [(self.dt, self.dt_source, data.dt, data.dt_source)]
+        # Frames preprocessed for a run have the run's calibration (dt times the frame step, ...), not the file's.
+        self._path = None if "preprocess" in data.provenance else data.path
+        memory = settings.remembered(self._path)
+        calibrations = [(self.dt, self.dt_source, "dt", data.dt, data.dt_source)]
         if movie:
-            calibrations.append((self.pixel_size, self.pixel_source, data.pixel_size, data.pixel_size_source))
-        for box, label, v, src in calibrations:
+            calibrations.append((self.pixel_size, self.pixel_source, "pixel_size", data.pixel_size,
+                                 data.pixel_size_source))
+        restored = False
+        for box, label, name, v, src in calibrations:
+            text = _SOURCE.get(src, src)
+            if name in memory:
+                v, day = memory[name]
+                text, restored = f"{_SOURCE['user']} on {day}", True
             box.blockSignals(True)
             box.setValue(v)
             box.blockSignals(False)
-            label.setText(_SOURCE.get(src, src))
+            label.setText(text)
         # Trajectories have no pixels and no dissipation map, only a frame interval.
         for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity):
             self.form.setRowVisible(widget, movie)
         self.setEnabled(True)
+        if restored:
+            self.calibrationChanged.emit(self.dt.value(), self.pixel_size.value())
 
-    def _edited(self, source_label: QLabel) -> None:
-        source_label.setText(_SOURCE["user"])
+    def _edited(self, source_label: QLabel, name: str, value: float) -> None:
+        day = datetime.date.today().isoformat()
+        source_label.setText(f"{_SOURCE['user']} on {day}")
+        settings.remember(self._path, **{name: [value, day]})
         self.calibrationChanged.emit(self.dt.value(), self.pixel_size.value())
 
     def set_has_run(self, has_run: bool) -> None:

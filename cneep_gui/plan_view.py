@@ -29,6 +29,7 @@ class PlanView(QLabel):
                         "lowered when it would not fit in memory), and what in the input could fake a time arrow")
         self.checks: tuple[object, dict] | None = None   # (input, its input_report)
         self._request = None
+        self._latest = None      # the input of the latest request: a plan of any other is out of date
         self._job: Job | None = None
         self._timer = QTimer(self, singleShot=True, interval=300)
         self._timer.timeout.connect(self._start)
@@ -36,6 +37,7 @@ class PlanView(QLabel):
     def request(self, data, config_fn) -> None:
         """Plan `config_fn()` (the training panel's settings, read when the plan starts) on `data`."""
         self._request = (data, config_fn) if data is not None else None
+        self._latest = data
         if self._request is None:
             self.setText("")
             return
@@ -74,6 +76,8 @@ class PlanView(QLabel):
             self.checks = (data, report)
             for warning in report["warnings"]:   # the log keeps them in full, whatever room the panel has
                 log.warning(f"{getattr(data, 'name', 'input')}: {warning}")
+        if data is not self._latest:
+            return
         warnings = report["warnings"] if report else []
         self.setText("<br>".join([html.escape(line) for line in plan.lines()]
                                  + [f"<span style='color:{WARNING_COLOUR}'>⚠ {html.escape(w)}</span>"

@@ -1,9 +1,11 @@
-"""What the app remembers between sessions: recent files, training settings, view choices, window layout.
+"""What the app remembers between sessions: recent files, training settings, view choices, window layout, and
+per file the calibration and preprocessing the user chose.
 
 Everything goes through `store()`, an INI file in the user's config folder (tests point it at tmp_path)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -59,3 +61,36 @@ def value(key: str, default, kind=None):
 
 def set_value(key: str, v) -> None:
     store().setValue(key, v)
+
+
+def _input_key(path: Path) -> str | None:
+    """The key of one version of a file: its path, size and modification time, so an edited or replaced
+    file is not offered another's calibration. None for what is not a file."""
+    try:
+        stat = path.stat()
+    except (OSError, TypeError):
+        return None
+    if not path.is_file():
+        return None
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    return "inputs/" + hashlib.sha1(ident.encode()).hexdigest()
+
+
+def remembered(path: Path | None) -> dict:
+    """What the user set for this file last time: {"dt": [seconds, "YYYY-MM-DD"], "pixel_size": [µm, date],
+    "preprocess": Preprocess.describe()}, each only when set; {} for a file not seen or changed since."""
+    key = _input_key(path) if path is not None else None
+    if key is None:
+        return {}
+    try:
+        saved = json.loads(store().value(key, "{}"))
+    except (TypeError, ValueError):
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def remember(path: Path | None, **entries) -> None:
+    """Keep `entries` (see `remembered`) for this file, beside what is kept already."""
+    key = _input_key(path) if path is not None else None
+    if key is not None:
+        store().setValue(key, json.dumps({**remembered(path), **entries}))

@@ -8,7 +8,8 @@ import tifffile
 
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, simulate_bead_spring, train
 from cneep_engine.cli import main
-from cneep_engine.io import LazyFrames, Preprocess, load_movie, parse_crop, parse_time_range, preprocess, save_movie
+from cneep_engine.io import (LazyFrames, Preprocess, load_movie, parse_crop, parse_time_range, prepare, preprocess,
+                             save_movie)
 from cneep_engine.movie import GroundTruth, Movie
 
 
@@ -93,3 +94,18 @@ def test_hyperstack_channel_flag_reaches_training(tmp_path):
                  "--eval-every", "1", "--batch", "4", "--channels", "2", "--depth", "1", "-q"]) == 0
     config = json.loads((tmp_path / "r" / "config.json").read_text())
     assert config["input"]["channel"] == 1 and config["input"]["channels"] == 2
+
+
+def test_prepare_records_the_calibration_that_results_and_leaves_the_source_alone(movie_file):
+    path = movie_file[0]
+    movie = load_movie(path)
+    movie.dt, movie.dt_source = 0.5, "user"      # as the app's calibration edit leaves it
+    stepped = prepare(movie, Preprocess(frame_step=2, bin=2))
+    assert (stepped.dt, stepped.pixel_size) == (1.0, pytest.approx(0.4))
+    assert {k: stepped.provenance[k] for k in ("dt", "dt_source", "pixel_size_source")} == \
+        {"dt": 1.0, "dt_source": "user", "pixel_size_source": "metadata"}
+    assert stepped.provenance["pixel_size"] == pytest.approx(0.4)
+    same = prepare(movie, Preprocess())          # nothing to do: a copy that records the edit, the source as it was
+    assert same is not movie and same.frames is movie.frames and same.provenance["dt"] == 0.5
+    assert movie.provenance["dt"] == 0.1 and "preprocess" not in movie.provenance
+    assert stepped.provenance == load_movie(path, dt=0.5, frame_step=2, bin=2).provenance

@@ -18,7 +18,7 @@ from ..movie import Movie
 from ..trajectories import Trajectories
 from . import arrays, tiff, trajectories, video
 from .lazy import LazyFrames, read_flat
-from .preprocess import Preprocess, parse_crop, parse_time_range, preprocess
+from .preprocess import Preprocess, parse_crop, parse_time_range, prepare, preprocess
 from .sequence import IMAGE_SUFFIXES, read_sequence
 from .tiff import write_tiff
 from .trajectories import describe_trajectories, is_trajectory_file, load_trajectories, save_trajectories
@@ -26,7 +26,8 @@ from .truth import load_truth, save_truth, sidecar_path
 from .video_codec import codec_report, video_warnings
 
 __all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "TRAJECTORY_SUFFIXES", "describe", "describe_trajectories",
-           "input_formats", "is_trajectory_file", "load_input", "load_movie", "load_trajectories", "parse_crop", "parse_time_range", "preprocess",
+           "input_formats", "is_trajectory_file", "load_input", "load_movie", "load_trajectories", "parse_crop",
+           "parse_time_range", "prepare", "preprocess",
            "read_flat", "save_movie", "save_trajectories", "sidecar_path", "video_warnings"]
 
 # Each reader module declares the suffixes it reads; the app's file filter, the CLI's help and the README's
@@ -83,10 +84,7 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     if truth and path.is_file() and sidecar_path(path).is_file():
         movie.truth = load_truth(sidecar_path(path), path, movie.frames, movie.provenance["notes"])
         movie.provenance["truth"] = str(sidecar_path(path))
-    movie = preprocess(movie, options)
-    movie.provenance.update(dt=movie.dt, dt_source=movie.dt_source, pixel_size=movie.pixel_size,
-                            pixel_size_source=movie.pixel_size_source)
-    return movie
+    return prepare(movie, options)
 
 
 def load_input(path: str | Path, model: str | None = None, kind: str | None = None,

@@ -114,6 +114,18 @@ def preprocess(movie: Movie, options: Preprocess) -> Movie:
                  truth=truth, provenance=provenance)
 
 
+def prepare(movie: Movie, options: Preprocess) -> Movie:
+    """`preprocess`, with the calibration that results (dt, pixel size and their sources) recorded in the
+    provenance that a run saves as its input. The CLI (through `load_movie`) and the app both read movies
+    through here, so the same options are recorded alike; `movie` itself is left as it is."""
+    out = preprocess(movie, options)
+    if out is movie:
+        out = replace(movie, provenance=dict(movie.provenance))
+    out.provenance.update(dt=out.dt, dt_source=out.dt_source, pixel_size=out.pixel_size,
+                          pixel_size_source=out.pixel_size_source)
+    return out
+
+
 def _without_time_arrows(movie: Movie, options: Preprocess) -> Movie:
     """Time range, step and crop; then bleach correction and registration on what they kept; then the rest."""
     kept = preprocess(movie, Preprocess(crop=options.crop, time_range=options.time_range,
