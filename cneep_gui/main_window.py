@@ -375,10 +375,7 @@ class MainWindow(QMainWindow):
 
     def _generate(self, dialog: SynthDialog) -> None:
         with self._reporting():
-            try:
-                req: SynthRequest = dialog.request()
-            except ValueError as e:
-                raise CneepError(f"synthetic movie: {e}") from e
+            req: SynthRequest = dialog.request()
             self._start_job(lambda emit, cancel: simulate_bead_spring(req.chain, req.renderer, movies=req.movies,
                                                                       frames=req.frames, seed=req.seed),
                             self._generated, "generating a synthetic movie")
