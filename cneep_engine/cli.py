@@ -11,41 +11,28 @@ from pathlib import Path
 from . import bench
 from .errors import CneepError
 from .io import input_formats
-from .losses import LOSSES
+from .params import add_options, from_options
 from .training import MODELS, SCHEDULES, STOPS, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
+    from .synth import BeadRenderer, BeadSpringChain, FlashingRatchet
     p = sub.add_parser("simulate", help="write a synthetic movie or trajectories with exact entropy production")
     systems = p.add_subparsers(dest="system", required=True)
     b = systems.add_parser("bead-spring", help="bead-spring chain between a cold and a hot bath",
                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    b.add_argument("--beads", type=int, default=2)
-    b.add_argument("--tc", type=float, default=1.0, help="temperature of bead 0 (cold end)")
-    b.add_argument("--th", type=float, default=10.0, help="temperature of the last bead (hot end)")
-    b.add_argument("--k", type=float, default=1.0, help="spring stiffness")
-    b.add_argument("--gamma", type=float, default=1.0, help="friction coefficient")
-    b.add_argument("--dt", type=float, default=0.01, help="frame interval, s")
+    add_options(b, BeadSpringChain)
     b.add_argument("--movies", type=int, default=1)
     b.add_argument("--trajectories", type=int, metavar="M",
                    help="write M trajectories of bead positions (.npy, .npz or .csv) instead of movies")
     b.add_argument("--frames", type=int, default=1000, help="frames per movie or trajectory")
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--cell", type=int, default=20, help="pixels per bead cell (frame is cell x beads*cell)")
-    b.add_argument("--pixel-size", type=float, default=1.0, help="micrometres per pixel")
-    b.add_argument("--psf-sigma", type=float, default=3.0, help="PSF width, pixels")
-    b.add_argument("--peak", type=float, default=255.0, help="counts at a bead's centre")
-    b.add_argument("--background", type=float, default=0.0, help="background counts")
-    b.add_argument("--poisson", action="store_true", help="add shot noise")
-    b.add_argument("--read-noise", type=float, default=0.0, help="Gaussian camera noise, counts")
-    b.add_argument("--binning", type=int, default=1, help="average b x b pixel blocks")
-    b.add_argument("--dtype", choices=["uint8", "uint16"], default="uint8")
+    add_options(b, BeadRenderer)
     b.add_argument("-o", "--output", type=Path, required=True, help="movie file (.tif), or trajectory file "
                    "(.npy, .npz, .csv) with --trajectories")
     r = systems.add_parser("ratchet", help="discrete flashing ratchet: 3 sites, a sawtooth potential switched on "
                            "and off", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    r.add_argument("--potential", type=float, default=2.0, help="V, height of the sawtooth steps in k_B T")
-    r.add_argument("--rate", type=float, default=1.0, help="r, switching rate of the potential")
+    add_options(r, FlashingRatchet)
     r.add_argument("--partial", action="store_true", help="record the position only, hiding whether the "
                    "potential is on (a non-Markovian series for rneep)")
     r.add_argument("--trajectories", type=int, default=1, metavar="M")
@@ -61,7 +48,6 @@ def _run_folder(text: str) -> Path:
 
 
 def _add_train(sub) -> None:
-    d = TrainConfig()
     p = sub.add_parser("train", help="train an EP estimator on a movie or trajectories and write a run folder",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("input", type=Path, help=f"movie or trajectories ({input_formats()}); NAME.truth.npz "
@@ -70,32 +56,7 @@ def _add_train(sub) -> None:
     p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
                    "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
                    "for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy")
-    p.add_argument("--seq-len", type=int, default=d.seq_len, help="frames per window")
-    p.add_argument("--depth", type=int, default=d.depth, help="cneep: convolutional blocks")
-    p.add_argument("--channels", type=int, default=d.channels, help="cneep: channels of the first block")
-    p.add_argument("--hidden", type=int, default=d.hidden, help="neep/rneep: hidden units (and embedding size)")
-    p.add_argument("--layers", type=int, help="neep: hidden layers (default 2); rneep: GRU layers (default 1)")
-    p.add_argument("--loss", default=d.loss, choices=LOSSES, help="neep: the published objective; alpha: the "
-                   "alpha-divergence family, same optimum, lower variance")
-    p.add_argument("--alpha", type=float, default=d.alpha, help="alpha of the alpha loss")
-    p.add_argument("--iters", type=int, default=d.iterations, help="maximum training iterations")
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="iterations between validations")
-    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
-                   help="learning rate: cosine decay to 0 over --iters, halving on plateaus, or constant")
-    p.add_argument("--average", type=float, default=d.average, help="decay per step of a moving average of the "
-                   "weights, which is what validation judges and the run keeps (0: the raw weights)")
-    p.add_argument("--patience", type=int, default=d.patience, help="validations without a new lowest "
-                   "validation loss before stopping; 0 never stops early")
-    p.add_argument("--val-samples", type=int, default=d.val_samples, help="validation windows (a fixed random "
-                   "subset); more resolve smaller differences between models")
-    p.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    p.add_argument("--test-fraction", type=float, default=d.test_fraction)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--seeds", type=int, default=d.seeds, help="independent estimators for mean and spread")
-    p.add_argument("--device", default=d.device, help="auto, cpu, cuda or cuda:N")
+    add_options(p, TrainConfig)
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores); fewer can be "
                    "faster on a machine busy with other work")
     _add_input_options(p)
@@ -135,6 +96,27 @@ def _add_info(sub) -> None:
     _add_input_options(p)
     _add_trajectory_options(p)
     p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_list(sub) -> None:
+    p = sub.add_parser("list", help="the estimators and synthetic systems, with their parameters")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _list(args) -> None:
+    import json
+
+    from .registry import listing
+    everything = listing()
+    if args.json:
+        print(json.dumps(everything))
+        return
+    for title, key, what in (("estimators", "estimators", "accepts"), ("systems", "systems", "kind")):
+        print(f"{title}:")
+        for entry in everything[key]:
+            print(f"  {entry['name']:<12} {entry['summary']} ({what}: {', '.join(entry[what])})")
+            options = " ".join(p["option"] for p in entry["params"])
+            print(f"  {'':<12} options: {options}")
 
 
 def _add_bench(sub) -> None:
@@ -320,27 +302,18 @@ def _simulate(args) -> None:
         return _simulate_ratchet(args)
     from .io import save_movie, save_trajectories
     from .synth import BeadRenderer, BeadSpringChain, simulate_bead_spring, simulate_bead_spring_trajectories
+    chain = from_options(BeadSpringChain, args)
     if args.trajectories is not None:
         if args.trajectories < 1 or args.frames < 2:
             raise CneepError("need at least 1 trajectory of at least 2 frames")
-        try:
-            chain = BeadSpringChain(beads=args.beads, tc=args.tc, th=args.th, k=args.k, gamma=args.gamma, dt=args.dt)
-        except ValueError as e:
-            raise CneepError(str(e)) from e
         traj = simulate_bead_spring_trajectories(chain, args.trajectories, args.frames, seed=args.seed)
         path = save_trajectories(traj, args.output)
         print(f"wrote {path} ({traj.n_trajectories} x {traj.n_frames} frames of {chain.beads} coordinates); "
               f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
         return
-    try:
-        chain = BeadSpringChain(beads=args.beads, tc=args.tc, th=args.th, k=args.k, gamma=args.gamma, dt=args.dt)
-        renderer = BeadRenderer(cell=args.cell, pixel_size=args.pixel_size, psf_sigma=args.psf_sigma,
-                                background=args.background, peak=args.peak, poisson=args.poisson,
-                                read_noise=args.read_noise, binning=args.binning, dtype=args.dtype)
-        if args.movies < 1 or args.frames < 2:
-            raise ValueError("need at least 1 movie of at least 2 frames")
-    except ValueError as e:
-        raise CneepError(str(e)) from e
+    renderer = from_options(BeadRenderer, args)
+    if args.movies < 1 or args.frames < 2:
+        raise CneepError("need at least 1 movie of at least 2 frames")
     movie = simulate_bead_spring(chain, renderer, movies=args.movies, frames=args.frames, seed=args.seed)
     path = save_movie(movie, args.output)
     print(f"wrote {path} ({movie.n_movies} x {movie.n_frames} frames of {movie.frame_shape[0]}x{movie.frame_shape[1]}); "
@@ -352,10 +325,7 @@ def _simulate_ratchet(args) -> None:
     from .synth import FlashingRatchet, simulate_ratchet
     if args.trajectories < 1 or args.steps < 2:
         raise CneepError("need at least 1 trajectory of at least 2 steps")
-    try:
-        ratchet = FlashingRatchet(potential=args.potential, rate=args.rate)
-    except ValueError as e:
-        raise CneepError(str(e)) from e
+    ratchet = from_options(FlashingRatchet, args)
     traj = simulate_ratchet(ratchet, args.trajectories, args.steps, partial=args.partial, seed=args.seed)
     path = save_trajectories(traj, args.output)
     seen = f"; pairs of positions reveal {ratchet.ep_per_step_positions:.6g}" if args.partial else ""
@@ -372,12 +342,7 @@ def _train(args) -> None:
     args.quiet = args.quiet or not main_rank
     data = _load(args, model=args.model)
     model = args.model or ("cneep" if isinstance(data, Movie) else "neep")
-    config = TrainConfig(model=model, seq_len=args.seq_len, depth=args.depth, channels=args.channels,
-                         iterations=args.iters, batch=args.batch, lr=args.lr, weight_decay=args.weight_decay,
-                         eval_every=args.eval_every, patience=args.patience, schedule=args.schedule,
-                         average=args.average, val_fraction=args.val_fraction, val_samples=args.val_samples,
-                         test_fraction=args.test_fraction, seed=args.seed, seeds=args.seeds, device=args.device,
-                         hidden=args.hidden, layers=args.layers, loss=args.loss, alpha=args.alpha)
+    config = from_options(TrainConfig, args, model=model)
     if not args.quiet:
         for note in data.provenance.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
@@ -431,10 +396,11 @@ def main(argv: list[str] | None = None) -> int:
     _add_simulate(sub)
     _add_train(sub)
     _add_info(sub)
+    _add_list(sub)
     _add_bench(sub)
     args = parser.parse_args(argv)
     try:
-        {"simulate": _simulate, "train": _train, "info": _info, "bench": _bench}[args.command](args)
+        {"simulate": _simulate, "train": _train, "info": _info, "list": _list, "bench": _bench}[args.command](args)
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)
         return 2

@@ -27,6 +27,7 @@ from .losses import LOSSES, make_loss
 from .metrics import compare
 from .models import CNEEP, NEEP, RNEEP, CNEEPConfig, from_description
 from .movie import Movie
+from .params import check, param
 from .trajectories import Trajectories, coordinate_statistics
 from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
@@ -51,51 +52,58 @@ EVAL_BUDGET = {"cpu": 64 << 20, "cuda": 512 << 20}   # bytes of activations of o
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """Settings of a training, each declared once (help, range, option, app label: see params.py)."""
+
     model: str = "cneep"          # cneep for movies; neep or rneep for trajectories
-    seq_len: int = 2
-    depth: int = 2
-    channels: int = 32
-    iterations: int = 5000        # upper limit; early stopping usually ends sooner
-    batch: int = 1024
-    lr: float = 4e-4              # 1e-3 ended 0.01-0.03 lower in test R^2 on bead-spring movies (docs/benchmarks.md)
-    weight_decay: float = 0.0
-    eval_every: int = 200         # iterations between validations
-    patience: int = 15            # validations without a new lowest loss before stopping (0: never)
-    schedule: str = "cosine"      # cosine: lr decays to 0 over `iterations`; plateau: halved on stalls; constant
-    average: float = 0.998        # decay per step of the weight average that is validated and kept (0: raw weights)
-    lr_patience: int = 5          # plateau schedule: validations without improvement before halving
-    val_fraction: float = 0.2
-    test_fraction: float = 0.2
-    val_samples: int = 50_000     # fixed validation subset, so a validation costs the same on any movie
-    seed: int = 0
-    seeds: int = 1                # independent estimators, seeds seed .. seed + seeds - 1
-    device: str = "auto"
-    hidden: int = 128             # NEEP/RNEEP: units per hidden layer, embedding size of discrete states
-    layers: int | None = None     # NEEP: hidden layers of the MLP (default 2); RNEEP: GRU layers (default 1)
-    loss: str = "neep"            # neep (published) or alpha (alpha-divergence, Kwon & Baek 2024)
-    alpha: float = -0.5
+    seq_len: int = param(2, "consecutive frames the network sees at once: 2 learns from single transitions; longer "
+                         "windows can pick up slower dynamics but give coarser maps in time", low=2, high=512,
+                         label="Frames per window")
+    depth: int = param(2, "convolutional blocks; each block after the first halves the map's resolution (as many "
+                       "as the frame's size allows)", low=1, only=("cneep",))
+    channels: int = param(32, "channels of the first block; each later block doubles them", low=1, high=512,
+                          only=("cneep",))
+    hidden: int = param(128, "units per hidden layer (and the size of a discrete state's embedding)", low=1,
+                        high=4096, only=("neep", "rneep"), label="Hidden units")
+    layers: int | None = param(None, "hidden layers of the MLP (neep, default 2) or GRU layers (rneep, default 1)",
+                               low=1, high=16, only=("neep", "rneep"), app=False)
+    loss: str = param("neep", "neep: the published objective; alpha: the alpha-divergence family (Kwon & Baek 2024), "
+                      "same optimum, lower variance", choices=LOSSES, app=False)
+    alpha: float = param(-0.5, "alpha of the alpha loss", app=False)
+    iterations: int = param(5000, "training steps at most: the learning rate decays to zero over them (cosine "
+                            "schedule); early stopping usually ends sooner", low=1, high=10_000_000, option="iters")
+    batch: int = param(1024, "windows per training step: larger is smoother but slower per step", low=1,
+                       high=65536)
+    # 1e-3 ended 0.01-0.03 lower in test R^2 on bead-spring movies (docs/benchmarks.md)
+    lr: float = param(4e-4, "Adam's step size at the start; the schedule lowers it from there", low=1e-6, high=1.0,
+                      label="Learning rate", decimals=6, step=1e-4)
+    weight_decay: float = param(0.0, "Adam's weight decay", low=0.0, app=False)
+    eval_every: int = param(200, "training steps between validations; each validation updates the plots and may "
+                            "keep a new best model", low=1, high=1_000_000, label="Validate every")
+    patience: int = param(15, "validations without a new lowest validation loss before stopping (0: never stop "
+                          "early)", low=0, high=10_000, label="Early stopping")
+    schedule: str = param("cosine", "learning rate: cosine decay to 0 over --iters, halving on plateaus, or "
+                          "constant", choices=SCHEDULES, app=False)
+    average: float = param(0.998, "decay per step of a moving average of the weights, which is what validation "
+                           "judges and the run keeps: 0.998 averages over about the last 500 steps; 0 keeps the raw "
+                           "weights", low=0.0, high=0.9999, label="Weight average", decimals=4, step=0.001)
+    lr_patience: int = param(5, "plateau schedule: validations without improvement before halving", low=0,
+                             app=False)
+    val_fraction: float = param(0.2, "share of the data held out to pick the best model (whole movies when there "
+                                "are 3 or more)", low=0.01, high=0.9, label="Validation part")
+    test_fraction: float = param(0.2, "share held out for the reported EP rate and the time-averaged map; never seen "
+                                 "in training", low=0.01, high=0.9, label="Test part")
+    val_samples: int = param(50_000, "validation windows (a fixed random subset, so a validation costs the same on "
+                             "any movie); more resolve smaller differences between models", low=1, app=False)
+    seed: int = param(0, "random seed of the first estimator", low=0, high=2**31 - 1)
+    seeds: int = param(1, "independent estimators trained one after another, seeds seed .. seed + seeds - 1: their "
+                       "spread is a second error bar", low=1, high=100)
+    device: str = param("auto", "auto (the first GPU when there is one), cpu, cuda or cuda:N", app=False)
 
     def __post_init__(self):
         if self.model not in MODELS:
             raise CneepError(f"unknown model {self.model!r} (available: {', '.join(MODELS)})")
-        if self.loss not in LOSSES:
-            raise CneepError(f"unknown loss {self.loss!r} (available: {', '.join(LOSSES)})")
+        check(self)
         make_loss(self.loss, self.alpha)   # refuses the alphas the loss cannot take
-        if self.hidden < 1 or (self.layers is not None and self.layers < 1):
-            raise CneepError("--hidden and --layers must be at least 1")
-        if self.seq_len < 2:
-            raise CneepError(f"--seq-len (frames per window) must be at least 2, not {self.seq_len}")
-        for name, option in (("depth", "depth"), ("channels", "channels"), ("iterations", "iters"),
-                             ("batch", "batch"), ("eval_every", "eval-every"), ("seeds", "seeds"),
-                             ("val_samples", "val-samples")):   # named as the command line's options
-            if getattr(self, name) < 1:
-                raise CneepError(f"--{option} must be at least 1, not {getattr(self, name)}")
-        if self.schedule not in SCHEDULES:
-            raise CneepError(f"unknown schedule {self.schedule!r} (use {', '.join(SCHEDULES)})")
-        if not 0 <= self.average < 1:
-            raise CneepError("--average (the weight average's decay per step) must be in [0, 1)")
-        if self.lr <= 0 or self.weight_decay < 0 or min(self.patience, self.lr_patience) < 0:
-            raise CneepError("--lr must be positive, --weight-decay and --patience non-negative")
 
     @property
     def model_config(self) -> CNEEPConfig:

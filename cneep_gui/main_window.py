@@ -26,6 +26,7 @@ from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Traject
                           simulate_bead_spring, train)
 from cneep_engine import export
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
+from cneep_engine.registry import estimators_for
 from cneep_engine.run_folder import is_run_folder
 
 from . import settings
@@ -268,7 +269,7 @@ class MainWindow(QMainWindow):
         self.set_run(None)
         self._show_data_name()
         self.training_plots.reset(data.truth)
-        self.training_panel.set_models(["cneep"] if movie else ["neep", "rneep"])
+        self.training_panel.set_models(estimators_for("movie" if movie else data.kind))
         self._update_actions()
         self._replan()
 
@@ -397,10 +398,7 @@ class MainWindow(QMainWindow):
 
     def _generate(self, dialog: SynthDialog) -> None:
         with self._reporting():
-            try:
-                req: SynthRequest = dialog.request()
-            except ValueError as e:
-                raise CneepError(f"synthetic movie: {e}") from e
+            req: SynthRequest = dialog.request()
             self._start_job(lambda emit, cancel: simulate_bead_spring(req.chain, req.renderer, movies=req.movies,
                                                                       frames=req.frames, seed=req.seed),
                             self._generated, "generating a synthetic movie")

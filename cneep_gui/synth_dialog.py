@@ -13,7 +13,7 @@ from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                              QGroupBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout)
 
-from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring
+from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, simulate_bead_spring
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ class SynthDialog(QDialog):
         self.update_preview()
 
     def request(self) -> SynthRequest:
-        """The parameters as engine objects. Raises ValueError for an impossible combination."""
+        """The parameters as engine objects. Raises CneepError for an impossible combination."""
         chain = self.chain.chain()
         renderer = BeadRenderer(cell=self.cell.value(), pixel_size=self.pixel_size.value(),
                                 psf_sigma=self.psf.value(), background=self.background.value(),
@@ -138,7 +138,7 @@ class SynthDialog(QDialog):
         try:
             req = self.request()
             frame = simulate_bead_spring(req.chain, req.renderer, movies=1, frames=2, seed=req.seed).frames[0, 0]
-        except ValueError as e:
+        except CneepError as e:
             self.message.setText(f"<span style='color:#d62728'>{e}</span>")
             ok.setEnabled(False)
             return

@@ -12,47 +12,13 @@ from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout
 
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices
+from cneep_engine.params import specs
+from cneep_engine.registry import ESTIMATORS
 
 from .plan_view import PlanView
 
-_INT, _FLOAT = 0, 1
-# field, label, kind, minimum, maximum, tooltip
-_FIELDS = [
-    ("seq_len", "Frames per window", _INT, 2, 512,
-     "Consecutive frames the network sees at once. 2 learns from single transitions; longer windows can "
-     "pick up slower dynamics but give coarser maps in time"),
-    ("depth", "Depth", _INT, 1, 6, "Convolutional blocks. Each block after the first halves the map's resolution"),
-    ("channels", "Channels", _INT, 1, 512, "Channels of the first block; each later block doubles them"),
-    ("hidden", "Hidden units", _INT, 1, 4096,
-     "Units per hidden layer of the network (and the size of a discrete state's embedding)"),
-    ("batch", "Batch", _INT, 1, 65536, "Windows per training step. Larger is smoother but slower per step"),
-    ("lr", "Learning rate", _FLOAT, 1e-6, 1.0, "Adam step size at the start; the schedule lowers it from there"),
-    ("average", "Weight average", _FLOAT, 0.0, 0.9999,
-     "Validate and keep a moving average of the weights rather than the last step's: it smooths out the noise "
-     "of single batches. Decay per step: 0.998 averages over about the last 500 steps; 0 keeps the raw weights"),
-    ("iterations", "Iterations", _INT, 1, 10_000_000, "Training steps; the learning rate decays to zero over them (cosine schedule), early stopping may end sooner"),
-    ("eval_every", "Validate every", _INT, 1, 1_000_000,
-     "Steps between validations; each validation updates the plots and may keep a new best model"),
-    ("patience", "Early stopping", _INT, 0, 10_000,
-     "Stop after this many validations without a new lowest validation loss (0: never stop early)"),
-    ("seed", "Seed", _INT, 0, 2**31 - 1, "Random seed of the first estimator"),
-    ("seeds", "Seeds", _INT, 1, 100,
-     "Independent estimators trained one after another; their spread is the EP rate's error bar"),
-    ("val_fraction", "Validation part", _FLOAT, 0.01, 0.9,
-     "Share of the data held out to pick the best model (whole movies when there are 3 or more)"),
-    ("test_fraction", "Test part", _FLOAT, 0.01, 0.9,
-     "Share held out for the reported EP rate and the time-averaged map; never seen in training"),
-]
-
-# Settings that only one family of estimators reads; the others are hidden while it is not chosen.
-_ONLY_FOR = {"depth": {"cneep"}, "channels": {"cneep"}, "hidden": {"neep", "rneep"}}
-
-_MODEL_TIPS = {
-    "cneep": "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong 2022)",
-    "neep": "a network on pairs of frames of coordinates (an MLP) or discrete states (embeddings) (Kim et al. 2020)",
-    "rneep": "a recurrent network (GRU) over Frames per window frames, for hidden degrees of freedom (Kim et al. 2020)",
-}
-
+# The app's rows: the declared settings marked for it, in declaration order (cneep_engine/params.py).
+_FIELDS = [p for p in specs(TrainConfig) if p.spec.app]
 
 class TrainingPanel(QWidget):
     trainRequested = pyqtSignal()
@@ -67,18 +33,15 @@ class TrainingPanel(QWidget):
         self.set_models(["cneep"])
         form.addRow("Model", self.model)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
-        for name, label, kind, lo, hi, tip in _FIELDS:
-            box = QSpinBox() if kind == _INT else QDoubleSpinBox(decimals={"lr": 6, "average": 4}.get(name, 3))
-            box.setRange(lo, hi)
-            box.setToolTip(tip)
-            if name == "lr":
-                box.setSingleStep(1e-4)
-            elif name == "average":
-                box.setSingleStep(0.001)
-            elif kind == _FLOAT:
-                box.setSingleStep(0.05)
-            form.addRow(label, box)
-            self.boxes[name] = box
+        for p in _FIELDS:
+            box = QSpinBox() if p.kind is int else QDoubleSpinBox(decimals=p.spec.decimals)
+            box.setRange(p.spec.low, p.spec.high if p.spec.high is not None else 99 if p.kind is int else 1e9)
+            box.setToolTip(p.spec.help[0].upper() + p.spec.help[1:] + (f" ({p.spec.unit})" if p.spec.unit else ""))
+            if p.kind is float:
+                box.setSingleStep(p.spec.step)
+            box.setValue(p.default)
+            form.addRow(p.label, box)
+            self.boxes[p.name] = box
         self.form = form
         self.model.currentTextChanged.connect(self._show_model_fields)
         self._show_model_fields(self.model.currentText())
@@ -118,13 +81,14 @@ class TrainingPanel(QWidget):
         self.model.clear()
         for name in models:
             self.model.addItem(name)
-            self.model.setItemData(self.model.count() - 1, _MODEL_TIPS[name], Qt.ItemDataRole.ToolTipRole)
+            self.model.setItemData(self.model.count() - 1, ESTIMATORS[name].summary, Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentIndex(max(self.model.findText(current), 0))
-        self.model.setToolTip("\n".join(f"{m}: {_MODEL_TIPS[m]}" for m in models))
+        self.model.setToolTip("\n".join(f"{m}: {ESTIMATORS[m].summary}" for m in models))
 
     def _show_model_fields(self, model: str) -> None:
-        for name, models in _ONLY_FOR.items():
-            self.form.setRowVisible(self.boxes[name], model in models)
+        for p in _FIELDS:
+            if p.spec.only:   # settings that only one family of estimators reads
+                self.form.setRowVisible(self.boxes[p.name], model in p.spec.only)
 
     def config(self) -> TrainConfig:
         """The settings shown; fields without a control keep their loaded values. Raises CneepError."""

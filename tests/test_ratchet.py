@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from cneep_engine import FlashingRatchet, simulate_ratchet
+from cneep_engine import CneepError, FlashingRatchet, simulate_ratchet
 
 
 def test_ep_per_step_matches_the_closed_form():
@@ -59,8 +59,10 @@ def test_partially_observed_ratchet_hides_the_potential_and_keeps_the_full_truth
 
 
 def test_bad_ratchet_parameters_are_refused():
-    with pytest.raises(ValueError):
+    with pytest.raises(CneepError, match="--rate"):
         FlashingRatchet(rate=0)
+    with pytest.raises(CneepError, match="--potential .* finite"):
+        FlashingRatchet(potential=float("nan"))
 
 
 def _all_windows(n):

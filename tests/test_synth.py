@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
-from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring
+from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, simulate_bead_spring
 
 
 @pytest.mark.parametrize("tc,th,k,gamma", [(1, 10, 1, 1), (1, 2, 1, 1), (1, 5, 1, 1), (2, 7, 3, 0.5)])
@@ -89,10 +89,12 @@ def test_equal_temperatures_are_equilibrium():
 
 
 def test_invalid_chains_are_refused():
-    with pytest.raises(ValueError, match="at least 2 beads"):
+    with pytest.raises(CneepError, match="--beads .* at least 2, not 1"):
         BeadSpringChain(beads=1)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(CneepError, match="--tc .* above 0, not 0"):
         BeadSpringChain(tc=0)
+    with pytest.raises(CneepError, match="--binning 5 is larger than the bead cell"):
+        BeadRenderer(cell=4, binning=5)
 
 
 def _centroid_x(img):

@@ -19,21 +19,24 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.linalg import expm, solve_continuous_lyapunov
 
+from ..params import check, param
+
 
 @dataclass(frozen=True)
 class BeadSpringChain:
-    beads: int = 2
-    tc: float = 1.0
-    th: float = 10.0
-    k: float = 1.0
-    gamma: float = 1.0
-    dt: float = 0.01
+    """Beads joined by springs, the first in a cold bath and the last in a hot one (k_B = 1)."""
+
+    beads: int = param(2, "beads in the chain", low=2, high=1024)
+    tc: float = param(1.0, "temperature of bead 0's bath (the cold end)", above=0, label="Cold bath Tc")
+    th: float = param(10.0, "temperature of the last bead's bath (the hot end); Tc = Th is equilibrium", above=0,
+                      label="Hot bath Th")
+    k: float = param(1.0, "spring stiffness", above=0, label="Stiffness k")
+    gamma: float = param(1.0, "friction coefficient", above=0, label="Friction γ")
+    dt: float = param(0.01, "time between frames", unit="s", above=0, label="Frame interval", decimals=5,
+                      step=0.001)
 
     def __post_init__(self):
-        if self.beads < 2:
-            raise ValueError(f"a bead-spring chain needs at least 2 beads, got {self.beads}")
-        if min(self.tc, self.th) <= 0 or self.k <= 0 or self.gamma <= 0 or self.dt <= 0:
-            raise ValueError("temperatures, k, gamma and dt must all be positive")
+        check(self)
 
     # --- the model --------------------------------------------------------------------------------
     @property

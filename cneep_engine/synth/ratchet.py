@@ -25,17 +25,21 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..params import check, param
+
 SITES = 3
 
 
 @dataclass(frozen=True)
 class FlashingRatchet:
-    potential: float = 2.0     # V, in units of k_B T
-    rate: float = 1.0          # r, switching rate of the potential
+    """A particle on 3 sites of a sawtooth potential that is switched on and off at random."""
+
+    potential: float = param(2.0, "V, height of the sawtooth steps", unit="k_B T", low=-1e3, high=1e3)
+    rate: float = param(1.0, "r, switching rate of the potential", unit="per unit time", above=0,
+                         label="Switching rate")
 
     def __post_init__(self):
-        if not (np.isfinite(self.potential) and self.rate > 0 and np.isfinite(self.rate)):
-            raise ValueError("the potential must be finite and the switching rate positive")
+        check(self)
 
     @property
     def rates(self) -> np.ndarray:

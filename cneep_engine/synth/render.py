@@ -12,28 +12,32 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ..errors import CneepError
+from ..params import check, param
+
 _DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
 
 
 @dataclass(frozen=True)
 class BeadRenderer:
-    cell: int = 20            # pixels per bead cell: frames are cell x (beads * cell) before binning
-    pixel_size: float = 1.0   # length units per pixel
-    psf_sigma: float = 3.0    # Gaussian PSF width in pixels
-    background: float = 0.0   # counts
-    peak: float = 255.0       # counts at the centre of an isolated bead
-    poisson: bool = False     # shot noise on the expected counts
-    read_noise: float = 0.0   # Gaussian camera noise, counts (standard deviation)
-    binning: int = 1          # average b x b pixel blocks (after rendering, before noise)
-    dtype: str = "uint8"
+    """How a bead-spring chain looks under the microscope: Gaussian spots on a line, camera noise, binning."""
+
+    cell: int = param(20, "pixels per bead cell: frames are cell x (beads * cell) before binning", low=1,
+                      high=512, unit="px")
+    pixel_size: float = param(1.0, "length per pixel", unit="µm", above=0, label="Pixel size")
+    psf_sigma: float = param(3.0, "width of the Gaussian point-spread function", unit="px", above=0,
+                             label="PSF width")
+    background: float = param(0.0, "background level", unit="counts", low=0.0)
+    peak: float = param(255.0, "counts at the centre of an isolated bead", unit="counts", low=0.0)
+    poisson: bool = param(False, "shot noise on the expected counts", label="Shot noise")
+    read_noise: float = param(0.0, "Gaussian camera noise (standard deviation)", unit="counts", low=0.0)
+    binning: int = param(1, "average b x b pixel blocks (after rendering, before noise)", low=1, high=512)
+    dtype: str = param("uint8", "pixel type of the movie", choices=("uint8", "uint16"), label="Pixel type")
 
     def __post_init__(self):
-        if self.cell < 1 or self.binning < 1 or self.binning > self.cell:
-            raise ValueError("cell and binning must be positive, and binning no larger than the cell")
-        if self.pixel_size <= 0 or self.psf_sigma <= 0:
-            raise ValueError("pixel_size and psf_sigma must be positive")
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        check(self)
+        if self.binning > self.cell:
+            raise CneepError(f"--binning {self.binning} is larger than the bead cell (--cell {self.cell})")
 
     def rest_positions(self, beads: int) -> np.ndarray:
         """(beads, 2) pixel coordinates (x, y) of the beads at rest, before binning."""

@@ -1,0 +1,65 @@
+"""The estimators and synthetic systems the engine offers, with what they read and their declared parameters.
+
+One table feeds `cneep list`, the CLI's choices and the app's pickers, so adding an estimator or a system
+is an entry here next to its module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .params import Param, specs
+from .synth import BeadRenderer, BeadSpringChain, FlashingRatchet
+from .training import TrainConfig
+
+
+@dataclass(frozen=True)
+class Estimator:
+    name: str
+    summary: str
+    accepts: tuple[str, ...]      # "movie", "coordinates", "states"
+    requires: tuple[str, ...] = ()   # what it needs beyond the data, e.g. a known drift
+    config: type = TrainConfig
+
+    def params(self) -> list[Param]:
+        return [p for p in specs(self.config) if not p.spec.only or self.name in p.spec.only]
+
+
+@dataclass(frozen=True)
+class System:
+    name: str
+    summary: str
+    kinds: tuple[str, ...]        # what it writes: "movie", "coordinates", "states"
+    configs: tuple[type, ...]
+
+
+ESTIMATORS = {e.name: e for e in (
+    Estimator("cneep", "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong "
+              "2022): EP per window and a dissipation map that sums to it", ("movie",)),
+    Estimator("neep", "a network on pairs of frames of coordinates (an MLP) or discrete states (embeddings) "
+              "(Kim et al. 2020)", ("coordinates", "states")),
+    Estimator("rneep", "a recurrent network (GRU) over the frames of a window, for hidden degrees of freedom "
+              "(Kim et al. 2020)", ("coordinates", "states")),
+)}
+
+SYSTEMS = {s.name: s for s in (
+    System("bead-spring", "beads joined by springs between a cold and a hot bath, as a movie or as coordinates",
+           ("movie", "coordinates"), (BeadSpringChain, BeadRenderer)),
+    System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
+           (FlashingRatchet,)),
+)}
+
+
+def estimators_for(kind: str) -> list[str]:
+    """The estimators that read data of this kind ("movie", "coordinates" or "states")."""
+    return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
+
+
+def listing() -> dict:
+    """Everything, as `cneep list --json` prints it."""
+    return {"estimators": [{"name": e.name, "summary": e.summary, "accepts": list(e.accepts),
+                            "requires": list(e.requires), "params": [p.describe() for p in e.params()]}
+                           for e in ESTIMATORS.values()],
+            "systems": [{"name": s.name, "summary": s.summary, "kind": list(s.kinds),
+                         "params": [p.describe() for c in s.configs for p in specs(c)]}
+                        for s in SYSTEMS.values()]}

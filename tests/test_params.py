@@ -1,0 +1,103 @@
+"""Settings are declared once: the CLI's options, its checks, `cneep list` and the app's form all come from there."""
+
+import argparse
+import json
+import math
+
+import pytest
+
+from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, FlashingRatchet, TrainConfig
+from cneep_engine.cli import main
+from cneep_engine.params import add_options, from_options, specs
+
+
+def _parser(*classes) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser()
+    for cls in classes:
+        add_options(p, cls)
+    return p
+
+
+def test_options_parse_back_into_the_declared_settings():
+    args = _parser(TrainConfig).parse_args(["--iters", "300", "--lr", "1e-3", "--schedule", "plateau",
+                                            "--layers", "3", "--val-fraction", "0.3"])
+    config = from_options(TrainConfig, args, model="neep")
+    assert config == TrainConfig(model="neep", iterations=300, lr=1e-3, schedule="plateau", layers=3,
+                                 val_fraction=0.3)
+    # nothing given: the declared defaults
+    assert from_options(TrainConfig, _parser(TrainConfig).parse_args([])) == TrainConfig()
+    chain = from_options(BeadSpringChain, _parser(BeadSpringChain).parse_args(["--beads", "5", "--th", "4"]))
+    assert chain == BeadSpringChain(beads=5, th=4.0)
+    flags = _parser(BeadRenderer)
+    assert from_options(BeadRenderer, flags.parse_args(["--poisson"])).poisson
+    assert not from_options(BeadRenderer, flags.parse_args(["--no-poisson"])).poisson
+
+
+@pytest.mark.parametrize("cls, values, message", [
+    (TrainConfig, {"batch": 0}, "--batch (batch) must be at least 1, not 0"),
+    (TrainConfig, {"val_fraction": 0.95}, "--val-fraction (validation part) must be at most 0.9, not 0.95"),
+    (TrainConfig, {"lr": math.nan}, "--lr (learning rate) must be a finite number"),
+    (TrainConfig, {"schedule": "linear"}, "--schedule must be one of cosine, plateau, constant, not 'linear'"),
+    (BeadSpringChain, {"gamma": 0.0}, "--gamma (friction γ) must be above 0, not 0"),
+    (BeadRenderer, {"dtype": "float32"}, "--dtype must be one of uint8, uint16"),
+    (FlashingRatchet, {"rate": -1.0}, "--rate (switching rate) must be above 0, not -1"),
+])
+def test_values_out_of_their_declared_range_are_refused_naming_the_option(cls, values, message):
+    with pytest.raises(CneepError) as e:
+        cls(**values)
+    assert str(e.value).startswith(message)
+
+
+def test_the_command_line_help_shows_every_declared_setting_with_its_range(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())   # argparse wraps lines
+    for p in specs(TrainConfig):
+        assert p.option in text and " ".join(p.spec.help.split()[:4]) in text
+    assert "--iters ITERATIONS training steps at most" in text and "(2 to 512)" in text
+    assert "(1 to 4096; neep, rneep only)" in text
+
+
+def test_simulate_options_come_from_the_systems_and_are_checked(tmp_path, capsys):
+    assert main(["simulate", "bead-spring", "--tc", "0", "-o", str(tmp_path / "m.tif")]) == 2
+    assert "--tc (cold bath tc) must be above 0" in capsys.readouterr().err
+    assert main(["simulate", "bead-spring", "--cell", "4", "--binning", "5", "-o", str(tmp_path / "m.tif")]) == 2
+    assert "--binning 5 is larger than the bead cell" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+    assert main(["simulate", "ratchet", "--potential", "3", "--steps", "50", "-o", str(tmp_path / "r.npy")]) == 0
+    assert "r.npy" in capsys.readouterr().out
+
+
+def test_cneep_list_json_names_every_estimator_and_system_with_its_parameters(capsys):
+    assert main(["list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    estimators = {e["name"]: e for e in listing["estimators"]}
+    assert {"cneep", "neep", "rneep"} <= set(estimators)
+    assert estimators["cneep"]["accepts"] == ["movie"] and "states" in estimators["rneep"]["accepts"]
+    cneep = {p["option"] for p in estimators["cneep"]["params"]}
+    neep = {p["option"] for p in estimators["neep"]["params"]}
+    assert {"--channels", "--depth", "--iters"} <= cneep and "--hidden" not in cneep
+    assert {"--hidden", "--layers", "--iters"} <= neep and "--channels" not in neep
+    seq_len = next(p for p in estimators["cneep"]["params"] if p["name"] == "seq_len")
+    assert (seq_len["default"], seq_len["low"], seq_len["high"], seq_len["type"]) == (2, 2, 512, "int")
+    systems = {s["name"]: s for s in listing["systems"]}
+    assert {p["option"] for p in systems["bead-spring"]["params"]} >= {"--beads", "--th", "--psf-sigma"}
+    assert [p["option"] for p in systems["ratchet"]["params"]] == ["--potential", "--rate"]
+    dt = next(p for p in systems["bead-spring"]["params"] if p["name"] == "dt")
+    assert dt["unit"] == "s" and dt["above"] == 0
+
+
+def test_the_apps_training_form_is_built_from_the_same_declarations(qtbot):
+    from cneep_gui.training_panel import TrainingPanel
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    shown = [p for p in specs(TrainConfig) if p.spec.app]
+    assert list(panel.boxes) == [p.name for p in shown]
+    for p in shown:
+        box = panel.boxes[p.name]
+        assert box.value() == pytest.approx(p.default) and box.minimum() == pytest.approx(p.spec.low)
+        assert p.spec.help.split(";")[0][1:] in box.toolTip()
+        if p.spec.high is not None:
+            assert box.maximum() == pytest.approx(p.spec.high)
+    panel.boxes["iterations"].setValue(123)
+    assert panel.config().iterations == 123
