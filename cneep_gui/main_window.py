@@ -464,7 +464,7 @@ class MainWindow(QMainWindow):
         path = self._ask_save("Save overlay image", "PNG (*.png)", ".png")
         if path is not None:
             with self._reporting():
-                export.write_png(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
+                export.write_image(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
                 log.info(f"wrote {path}")
 
     def export_movie_dialog(self) -> None:
