@@ -157,7 +157,7 @@ def _add_export(sub) -> None:
 
 def _export(args) -> None:
     from .export import map_limits, open_run, write_image, write_overlay_movie
-    from .figure import figure_renderer
+    from .figure import figure_renderer, known_pixel_size
     run, data = open_run(args.run)
     if run.maps is None:
         raise CneepError(f"{args.run}: a {run.config.model} run on trajectories has no dissipation maps to draw")
@@ -166,9 +166,7 @@ def _export(args) -> None:
                          f"movie(s) of {data.n_frames} frames)")
     if args.scale is not None and args.scale <= 0 or not 0 <= args.opacity <= 1 or args.fps <= 0:
         raise CneepError("--scale and --fps must be positive, --opacity between 0 and 1")
-    # Without a pixel size in the file or the run, a scale bar would claim a length nobody measured.
-    known = args.pixel_size or (run.pixel_size if data.pixel_size_source != "default" or run.pixel_size != 1.0
-                                else None)
+    known = args.pixel_size or known_pixel_size(data)
     first = data.frames[args.movie, args.frame]
     render = figure_renderer(data.frames, run, args.mean, (float(first.min()), float(first.max())),
                              map_limits(run)[args.mean], opacity=args.opacity, pixel_size=known, scale=args.scale)

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .export import diverging_lut, lut_index, overlay_rgb, window_at
 from .maps import time_average
+from .movie import Movie
 from .run import TEST, Run
 
 LONG_SIDE = 512   # pixels of the image's long side at the default scale
@@ -33,6 +34,12 @@ class Figure:
     ticks: list[tuple[float, int]]               # (labelled value in `unit`, row) of each tick of the colour bar
     unit: str
     scale_bar: tuple[float, int, int, int, int] | None   # (length in µm, x0, y0, x1, y1), None without pixel size
+
+
+def known_pixel_size(movie: Movie) -> float | None:
+    """The movie's pixel size in µm, or None when nobody gave one (the default 1 µm, not in the file):
+    a scale bar would then claim a length nobody measured."""
+    return movie.pixel_size if movie.pixel_size_source != "default" or movie.pixel_size != 1.0 else None
 
 
 def default_scale(frame_shape: tuple[int, int]) -> float:

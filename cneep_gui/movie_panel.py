@@ -4,7 +4,7 @@ map is shown."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
 
 from cneep_engine import Movie, Trajectories
 
@@ -33,6 +33,8 @@ class MoviePanel(QWidget):
         self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)"])
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=70,
                                toolTip="Opacity of the dissipation map over the movie")
+        self.scale_bar = QCheckBox("Scale bar", checked=True,
+                                   toolTip="A bar of a round length in µm over the movie (needs the pixel size)")
         self.form = form = QFormLayout(self)
         form.addRow(self.info)
         form.addRow("Frame interval", self.dt)
@@ -41,6 +43,7 @@ class MoviePanel(QWidget):
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
         form.addRow("Opacity", self.opacity)
+        form.addRow(self.scale_bar)
         self.dt.valueChanged.connect(lambda _: self._edited(self.dt_source))
         self.pixel_size.valueChanged.connect(lambda _: self._edited(self.pixel_source))
         self.mode.currentIndexChanged.connect(self.overlayChanged)
@@ -69,7 +72,7 @@ class MoviePanel(QWidget):
             box.blockSignals(False)
             label.setText(_SOURCE.get(src, src))
         # Trajectories have no pixels and no dissipation map, only a frame interval.
-        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity):
+        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity, self.scale_bar):
             self.form.setRowVisible(widget, movie)
         self.setEnabled(True)
 
