@@ -355,9 +355,9 @@ class ProgressBar:
                      and ev.val_rate is None else "")
             val = f" val EP rate {ev.val_rate:.4g}" if ev.val_rate is not None else ""
             val += f" R^2 {ev.val_r2:.3f}" if ev.val_r2 is not None else ""
-            line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} {bar}{doing}{val} best@{ev.best_iteration} "
-                    f"{ev.elapsed_s:.0f}s{left if ev.phase == 'training' else ''} ")
             end = ev.message in STOPS
+            line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} {bar}{doing}{val} best@{ev.best_iteration} "
+                    f"{ev.elapsed_s:.0f}s{left if ev.phase == 'training' and not end else ''} ")
             line += f": {ev.message}" if end else ""
         else:   # the message names what is evaluated or written
             unit = "windows" if ev.phase == "evaluation" else "frames"

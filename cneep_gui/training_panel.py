@@ -171,8 +171,7 @@ class TrainingPanel(QWidget):
             if ev.phase == "validation":
                 self.status.setText(f"validating: {ev.done}/{ev.total} windows{left}{best}")
             elif ev.left_s is not None:
-                self.status.setText(f"training: {ev.elapsed_s:.0f} s elapsed, at most {ev.left_s:.0f} s left, "
-                                    f"then the held-out evaluation{best}")
+                self.status.setText(f"training: {ev.elapsed_s:.0f} s elapsed, at most {ev.left_s:.0f} s left{best}")
         else:
             done = ev.done / max(ev.total, 1)
             what = "held-out evaluation" if ev.phase == "evaluation" else "export"

@@ -32,7 +32,7 @@ def test_the_panel_shows_each_phase_and_cancel_works_again_for_the_evaluation(st
     panel.set_running(True)
     panel.show_progress(Progress(seed_index=0, n_seeds=2, iteration=50, iterations=100, elapsed_s=10, done=50,
                                  total=100, left_s=30))
-    assert panel.progress.value() == 250 and "at most 30 s left, then the held-out evaluation" in panel.status.text()
+    assert panel.progress.value() == 250 and panel.status.text() == "training: 10 s elapsed, at most 30 s left"
     panel.show_progress(Progress(phase="validation", seed_index=1, n_seeds=2, iteration=100, iterations=100,
                                  done=20, total=50, left_s=2))
     assert panel.progress.value() == 1000 and panel.status.text().startswith("validating: 20/50 windows")
