@@ -97,8 +97,6 @@ class TrainConfig:
         return CNEEPConfig(seq_len=self.seq_len, depth=self.depth, channels=self.channels)
 
 
-
-
 @dataclass
 class SeedRun:
     """The best model of one seed and how it was found."""
