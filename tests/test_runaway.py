@@ -14,8 +14,8 @@ def _explode_after(monkeypatch, validations: int, value: float) -> None:
     calls = {"n": 0}
     predict = Trainer.predict
 
-    def predicting(self, model, starts):
-        out = predict(self, model, starts)
+    def predicting(self, model, starts, report=None):
+        out = predict(self, model, starts, report)
         if len(starts) == len(self.val_starts):
             calls["n"] += 1
             if calls["n"] > validations:
