@@ -119,6 +119,48 @@ def _list(args) -> None:
             print(f"  {'':<12} options: {options}")
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="draw a run's dissipation map over its movie as a figure: enlarged, with "
+                       "a colour bar and a scale bar (PNG or TIFF: one frame; MP4 or AVI: a whole movie)",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("run", type=Path, help="run folder (its movie is read from where the run says it is)")
+    p.add_argument("-o", "--output", type=Path, required=True, help=".png or .tif (one frame), .mp4 or .avi")
+    p.add_argument("--movie", type=int, default=0, help="which movie of the input")
+    p.add_argument("--frame", type=int, default=0, help="frame of a PNG or TIFF")
+    p.add_argument("--mean", action="store_true", help="the time-averaged map over the test windows (EP rate) "
+                   "instead of each transition's map")
+    p.add_argument("--scale", type=float, help="figure pixels per movie pixel (default: enlarged to 512 px on "
+                   "the long side, or native when larger)")
+    p.add_argument("--opacity", type=float, default=0.7, help="opacity of the map over the frame")
+    p.add_argument("--fps", type=float, default=20.0, help="frames per second of a movie")
+    p.add_argument("--pixel-size", type=float, help="micrometres per pixel for the scale bar, overriding the run's")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _export(args) -> None:
+    from .export import map_limits, open_run, write_image, write_overlay_movie
+    from .figure import figure_renderer, known_pixel_size
+    run, data = open_run(args.run)
+    if run.maps is None:
+        raise CneepError(f"{args.run}: a {run.config.model} run on trajectories has no dissipation maps to draw")
+    if not 0 <= args.movie < data.n_movies or not 0 <= args.frame < data.n_frames:
+        raise CneepError(f"{args.run}: no frame {args.frame} of movie {args.movie} (the input has {data.n_movies} "
+                         f"movie(s) of {data.n_frames} frames)")
+    if args.scale is not None and args.scale <= 0 or not 0 <= args.opacity <= 1 or args.fps <= 0:
+        raise CneepError("--scale and --fps must be positive, --opacity between 0 and 1")
+    known = args.pixel_size or known_pixel_size(data)
+    first = data.frames[args.movie, args.frame]
+    render = figure_renderer(data.frames, run, args.mean, (float(first.min()), float(first.max())),
+                             map_limits(run)[args.mean], opacity=args.opacity, pixel_size=known, scale=args.scale)
+    if args.output.suffix.lower() in (".mp4", ".avi"):
+        frames = (render(args.movie, t).rgb for t in range(data.n_frames))
+        write_overlay_movie(args.output, frames, args.fps, total=data.n_frames,
+                            progress=None if args.quiet else ProgressBar())
+    else:
+        write_image(render(args.movie, args.frame).rgb, args.output)
+    print(f"wrote {args.output}")
+
+
 def _add_bench(sub) -> None:
     p = sub.add_parser("bench", help="speed against the published CNEEP training loop")
     kinds = p.add_subparsers(dest="bench", required=True)
@@ -280,20 +322,32 @@ def _info(args) -> None:
 
 
 class ProgressBar:
-    """One status line on stderr, redrawn on every event."""
+    """One status line on stderr, redrawn on every event; a phase's last event ends its line."""
 
     def __init__(self, stream=sys.stderr, width: int = 24):
-        self.stream, self.width = stream, width
+        self.stream, self.width, self._last = stream, width, 0
 
     def __call__(self, ev: Progress) -> None:
-        done = ev.iteration / ev.iterations
-        bar = "#" * round(done * self.width)
-        left = f", <{ev.elapsed_s / ev.iteration * (ev.iterations - ev.iteration):.0f}s left" if ev.iteration else ""
-        val = f" val EP rate {ev.val_rate:.4g}" if ev.val_rate is not None else ""
-        val += f" R^2 {ev.val_r2:.3f}" if ev.val_r2 is not None else ""
-        line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} [{bar:<{self.width}}] {ev.iteration}/{ev.iterations}"
-                f"{val} best@{ev.best_iteration} {ev.elapsed_s:.0f}s{left} ")
-        self.stream.write(f"{line}: {ev.message}\n" if ev.message in STOPS else line)
+        training = ev.phase in ("training", "validation")
+        done, total = (ev.iteration, ev.iterations) if training else (ev.done, ev.total)
+        bar = f"[{'#' * round(done / max(total, 1) * self.width):<{self.width}}] {done}/{total}"
+        left = "" if ev.left_s is None else f", {'<' if ev.phase == 'training' else '~'}{ev.left_s:.0f}s left"
+        if training:
+            doing = (f" validating {ev.done}/{ev.total} windows{left}" if ev.phase == "validation"
+                     and ev.val_rate is None else "")
+            val = f" val EP rate {ev.val_rate:.4g}" if ev.val_rate is not None else ""
+            val += f" R^2 {ev.val_r2:.3f}" if ev.val_r2 is not None else ""
+            end = ev.message in STOPS
+            line = (f"\rseed {ev.seed_index + 1}/{ev.n_seeds} {bar}{doing}{val} best@{ev.best_iteration} "
+                    f"{ev.elapsed_s:.0f}s{left if ev.phase == 'training' and not end else ''} ")
+            line += f": {ev.message}" if end else ""
+        else:   # the message names what is evaluated or written
+            unit = "windows" if ev.phase == "evaluation" else "frames"
+            line = f"\r{ev.message} {bar} {unit} {ev.elapsed_s:.0f}s{left} "
+            end = ev.done == ev.total
+        # Blanks over what a longer previous line left on screen.
+        line, self._last = line.ljust(self._last), 0 if end else len(line)
+        self.stream.write(line + "\n" if end else line)
         self.stream.flush()
 
 
@@ -397,10 +451,12 @@ def main(argv: list[str] | None = None) -> int:
     _add_train(sub)
     _add_info(sub)
     _add_list(sub)
+    _add_export(sub)
     _add_bench(sub)
     args = parser.parse_args(argv)
     try:
-        {"simulate": _simulate, "train": _train, "info": _info, "list": _list, "bench": _bench}[args.command](args)
+        {"simulate": _simulate, "train": _train, "info": _info, "list": _list, "export": _export,
+         "bench": _bench}[args.command](args)
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)
         return 2

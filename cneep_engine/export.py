@@ -6,11 +6,14 @@ sees no dissipation the movie shows through unchanged.
 
     rgb = overlay_rgb(frame, frame_map(run, movie=0, frame=10), levels=(0, 255), limit=map_limits(run)[0])
     write_overlay_movie("overlay.mp4", (overlay_rgb(...) for ...), fps=20)
+
+Figures (enlarged, with colour and scale bars) are drawn by `figure.render_figure` from the same overlay.
 """
 
 from __future__ import annotations
 
 from dataclasses import fields
+import threading
 from pathlib import Path
 from typing import Iterable
 
@@ -23,6 +26,7 @@ from .io import Preprocess, load_movie, load_trajectories, save_movie, save_traj
 from .io.atomic import atomic_path, write_json
 from .maps import upsample
 from .movie import Movie
+from .progress import Callback, PhaseReporter, reported
 from .run import Run, load_run
 from .trajectories import Trajectories
 
@@ -115,16 +119,20 @@ def _needs_maps(run: Run, path: Path) -> None:
         raise CneepError(f"{path}: a {run.config.model} run on trajectories has no dissipation maps to write")
 
 
-def write_map_stack(run: Run, path: str | Path) -> Path:
-    """Every window's map at frame resolution (EP per pixel), float32 ImageJ stack, written frame by frame."""
+def write_map_stack(run: Run, path: str | Path, progress: Callback | None = None,
+                    cancel: threading.Event | None = None) -> Path:
+    """Every window's map at frame resolution (EP per pixel), float32 ImageJ stack, written frame by frame.
+    "export" events go to `progress`; `cancel` stops the write (Cancelled) and leaves no file."""
     path = Path(path)
     _needs_maps(run, path)
     n, (h, w) = len(run.maps), run.frame_shape
-    frames = (upsample(m, run.frame_shape).astype(np.float32) for m in run.maps)
+    report = PhaseReporter("export", n, progress, cancel, f"{path}: export", "maps", "; no file written")
+    frames = reported((upsample(m, run.frame_shape).astype(np.float32) for m in run.maps), report)
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, frames, shape=(n, h, w), dtype=np.float32, imagej=True, **_calibration(run),
                          metadata={"axes": "TYX", "unit": "um", "finterval": run.window_time,
                                    "Info": "EP per pixel of each window (k_B); windows listed in the EP trace CSV"})
+    report(n)
     return path
 
 
@@ -138,10 +146,17 @@ def write_mean_map(run: Run, path: str | Path) -> Path:
     return path
 
 
-def write_png(rgb: np.ndarray, path: str | Path) -> Path:
+def write_image(rgb: np.ndarray, path: str | Path) -> Path:
+    """An RGB image as PNG or (uncompressed) TIFF, by the path's suffix."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".tif", ".tiff"):
+        raise CneepError(f"{path}: images are written as .png, .tif or .tiff")
     with atomic_path(path) as tmp:
-        iio.imwrite(tmp, rgb, extension=".png")
+        if suffix == ".png":
+            iio.imwrite(tmp, rgb, extension=".png")
+        else:
+            tifffile.imwrite(tmp, rgb, photometric="rgb")
     return path
 
 
@@ -149,21 +164,28 @@ _VIDEO = {".mp4": ("mp4", "libx264", "yuv420p"),     # small, plays everywhere, 
           ".avi": ("avi", "ffv1", "bgr0")}           # lossless RGB
 
 
-def write_overlay_movie(path: str | Path, frames: Iterable[np.ndarray], fps: float, scale: int = 1) -> Path:
-    """Write RGB frames as MP4 (H.264) or AVI (lossless FFV1), each pixel repeated `scale` times per axis."""
+def write_overlay_movie(path: str | Path, frames: Iterable[np.ndarray], fps: float, scale: int = 1,
+                        total: int | None = None, progress: Callback | None = None,
+                        cancel: threading.Event | None = None) -> Path:
+    """Write RGB frames as MP4 (H.264) or AVI (lossless FFV1), each pixel repeated `scale` times per axis.
+    With `total` (the number of frames), "export" events go to `progress`; `cancel` stops the write
+    (Cancelled) and leaves no file."""
     path = Path(path)
     try:
         container, codec, pixel_format = _VIDEO[path.suffix.lower()]
     except KeyError:
         raise CneepError(f"{path}: overlay movies are written as {' or '.join(_VIDEO)}") from None
+    report = PhaseReporter("export", total or 0, progress if total else None, cancel, f"{path}: export", "frames",
+                           "; no file written")
     with atomic_path(path) as tmp:
         with iio.imopen(tmp, "w", plugin="pyav", container=container) as out:
             out.init_video_stream(codec, fps=fps, pixel_format=pixel_format)
-            for rgb in frames:
+            for rgb in reported(frames, report):
                 rgb = rgb.repeat(scale, axis=0).repeat(scale, axis=1)
                 if codec == "libx264":  # 4:2:0 chroma needs even sides
                     rgb = np.pad(rgb, ((0, rgb.shape[0] % 2), (0, rgb.shape[1] % 2), (0, 0)), mode="edge")
                 out.write_frame(np.ascontiguousarray(rgb))
+    report(report.total)
     return path
 
 

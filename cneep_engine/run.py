@@ -19,13 +19,14 @@ import tifffile
 import torch
 
 from . import distributed
-from .errors import CneepError
+from .errors import Cancelled, CneepError
 from .io.atomic import atomic_path, write_json
 from .maps import time_average, upsample
 from .metrics import compare
 from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
+from .progress import PhaseReporter
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
 from .timearrow import describe_report, input_report
@@ -158,8 +159,10 @@ def _rel_err(estimate: float, exact: float) -> float:
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None):
+def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None,
+             report: PhaseReporter | None = None):
     """Seed-averaged EP and dissipation map of each window (None without CNEEP), plus each seed's EP.
+    `report(windows done, over all seeds)` before each batch; it may raise Cancelled.
 
     Results go straight into arrays allocated once: many small per-batch outputs kept alive between the
     batches' large, freed activations fragment the heap, and the process grew by about 13 kB per window
@@ -171,7 +174,7 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
     maps = None
     for k, model in enumerate(models):
         if not isinstance(model, CNEEP):
-            per_seed[k] = trainer.predict(model, idx).cpu().numpy()
+            per_seed[k] = trainer.predict(model, idx, report and (lambda a, k=k: report(k * n + a))).cpu().numpy()
             continue
         if maps is None:
             shape = (n, *model.feature_shape[1:])
@@ -179,6 +182,8 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
                 maps_file, shape, _maps_metadata((trainer.config.seq_len - 1) * trainer.data.dt))
         a = 0
         for s in idx.split(trainer.eval_batch):
+            if report is not None:
+                report(k * n + a)
             ds, m = model.ep_and_map(trainer.gather(s))
             per_seed[k, a:a + len(s)] = ds.cpu().numpy()
             maps[a:a + len(s)] += m.cpu().numpy()
@@ -219,7 +224,8 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
     if not distributed.is_main():
         callback = run_dir = None
     if run_dir is None:
-        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, None, checks), None, t0, plan, checks)
+        return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, None, checks), None, t0, plan, checks,
+                            callback, cancel)
     run_dir = Path(run_dir)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -233,12 +239,15 @@ def _train(trainer: Trainer, callback: Callback | None, cancel: threading.Event 
         except OSError as e:
             raise CneepError(f"{run_dir}: cannot clear the earlier run from the folder ({e.strerror or e})") from e
         return evaluate_run(trainer, _train_seeds(trainer, callback, cancel, run_dir, checks), run_dir, t0, plan,
-                            checks)
+                            checks, callback, cancel)
 
 
 def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.Event | None,
                  run_dir: Path | None, checks: dict | None) -> list[SeedRun]:
-    """Each seed's best model; seeds cancelled before their first validation have none and are left out."""
+    """Each seed's best model; seeds cancelled before their first validation have none and are left out.
+
+    A cancel that ended training is cleared: it asked for the best models so far, evaluated. Setting it again
+    stops the held-out evaluation."""
     config = trainer.config
     seed_runs = []
     for i in range(config.seeds):
@@ -248,6 +257,7 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
             checkpoint=run_dir / f"model_seed{seed}.pt" if run_dir else None,
             log=run_dir / "train_log.csv" if run_dir else None))
         if seed_runs[-1].stopped == "cancelled":
+            cancel.clear()
             break
     validated = [r for r in seed_runs if r.best_iteration]
     if not validated and any(r.stopped in BROKEN for r in seed_runs):
@@ -295,23 +305,37 @@ def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None,
 
 
 def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | None = None,
-                 t0: float | None = None, plan: Plan | None = None, checks: dict | None = None) -> Run:
+                 t0: float | None = None, plan: Plan | None = None, checks: dict | None = None,
+                 callback: Callback | None = None, cancel: threading.Event | None = None) -> Run:
     """Evaluate trained estimators on every window of the trainer's data and report on the held-out test part:
-    the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py)."""
+    the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py).
+
+    Reports "evaluation" events to `callback`. Setting `cancel` raises Cancelled, whose `kept` holds the
+    trained seeds; the run folder then keeps their checkpoints and log, and no result (no summary.json)."""
     t0 = time.perf_counter() if t0 is None else t0
     run_dir = Path(run_dir) if run_dir is not None else None
     movie, config = trainer.data, trainer.config
     starts, part = window_starts(trainer.parts, config.seq_len, stride=config.seq_len - 1)
     models = [r.model for r in seed_runs]
-    if run_dir is not None and any(isinstance(m, CNEEP) for m in models):
-        # The per-window maps go straight into the run folder, whole or not at all, and are then read from there.
-        with atomic_path(run_dir / MAPS_FILE) as tmp:
-            ds, maps, per_seed = evaluate(trainer, models, starts, maps_file=tmp)
-            maps.flush()
-            del maps
-        maps = tifffile.memmap(run_dir / MAPS_FILE, mode="r")
-    else:
-        ds, maps, per_seed = evaluate(trainer, models, starts)
+    kept = (f"the trained model{'s are' if len(models) > 1 else ' is'} kept"
+            + (f" in {run_dir} ({', '.join(f'model_seed{r.seed}.pt' for r in seed_runs)})" if run_dir else ""))
+    report = PhaseReporter("evaluation", len(models) * len(starts), callback, cancel,
+                           f"{movie.name}: held-out evaluation", "windows", f"; no EP rate and no maps; {kept}",
+                           n_seeds=len(models))
+    try:
+        if run_dir is not None and any(isinstance(m, CNEEP) for m in models):
+            # The per-window maps go straight into the run folder, whole or not at all, and are then read from there.
+            with atomic_path(run_dir / MAPS_FILE) as tmp:
+                ds, maps, per_seed = evaluate(trainer, models, starts, maps_file=tmp, report=report)
+                maps.flush()
+                del maps
+            maps = tifffile.memmap(run_dir / MAPS_FILE, mode="r")
+        else:
+            ds, maps, per_seed = evaluate(trainer, models, starts, report=report)
+        report(report.total)
+    except Cancelled as e:
+        e.kept = seed_runs
+        raise
     n_frames = movie.n_frames
     movie_idx, frame_idx = starts // n_frames, starts % n_frames
     true_ds = movie.truth.window_ep(starts, config.seq_len) if movie.truth is not None else None

@@ -28,6 +28,7 @@ from .metrics import compare
 from .models import CNEEP, NEEP, RNEEP, CNEEPConfig, from_description
 from .movie import Movie
 from .params import check, param
+from .progress import Callback, Progress, Throttle, seconds_left
 from .trajectories import Trajectories, coordinate_statistics
 from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
@@ -110,33 +111,6 @@ class TrainConfig:
         return CNEEPConfig(seq_len=self.seq_len, depth=self.depth, channels=self.channels)
 
 
-@dataclass(frozen=True)
-class Progress:
-    """One step of the event stream. `val_*` are set on validation steps only."""
-
-    seed: int
-    seed_index: int
-    n_seeds: int
-    iteration: int
-    iterations: int
-    elapsed_s: float
-    train_loss: float             # mean over the iterations since the previous event
-    train_rate: float             # EP rate (per unit time) of those training batches
-    val_loss: float | None = None
-    val_rate: float | None = None
-    val_r2: float | None = None   # against the exact EP, when the movie has ground truth
-    val_truth_rate: float | None = None   # the validation windows' exact EP rate (partially observed: the best
-                                          # reachable from them), when the data have ground truth
-    lr: float | None = None       # learning rate in use
-    best_iteration: int = 0
-    best_val_loss: float | None = None
-    val_log_ift: float | None = None   # ln <exp(-dS)> over the validation windows: about 0 unless ran away
-    message: str = ""             # "started", "kept" (the new best model), or how training ended (STOPS)
-
-
-Callback = Callable[[Progress], None]
-
-
 @dataclass
 class SeedRun:
     """The best model of one seed and how it was found."""
@@ -214,11 +188,15 @@ class Trainer:
         return max(1, min(65536, budget // (32 * self.config.hidden * self.config.seq_len)))
 
     @torch.no_grad()
-    def predict(self, model: torch.nn.Module, starts: torch.Tensor) -> torch.Tensor:
-        """EP of each window, written into one tensor allocated up front (see `run.evaluate` for why)."""
+    def predict(self, model: torch.nn.Module, starts: torch.Tensor,
+                report: Callable[[int], None] | None = None) -> torch.Tensor:
+        """EP of each window, written into one tensor allocated up front (see `run.evaluate` for why);
+        `report(windows done)` before each batch."""
         model.eval()
         out = torch.empty(len(starts), device=self.device)
         for a in range(0, len(starts), self.eval_batch):
+            if report is not None:
+                report(a)
             out[a:a + self.eval_batch] = model(self.gather(starts[a:a + self.eval_batch]))
         model.train()
         return out
@@ -281,19 +259,32 @@ class Trainer:
         history: list[Progress] = []
         run_loss = run_ds = torch.zeros((), device=self.device)
         since, t0, stopped, it = 0, time.perf_counter(), "finished", 0
+        n_val, throttle = len(self.val_starts), Throttle()
 
-        def emit(**kw) -> Progress:
+        def emit(record: bool = True, phase: str = "training", **kw) -> Progress:
+            """An event; `record`ed ones (start, validations, end) go into the history and the log."""
+            elapsed = time.perf_counter() - t0
+            if phase == "training":   # this seed's iterations left, and the seeds after it
+                it_done = kw["iteration"]
+                left = seconds_left(elapsed, it_done, (cfg.seeds - seed_index) * cfg.iterations)
+                kw.update(done=it_done, total=cfg.iterations, left_s=left)
             ev = Progress(seed=seed, seed_index=seed_index, n_seeds=cfg.seeds, iterations=cfg.iterations,
-                          elapsed_s=time.perf_counter() - t0, best_iteration=best_it,
-                          best_val_loss=best_loss if best_it else None, **kw)
-            history.append(ev)
-            if log is not None:
-                _append_log(log, ev)
+                          elapsed_s=elapsed, best_iteration=best_it, best_val_loss=best_loss if best_it else None,
+                          phase=phase, **kw)
+            if record:
+                history.append(ev)
+                if log is not None:
+                    _append_log(log, ev)
             if callback is not None:
                 callback(ev)
             return ev
 
-        emit(iteration=0, train_loss=float("nan"), train_rate=float("nan"), message="started")
+        def validating(done: int) -> None:
+            if callback is not None and throttle():
+                left = seconds_left(time.perf_counter() - started_val, done, n_val)
+                emit(record=False, phase="validation", iteration=it, done=done, total=n_val, left_s=left)
+
+        emit(iteration=0, message="started")
         for it in range(1, cfg.iterations + 1):
             if cancel is not None and cancel.is_set() and not distributed.active():
                 stopped, it = "cancelled", it - 1
@@ -306,10 +297,13 @@ class Trainer:
             # Accumulate on the device: no host synchronisation between validations.
             run_loss, run_ds, since = run_loss + loss, run_ds + mean_ds, since + 1
             if it % cfg.eval_every and it != cfg.iterations:
+                if callback is not None and throttle():   # no loss: reading it would wait for the device
+                    emit(record=False, iteration=it)
                 continue
             run_loss, run_ds = distributed.mean(run_loss), distributed.mean(run_ds)
             train_loss = float(run_loss) / since
-            val_ds = self.predict(averaged, self.val_starts)
+            started_val = time.perf_counter()
+            val_ds = self.predict(averaged, self.val_starts, validating)
             val_terms = self.loss(val_ds)
             val_loss = float(val_terms.mean())
             log_ift = float(torch.logsumexp(-val_ds.double(), 0)) - float(np.log(val_ds.numel()))
@@ -338,7 +332,8 @@ class Trainer:
             emit(iteration=it, train_loss=train_loss, train_rate=train_rate, val_loss=val_loss, val_rate=val_rate,
                  val_r2=val_r2,
                  val_truth_rate=self.val_truth_rate, lr=opt.param_groups[0]["lr"], val_log_ift=log_ift,
-                 message=broken or ("stopped early" if early else "kept" if kept else ""))
+                 message=broken or ("stopped early" if early else "kept" if kept else ""),
+                 phase="validation", done=n_val, total=n_val)
             run_loss = run_ds = torch.zeros((), device=self.device)
             since = 0
             if broken or early:
@@ -349,7 +344,7 @@ class Trainer:
                 break
         model.load_state_dict(best_state)
         model.eval()
-        emit(iteration=it, train_loss=float("nan"), train_rate=float("nan"), message=stopped)
+        emit(iteration=it, message=stopped)
         return SeedRun(seed=seed, model=model, best_iteration=best_it, best_val_loss=best_loss,
                        iterations=it, stopped=stopped, history=history)
 
@@ -391,7 +386,9 @@ def _average_into(averaged: torch.nn.Module, model: torch.nn.Module, decay: floa
         a.lerp_(p, 1 - decay)
 
 
-_LOG_FIELDS = [f for f in Progress.__dataclass_fields__ if f not in ("n_seeds", "iterations")]
+# The log holds the recorded events (start, validations, end); what the stream says of phases is not logged.
+_LOG_FIELDS = [f for f in Progress.__dataclass_fields__
+               if f not in ("n_seeds", "iterations", "phase", "done", "total", "left_s")]
 
 
 def _append_log(path: Path, ev: Progress) -> None:
@@ -424,6 +421,7 @@ def read_log(path: Path, n_seeds: int, iterations: int) -> list[Progress]:
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
     return [Progress(n_seeds=n_seeds, iterations=iterations, message=row.pop("message"),
+                     phase="validation" if row.get("val_loss") else "training",
                      **{k: int(v) if k in _INT_FIELDS else float(v) if v else None for k, v in row.items()})
             for row in rows]
 

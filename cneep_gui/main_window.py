@@ -7,7 +7,6 @@ Every failure becomes a dialog naming what went wrong; tracebacks go to the log 
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 import traceback
@@ -25,6 +24,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
 from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
                           simulate_bead_spring, train)
 from cneep_engine import export
+from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.registry import estimators_for
 from cneep_engine.run_folder import is_run_folder
@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
             view.frameRequested.connect(lambda t: self.timeline.set_position(self.timeline.movie(), t))
         self.movie_panel.calibrationChanged.connect(self._set_calibration)
         self.movie_panel.overlayChanged.connect(self._overlay_changed)
+        self.movie_panel.scale_bar.toggled.connect(self.movie_view.show_scale_bar)
         self.training_panel.trainRequested.connect(self.start_training)
         self.training_panel.cancelRequested.connect(self.cancel_job)
         self.training_panel.settingsChanged.connect(self._replan)
@@ -152,11 +153,10 @@ class MainWindow(QMainWindow):
         self.save_run_action = self._action(file, "&Save run…", self.save_run_dialog, QKeySequence.StandardKey.Save)
         exports = file.addMenu("&Export")
         self.map_export_actions = [
-            self._action(exports, "Dissipation maps, all windows (TIFF stack)…",
-                         lambda: self._export("Save map stack", "TIFF (*.tif)", ".tif", export.write_map_stack)),
+            self._action(exports, "Dissipation maps, all windows (TIFF stack)…", self.export_map_stack_dialog),
             self._action(exports, "Time-averaged map (TIFF)…",
                          lambda: self._export("Save time-averaged map", "TIFF (*.tif)", ".tif", export.write_mean_map)),
-            self._action(exports, "Overlay image (PNG)…", self.export_png_dialog),
+            self._action(exports, "Overlay figure (PNG or TIFF)…", self.export_figure_dialog),
             self._action(exports, "Overlay movie (MP4 or AVI)…", self.export_movie_dialog),
         ]
         self.export_actions = self.map_export_actions + [
@@ -268,6 +268,8 @@ class MainWindow(QMainWindow):
                                       "movie" if movie else "trajectory")
         self.set_run(None)
         self._show_data_name()
+        if movie:
+            self._show_pixel_size()
         self.training_plots.reset(data.truth)
         self.training_panel.set_models(estimators_for("movie" if movie else data.kind))
         self._update_actions()
@@ -296,6 +298,7 @@ class MainWindow(QMainWindow):
             # (hidden first: the view fits what is visible when the frame size changes).
             self.preprocess_panel.set_roi_visible(shown.frames is self.data.frames)
             self.timeline.set_movie_shape(shown.n_movies, shown.n_frames, shown.dt)
+            self._show_pixel_size()
         self.summary.set_summary(run.summary if run else None)
         self.movie_panel.set_has_run(run is not None)
         if run is not None and run.maps is not None:
@@ -344,6 +347,7 @@ class MainWindow(QMainWindow):
             if pixel_size != self.data.pixel_size:
                 self.data.pixel_size, self.data.pixel_size_source = pixel_size, "user"
             self.preprocess_panel.refresh()
+            self._show_pixel_size()
         else:
             self.trajectory_view.set_dt(dt)
             self._show_position(self.timeline.movie(), self.timeline.frame())
@@ -352,19 +356,20 @@ class MainWindow(QMainWindow):
         if self.run is None:
             self.trace.dt = dt
 
+    def _show_pixel_size(self) -> None:
+        known = known_pixel_size(self.shown)
+        self.movie_view.set_pixel_size(known)
+        self.movie_panel.scale_bar.setEnabled(known is not None)
+
     def overlay_renderer(self):
-        """`render(movie, frame) -> RGB` as drawn now, at the movie's resolution; Qt-free, so it may run
-        on a worker thread while the user goes on changing the view."""
-        frames, run, mean_map = self.shown.frames, self.run, self._mean_map
-        mode = OFF if run is None else self.movie_panel.mode.currentIndex()
+        """`render(movie, frame) -> RGB` of the figure as drawn now (enlarged, with colour and scale bars);
+        Qt-free, so it may run on a worker thread while the user goes on changing the view."""
+        mode = OFF if self.run is None else self.movie_panel.mode.currentIndex()
         view = self.movie_view
-        levels, limit, opacity, lut = view.levels(), view.limit, view.opacity, view.frame_lut()
-
-        def render(movie: int, frame: int) -> np.ndarray:
-            ep_map = None if mode == OFF else mean_map if mode == TIME_AVERAGED else export.frame_map(run, movie, frame)
-            return export.overlay_rgb(frames[movie, frame], ep_map, levels, limit, opacity, lut)
-
-        return render
+        figure = figure_renderer(self.shown.frames, None if mode == OFF else self.run, mode == TIME_AVERAGED,
+                                 view.levels(), view.limit, opacity=view.opacity, frame_lut=view.frame_lut(),
+                                 pixel_size=known_pixel_size(self.shown) if view.scale_bar_on else None)
+        return lambda movie, frame: figure(movie, frame).rgb
 
     # --- jobs -----------------------------------------------------------------------------------
     def _start_job(self, fn, on_returned, what: str) -> Job:
@@ -386,7 +391,7 @@ class MainWindow(QMainWindow):
 
     def cancel_job(self) -> None:
         if self.job is not None:
-            log.info("cancelling: the best model so far is kept")
+            log.info("cancelling: training keeps its best model so far; an evaluation or export leaves no result")
             self.job.cancel()
 
     def generate_dialog(self) -> SynthDialog:
@@ -490,24 +495,35 @@ class MainWindow(QMainWindow):
                 write(self.run, path)
                 log.info(f"wrote {path}")
 
-    def export_png_dialog(self) -> None:
-        path = self._ask_save("Save overlay image", "PNG (*.png)", ".png")
+    def export_figure_dialog(self) -> None:
+        path = self._ask_save("Save overlay figure", "PNG (*.png);;TIFF (*.tif)", ".png")
         if path is not None:
             with self._reporting():
-                export.write_png(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
+                export.write_image(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
                 log.info(f"wrote {path}")
+
+    def _start_export(self, write, path: Path) -> None:
+        """`write(progress, cancel)` as a job whose progress and Cancel are those of the training panel."""
+        self._start_job(lambda emit, cancel: write(emit, cancel), lambda p: log.info(f"wrote {p}"),
+                        f"writing {path.name}")
+        self.job.progress.connect(self.training_panel.show_progress)
+        self.training_panel.set_running(True)
+
+    def export_map_stack_dialog(self) -> None:
+        path = self._ask_save("Save map stack", "TIFF (*.tif)", ".tif")
+        if path is not None:
+            run = self.run
+            self._start_export(lambda emit, cancel: export.write_map_stack(run, path, emit, cancel), path)
 
     def export_movie_dialog(self) -> None:
         path = self._ask_save("Save overlay movie", "MP4 (*.mp4);;AVI, lossless (*.avi)", ".mp4")
         if path is None:
             return
-        m, fps = self.timeline.movie(), self.timeline.fps.value()
-        # Tiny synthetic frames would play as a speck: repeat pixels up to a watchable size.
-        scale = max(1, math.ceil(240 / min(self.shown.frame_shape)))
+        m, fps, n = self.timeline.movie(), self.timeline.fps.value(), self.shown.n_frames
         render = self.overlay_renderer()
-        frames = (render(m, t) for t in range(self.shown.n_frames))
-        self._start_job(lambda emit, cancel: export.write_overlay_movie(path, frames, fps, scale),
-                        lambda p: log.info(f"wrote {p}"), f"writing {path.name}")
+        frames = (render(m, t) for t in range(n))
+        self._start_export(lambda emit, cancel: export.write_overlay_movie(path, frames, fps, total=n, progress=emit,
+                                                                          cancel=cancel), path)
 
     def save_run_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Save run into folder", self._last_dir())

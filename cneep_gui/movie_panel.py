@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
 
 from cneep_engine import Movie, Trajectories
 
@@ -37,6 +37,8 @@ class MoviePanel(QWidget):
         self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)"])
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=70,
                                toolTip="Opacity of the dissipation map over the movie")
+        self.scale_bar = QCheckBox("Scale bar", checked=True,
+                                   toolTip="A bar of a round length in µm over the movie (needs the pixel size)")
         self.form = form = QFormLayout(self)
         form.addRow(self.info)
         form.addRow("Frame interval", self.dt)
@@ -45,6 +47,7 @@ class MoviePanel(QWidget):
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
         form.addRow("Opacity", self.opacity)
+        form.addRow(self.scale_bar)
         self._path = None      # the file whose calibration edits are remembered
         self.dt.valueChanged.connect(lambda v: self._edited(self.dt_source, "dt", v))
         self.pixel_size.valueChanged.connect(lambda v: self._edited(self.pixel_source, "pixel_size", v))
@@ -83,7 +86,7 @@ class MoviePanel(QWidget):
             box.blockSignals(False)
             label.setText(text)
         # Trajectories have no pixels and no dissipation map, only a frame interval.
-        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity):
+        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity, self.scale_bar):
             self.form.setRowVisible(widget, movie)
         self.setEnabled(True)
         if restored:

@@ -1,4 +1,5 @@
-"""The frame, the dissipation map laid over it, the frame's contrast/LUT control and the map's colour bar.
+"""The frame, the dissipation map laid over it, the frame's contrast/LUT control, the map's colour bar and a
+scale bar in µm.
 
 The overlay uses the engine's RGBA table (`cneep_engine.export.diverging_lut`) with symmetric levels, so
 zero is transparent and what is drawn here is what `export.overlay_rgb` writes to PNG and movies.
@@ -10,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 
 from cneep_engine.export import diverging_lut
+from cneep_engine.figure import round_length
 
 _LUT = diverging_lut()
 _BAR_COLOURS = pg.ColorMap(np.linspace(0, 1, len(_LUT)), _LUT[:, :3])
@@ -33,6 +35,9 @@ class MovieView(pg.GraphicsLayoutWidget):
         self.limit = 1.0
         self.set_opacity(0.7)
         self._shape: tuple[int, ...] | None = None
+        self.pixel_size: float | None = None
+        self.scale_bar: pg.ScaleBar | None = None
+        self.scale_bar_on = True
         self.show_map(None)
 
     def show_frame(self, frame: np.ndarray) -> None:
@@ -42,6 +47,28 @@ class MovieView(pg.GraphicsLayoutWidget):
         if new:
             self._shape = frame.shape
             self.view.autoRange(padding=0)
+            self.set_pixel_size(self.pixel_size)
+
+    def set_pixel_size(self, pixel_size: float | None) -> None:
+        """A scale bar of a round length in µm, about a fifth of the frame's width, at the bottom right;
+        none while the pixel size is unknown (None)."""
+        self.pixel_size = pixel_size
+        if self.scale_bar is not None:
+            self.scene().removeItem(self.scale_bar)
+            self.scale_bar = None
+        if pixel_size is None or self._shape is None:
+            return
+        um = round_length(self._shape[1] * pixel_size / 5)
+        self.scale_bar = pg.ScaleBar(size=um / pixel_size, width=4, brush="w", pen=pg.mkPen("k"), suffix="",
+                                     offset=(-15, -15))
+        self.scale_bar.text.setText(f"{um:g} µm")
+        self.scale_bar.setParentItem(self.view)
+        self.scale_bar.setVisible(self.scale_bar_on)
+
+    def show_scale_bar(self, on: bool) -> None:
+        self.scale_bar_on = on
+        if self.scale_bar is not None:
+            self.scale_bar.setVisible(on)
 
     def set_scale(self, limit: float, label: str) -> None:
         """Map values -limit..+limit span the colour table; the colour bar says what they are."""

@@ -1,4 +1,4 @@
-"""Training settings with their tooltips, Train and Cancel, and the progress bar with the time left."""
+"""Training settings with their tooltips, Train and Cancel, and the progress bar of any job with its time left."""
 
 from __future__ import annotations
 
@@ -74,6 +74,7 @@ class TrainingPanel(QWidget):
         self.train_button.clicked.connect(self.trainRequested)
         self.cancel_button.clicked.connect(self._cancel)
         self.train_button.setEnabled(False)
+        self._phase = ""   # of the last progress event
 
     def set_models(self, models: list[str]) -> None:
         """The estimators that read the open input: cneep for a movie, neep and rneep for trajectories."""
@@ -108,6 +109,7 @@ class TrainingPanel(QWidget):
         self.cancel_button.setText("Cancel")
         for box in [*self.boxes.values(), self.model, self.device, self.threads]:
             box.setEnabled(not running)
+        self._phase = ""
         if running:
             self.progress.setValue(0)
             self.status.setText("starting…")
@@ -118,12 +120,26 @@ class TrainingPanel(QWidget):
         self.cancelRequested.emit()
 
     def show_progress(self, ev: Progress) -> None:
-        done = (ev.seed_index + ev.iteration / ev.iterations) / ev.n_seeds
+        """An event of any phase: the bar shows how far it is (training: over all seeds), the line below
+        its time left at its own pace. Cancel works again when a new phase begins: a cancel that stopped
+        training asked for the best model, evaluated; pressed during the evaluation it stops that."""
+        if ev.phase != self._phase and ev.phase in ("evaluation", "export"):
+            self.cancel_button.setEnabled(True)
+            self.cancel_button.setText("Cancel")
+        self._phase = ev.phase
+        left = "" if ev.left_s is None else f", about {ev.left_s:.0f} s left"
+        if ev.phase in ("training", "validation"):
+            done = (ev.seed_index + ev.iteration / ev.iterations) / ev.n_seeds
+            self.progress.setFormat(f"seed {ev.seed_index + 1}/{ev.n_seeds}: {ev.iteration}/{ev.iterations}")
+            best = f"; best at {ev.best_iteration}" if ev.best_iteration else ""
+            if ev.phase == "validation":
+                self.status.setText(f"validating: {ev.done}/{ev.total} windows{left}{best}")
+            elif ev.left_s is not None:
+                self.status.setText(f"training: {ev.elapsed_s:.0f} s elapsed, at most {ev.left_s:.0f} s left{best}")
+        else:
+            done = ev.done / max(ev.total, 1)
+            what = "held-out evaluation" if ev.phase == "evaluation" else "export"
+            unit = "windows" if ev.phase == "evaluation" else "frames"
+            self.progress.setFormat(f"{what}: {ev.done}/{ev.total} {unit}")
+            self.status.setText(f"{what}: {ev.elapsed_s:.0f} s elapsed{left}")
         self.progress.setValue(round(1000 * done))
-        self.progress.setFormat(f"seed {ev.seed_index + 1}/{ev.n_seeds}: {ev.iteration}/{ev.iterations}")
-        if ev.iteration:
-            per_step = ev.elapsed_s / ev.iteration
-            steps_left = ev.iterations - ev.iteration + (ev.n_seeds - ev.seed_index - 1) * ev.iterations
-            self.status.setText(f"{ev.elapsed_s:.0f} s elapsed, at most {per_step * steps_left:.0f} s left"
-                                + (f"; best at {ev.best_iteration}" if ev.best_iteration else ""))
-

@@ -11,7 +11,7 @@ import tifffile
 from cneep_engine import CneepError, load_movie, save_movie
 from cneep_engine.export import (cumulative_trace, diverging_lut, frame_map, map_limits, open_run, overlay_rgb,
                                  save_run, window_at, write_map_stack, write_mean_map, write_overlay_movie,
-                                 write_png, write_summary_json, write_trace_csv)
+                                 write_image, write_summary_json, write_trace_csv)
 from cneep_engine.io import sidecar_path
 from cneep_engine import run as run_module
 from cneep_engine.maps import upsample
@@ -94,7 +94,7 @@ def test_map_stack_and_mean_map_read_back_calibrated(toy_run, tmp_path):
 
 def test_png_reads_back_exactly(tmp_path):
     rgb = np.random.default_rng(0).integers(0, 256, (20, 40, 3), dtype=np.uint8)
-    assert np.array_equal(iio.imread(write_png(rgb, tmp_path / "o.png")), rgb)
+    assert np.array_equal(iio.imread(write_image(rgb, tmp_path / "o.png")), rgb)
 
 
 def _overlay_frames(run, movie):

@@ -9,6 +9,7 @@ import pytest
 import tifffile
 
 from cneep_engine.export import frame_map
+from cneep_engine.figure import render_figure
 from cneep_gui.main_window import MainWindow
 from cneep_gui.movie_panel import OFF, PER_WINDOW, TIME_AVERAGED
 
@@ -78,6 +79,8 @@ def test_every_export_reads_back(shown, tmp_path, pick_file, toy_run, qtbot):
 
     pick_file(tmp_path / "maps.tif")
     actions["Dissipation maps, all windows (TIFF stack)…"].trigger()
+    qtbot.waitUntil(lambda: shown.job is None, timeout=30_000)
+    assert shown.training_panel.progress.value() == 1000 and "export" in shown.training_panel.progress.text()
     stack = tifffile.imread(tmp_path / "maps.tif")
     assert stack.shape == (len(toy_run.maps), 20, 40) and np.allclose(stack[5], frame_map(toy_run, 0, 5))
 
@@ -86,23 +89,30 @@ def test_every_export_reads_back(shown, tmp_path, pick_file, toy_run, qtbot):
     assert np.allclose(tifffile.imread(tmp_path / "mean.tif"), toy_run.mean_map)
 
     pick_file(tmp_path / "frame.png")
-    actions["Overlay image (PNG)…"].trigger()
+    actions["Overlay figure (PNG or TIFF)…"].trigger()
     png = iio.imread(tmp_path / "frame.png")
-    assert png.shape == (20, 40, 3)
-    assert png[HOT][0] > 150 and png[COLD][2] > png[COLD][0] + 50
-    assert np.abs(png[HOT].astype(int) - _screen_rgb(shown, HOT)).max() <= 3   # the file matches the screen
+    assert png.shape[1] > 512                              # 40 px wide, enlarged 12.8 times, and the colour bar
+    # Where the image lies in the figure does not depend on its content; a movie pixel spans 12.8 figure pixels.
+    x0, y0, _, _ = render_figure(np.zeros((20, 40)), None, (0, 1), 1.0).image
+    figure_pixel = lambda p: png[y0 + int((p[0] + 0.5) * 12.8), x0 + int((p[1] + 0.5) * 12.8)]  # noqa: E731
+    hot, cold = figure_pixel(HOT).astype(int), figure_pixel(COLD).astype(int)
+    assert hot[0] > 150 and cold[2] > cold[0] + 50
+    assert np.abs(hot - _screen_rgb(shown, HOT)).max() <= 3   # the file matches the screen
+    pick_file(tmp_path / "frame.tif")
+    actions["Overlay figure (PNG or TIFF)…"].trigger()
+    assert np.array_equal(tifffile.imread(tmp_path / "frame.tif"), png)
 
     pick_file(tmp_path / "overlay.avi")
     actions["Overlay movie (MP4 or AVI)…"].trigger()
     qtbot.waitUntil(lambda: shown.job is None, timeout=30_000)
     movie = iio.imread(tmp_path / "overlay.avi", plugin="pyav")
-    assert movie.shape == (200, 240, 480, 3)                  # 20 x 40 frames repeated 12 times
-    assert np.array_equal(movie[4, ::12, ::12], png)          # lossless: frame 4 is the PNG's frame
+    assert movie.shape == (200, *png.shape)
+    assert np.array_equal(movie[4], png)                      # lossless: frame 4 is the PNG's frame
 
     pick_file(tmp_path / "overlay.mp4")
     actions["Overlay movie (MP4 or AVI)…"].trigger()
     qtbot.waitUntil(lambda: shown.job is None, timeout=30_000)
-    assert iio.improps(tmp_path / "overlay.mp4", plugin="pyav").shape == (200, 240, 480, 3)
+    assert iio.improps(tmp_path / "overlay.mp4", plugin="pyav").shape[:2] == (200, png.shape[0] + png.shape[0] % 2)
 
     pick_file(tmp_path / "trace.csv")
     actions["EP traces (CSV)…"].trigger()

@@ -72,7 +72,9 @@ def test_equilibrium_movie_gives_an_ep_rate_near_zero(driven_run):
 
 
 def test_events_stream_from_start_to_finish(driven_run):
-    _, run, events = driven_run
+    _, run, stream = driven_run
+    events = [e for e in stream if e.phase != "evaluation"]     # the held-out evaluation reports after training
+    assert stream[-1].phase == "evaluation" and stream[-1].done == stream[-1].total
     assert events[0].message == "started" and events[-1].message == "finished"
     iterations = [e.iteration for e in events]
     assert iterations == sorted(iterations) and iterations[-1] == QUICK.iterations
