@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
@@ -25,6 +24,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
 from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
                           simulate_bead_spring, train)
 from cneep_engine import export
+from cneep_engine.device import set_cpu_threads
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES
 from cneep_engine.run_folder import is_run_folder
 
@@ -423,7 +423,7 @@ class MainWindow(QMainWindow):
             checks = self.training_panel.plan.checks_of(self.data)   # None: train() makes them
 
             def job(emit, cancel):
-                torch.set_num_threads(threads)
+                set_cpu_threads(threads)
                 return train(data, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks)
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}")
