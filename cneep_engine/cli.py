@@ -8,7 +8,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import bench
+from . import allocator, bench
 from .errors import CneepError
 from .io import input_formats
 from .losses import LOSSES
@@ -70,6 +70,12 @@ def _add_train(sub) -> None:
     p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
                    "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
                    "for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy")
+    p.add_argument("--method", choices=("neural", "tur", "sfi"), default="neural", help="neural: train the "
+                   "--model; tur or sfi: training-free closed forms for coordinate trajectories (short-time TUR "
+                   "bound; projected EP of a linear velocity field), on the same held-out part, in seconds")
+    p.add_argument("--diffusion", choices=("increments", "noise-robust"), default="increments", help="sfi: "
+                   "diffusion matrix from the increments, or from neighbouring increments (robust to "
+                   "localisation noise)")
     p.add_argument("--seq-len", type=int, default=d.seq_len, help="frames per window")
     p.add_argument("--depth", type=int, default=d.depth, help="cneep: convolutional blocks")
     p.add_argument("--channels", type=int, default=d.channels, help="cneep: channels of the first block")
@@ -363,7 +369,29 @@ def _simulate_ratchet(args) -> None:
           f"EP per step {ratchet.ep_per_step:.6g}{seen}")
 
 
+def _estimate(args) -> None:
+    """--method tur or sfi: a closed-form estimate on the held-out part, written as the run's summary.json."""
+    from .estimators.report import run_estimator
+    if args.model is not None:
+        raise CneepError(f"--model {args.model} trains a network; --method {args.method} has none")
+    data = _load(args, model="neep")
+    s = run_estimator(data, args.method, args.output, val_fraction=args.val_fraction,
+                      test_fraction=args.test_fraction, seed=args.seed,
+                      diffusion=None if args.diffusion == "increments" or args.method != "sfi" else args.diffusion)
+    debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
+    bound = " (a lower bound)" if s["lower_bound"] else ""
+    print(f"{args.method}: EP rate {s['ep_rate']:.4g} ± {s['ep_rate_err']:.2g} k_B/s{bound}{debiased}; on "
+          f"{s['test_transitions']} held-out transitions in {s['blocks']} blocks, {s['wall_s']:.2g} s")
+    if "truth" in s:
+        t = s["truth"]
+        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
+              f"({t['rel_err_2pt']:+.2%})")
+    print(f"results in {args.output}")
+
+
 def _train(args) -> None:
+    if args.method != "neural":
+        return _estimate(args)
     from . import distributed
     from .movie import Movie
     from .run import train
@@ -428,6 +456,7 @@ def _train(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    allocator.keep_freed_memory()   # first, before any training thread picks its own heap
     parser = argparse.ArgumentParser(prog="cneep", description="Entropy production from movies (CNEEP) and trajectories (NEEP, RNEEP).")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
