@@ -52,6 +52,17 @@ def test_sfi_reaches_its_infinite_data_value_with_given_or_estimated_diffusion(b
     np.testing.assert_allclose(np.diag(estimated.coefficients["diffusion"]), np.diag(chain.diffusion), rtol=0.05)
 
 
+def test_one_long_trajectory_is_split_in_time_and_bootstrapped_in_blocks():
+    chain = CHAINS["N=2"]
+    traj = simulate_bead_spring_trajectories(chain, trajectories=1, frames=100_000, seed=4)
+    assert (default_split(traj)[0, -20_000:] == 2).all()
+    for est, limit in ((estimate_tur(traj, None), chain.tur_rate_linear),
+                       (estimate_sfi(traj, None, diffusion=chain.diffusion), chain.projected_ep_rate())):
+        assert est.transitions == 19_999 and 10 <= est.blocks <= 200
+        rate = est.rate if est.debiased_rate is None else est.debiased_rate
+        assert abs(rate - limit) < 3 * est.rate_err < 0.3 * limit
+
+
 def test_the_inferred_fields_are_the_chains_velocity_and_force(beads):
     chain = CHAINS["N=2"]
     v = _velocity(chain)

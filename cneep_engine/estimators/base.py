@@ -20,7 +20,7 @@ from ..trajectories import Trajectories
 from ..verdict import BLOCK_TAUS, blocks, integrated_time, segments
 from ..windows import PARTS, assign_parts, window_starts
 
-TEST = PARTS.index("test")
+TRAIN, VAL, TEST = (PARTS.index(p) for p in ("train", "val", "test"))
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,12 @@ class Estimate:
 
 @dataclass(frozen=True)
 class Transitions:
-    """Every transition whose two frames lie in one part: start x0, end x1, part label, trajectory and frame."""
+    """Transitions whose two frames lie in the chosen parts: start x0, end x1, their trajectory and first frame."""
 
     x0: np.ndarray
     x1: np.ndarray
-    part: np.ndarray
     series: np.ndarray
     frame: np.ndarray
-
-    def select(self, mask: np.ndarray) -> "Transitions":
-        return Transitions(self.x0[mask], self.x1[mask], self.part[mask], self.series[mask], self.frame[mask])
 
     @property
     def dx(self) -> np.ndarray:
@@ -73,20 +69,21 @@ def default_split(traj: Trajectories) -> np.ndarray:
     return assign_parts(traj.n_trajectories, traj.n_frames, d.val_fraction, d.test_fraction, seq_len=2)
 
 
-def transitions(traj: Trajectories, split: np.ndarray | None, method: str) -> Transitions:
-    """The labelled transitions of coordinate trajectories, checked for what the estimators need."""
+def transitions(traj: Trajectories, split: np.ndarray | None, method: str, parts: tuple[int, ...]) -> Transitions:
+    """The transitions of coordinate trajectories within `parts` of the split, checked for what the estimators
+    need."""
     if traj.kind != "coordinates":
         raise CneepError(f"{traj.name}: {method} needs coordinates, not discrete states")
-    parts = default_split(traj) if split is None else np.asarray(split)
-    if parts.shape != traj.data.shape[:2]:
-        raise CneepError(f"{traj.name}: the split has shape {parts.shape}, the trajectories {traj.data.shape[:2]}")
-    starts, part = window_starts(parts, 2)
-    keep = part >= 0
-    starts, part = starts[keep], part[keep]
-    flat = np.asarray(traj.data, np.float64).reshape(-1, traj.n_coordinates)
-    if not np.isfinite(flat).all():
+    labels = default_split(traj) if split is None else np.asarray(split)
+    if labels.shape != traj.data.shape[:2]:
+        raise CneepError(f"{traj.name}: the split has shape {labels.shape}, the trajectories {traj.data.shape[:2]}")
+    starts, part = window_starts(labels, 2)
+    starts = starts[np.isin(part, parts)]
+    flat = np.asarray(traj.data).reshape(-1, traj.n_coordinates)
+    x0, x1 = flat[starts].astype(np.float64), flat[starts + 1].astype(np.float64)
+    if not (np.isfinite(x0).all() and np.isfinite(x1).all()):
         raise CneepError(f"{traj.name}: the coordinates contain NaN or infinite values")
-    return Transitions(flat[starts], flat[starts + 1], part, starts // traj.n_frames, starts % traj.n_frames)
+    return Transitions(x0, x1, starts // traj.n_frames, starts % traj.n_frames)
 
 
 def held_out_blocks(test: Transitions, name: str, *series: np.ndarray) -> np.ndarray:

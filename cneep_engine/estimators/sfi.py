@@ -45,8 +45,7 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
     diffusion: D in the data's units per unit time (matrix, per-coordinate numbers or one number), None to
     estimate it from the increments, "noise-robust" to estimate it from neighbouring increments.
     Coefficients: the projected velocity v(x) = velocity @ x + velocity_offset and the diffusion matrix used."""
-    test = transitions(traj, split, "SFI")
-    test = test.select(test.part == TEST)
+    test = transitions(traj, split, "SFI", (TEST,))
     n, dt = traj.n_coordinates, traj.dt
     given = _diffusion_matrix(diffusion, n, traj.name)
     robust = given is None and diffusion == NOISE_ROBUST

@@ -15,15 +15,20 @@ import numpy as np
 
 from ..errors import CneepError
 from ..trajectories import Trajectories
-from .base import TEST, Estimate, block_sums, bootstrap_error, held_out_blocks, transitions
+from .base import TEST, TRAIN, VAL, Estimate, block_sums, bootstrap_error, held_out_blocks, transitions
 
-CHUNK = 1 << 16   # transitions per block of currents: bounded memory for any length
+CHUNK = 1 << 14   # transitions per block of currents: bounded memory for any length, a few MB in cache
 
 
 def currents(x0: np.ndarray, x1: np.ndarray) -> np.ndarray:
     """(T, n*n + n) per-step increments of the basis currents: (x_mid)_b dx_a at column a*n + b, then dx_a."""
     dx, mid = x1 - x0, (x0 + x1) / 2
-    return np.concatenate([(dx[:, :, None] * mid[:, None, :]).reshape(len(dx), -1), dx], axis=1)
+    n = dx.shape[1]
+    j = np.empty((len(dx), n * n + n))
+    for a in range(n):   # n products of (T, n) arrays: a (T, n, n) broadcast and its copy cost 3x the time
+        np.multiply(dx[:, a:a + 1], mid, out=j[:, a * n:(a + 1) * n])
+    j[:, n * n:] = dx
+    return j
 
 
 def tur_ratio(total: float, total_sq: float, count: float, dt: float) -> float:
@@ -38,8 +43,7 @@ def estimate_tur(traj: Trajectories, split: np.ndarray | None = None, *, n_boot:
     """The cross-fitted TUR bound on the held-out transitions of `split` (`windows.assign_parts`; None: the
     default split of a run) with its bootstrap error, and the thermodynamic force F(x) = force @ x + force_offset
     of the best current, scaled so that F(x_mid).dx estimates each step's EP."""
-    data = transitions(traj, split, "TUR")
-    fit, test = data.select(data.part != TEST), data.select(data.part == TEST)
+    fit, test = transitions(traj, split, "TUR", (TRAIN, VAL)), transitions(traj, split, "TUR", (TEST,))
     if len(fit.x0) < 2:
         raise CneepError(f"{traj.name}: no training transitions to fit the TUR current on")
     center = fit.x0.mean(0)   # conditioning: currents of coordinates far from 0 are nearly parallel to dx
@@ -52,13 +56,15 @@ def estimate_tur(traj: Trajectories, split: np.ndarray | None = None, *, n_boot:
     mu = total / len(fit.x0)
     cov = products / len(fit.x0) - np.outer(mu, mu)
     c = np.linalg.lstsq(cov, mu, rcond=None)[0]
-    s = currents(test.x0 - center, test.x1 - center) @ c if len(test.x0) else np.zeros(0)
+    n = traj.n_coordinates
+    weights = c[:n * n].reshape(n, n)
+    mid = test.midpoint - center
+    s = np.einsum("ta,ta->t", test.dx, mid @ weights.T) + test.dx @ c[n * n:]   # c.j, without forming j
     block = held_out_blocks(test, traj.name, s)
     sums = block_sums(block, lambda b: np.array([s[b].sum(), (s[b] ** 2).sum(), s[b].size]))
     rate = lambda t: tur_ratio(*t, traj.dt)  # noqa: E731
     # At the optimum <J> = sigma dt and Var J = 2 sigma dt, so J = 2 c.j is the EP of a step.
-    n = traj.n_coordinates
-    force = 2 * c[:n * n].reshape(n, n)
+    force = 2 * weights
     return Estimate(rate=rate(sums.sum(0)), rate_err=bootstrap_error(sums, rate, n_boot, seed), lower_bound=True,
                     coefficients={"force": force, "force_offset": 2 * c[n * n:] - force @ center},
                     transitions=len(s), blocks=len(sums))
