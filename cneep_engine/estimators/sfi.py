@@ -55,12 +55,14 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
     ymid = np.hstack([test.midpoint - center, ones])
     dx = test.dx
     block = held_out_blocks(test, traj.name)
+    # whether the next transition follows on in time: blocks merged down to their maximum number can span two
+    followed = np.r_[(test.series[1:] == test.series[:-1]) & (test.frame[1:] == test.frame[:-1] + 1), False]
     sizes = (n * (n + 1), (n + 1) ** 2, n * n, n * n)
 
     def stats(b: slice) -> np.ndarray:
-        d = dx[b]
+        d, pair = dx[b], followed[b][:-1]
         return np.concatenate([(d.T @ ymid[b]).ravel(), (y0[b].T @ y0[b]).ravel(), (d.T @ d).ravel(),
-                               (d[:-1].T @ d[1:]).ravel(), [len(d), len(d) - 1]])
+                               (d[:-1][pair].T @ d[1:][pair]).ravel(), [len(d), pair.sum()]])
 
     sums = block_sums(block, stats)
 

@@ -47,8 +47,8 @@ def estimate_tur(traj: Trajectories, split: np.ndarray | None = None, *, n_boot:
     if len(fit.x0) < 2:
         raise CneepError(f"{traj.name}: no training transitions to fit the TUR current on")
     center = fit.x0.mean(0)   # conditioning: currents of coordinates far from 0 are nearly parallel to dx
-    k = traj.n_coordinates * (traj.n_coordinates + 1)
-    total, products = np.zeros(k), np.zeros((k, k))
+    n = traj.n_coordinates
+    total, products = np.zeros(n * n + n), np.zeros((n * n + n, n * n + n))
     for a in range(0, len(fit.x0), CHUNK):
         j = currents(fit.x0[a:a + CHUNK] - center, fit.x1[a:a + CHUNK] - center)
         total += j.sum(0)
@@ -56,7 +56,6 @@ def estimate_tur(traj: Trajectories, split: np.ndarray | None = None, *, n_boot:
     mu = total / len(fit.x0)
     cov = products / len(fit.x0) - np.outer(mu, mu)
     c = np.linalg.lstsq(cov, mu, rcond=None)[0]
-    n = traj.n_coordinates
     weights = c[:n * n].reshape(n, n)
     mid = test.midpoint - center
     s = np.einsum("ta,ta->t", test.dx, mid @ weights.T) + test.dx @ c[n * n:]   # c.j, without forming j
