@@ -13,7 +13,6 @@ import time
 
 import torch
 
-import cneep_engine  # noqa: F401  (the allocator settings, as in `cneep train`)
 from cneep_engine.models import CNEEP
 
 
@@ -60,4 +59,6 @@ def main(batches: list[int], rounds: int = 12, seconds: float = 1.5) -> None:
 
 
 if __name__ == "__main__":
+    from cneep_engine.allocator import keep_freed_memory
+    keep_freed_memory()   # as `cneep` does: training steps reuse freed memory
     main([int(b) for b in sys.argv[1:]] or [256, 1024, 4096])

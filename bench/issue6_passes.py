@@ -47,4 +47,6 @@ def main(batches: list[int], rounds: int = 6, seconds: float = 1.5) -> None:
 
 
 if __name__ == "__main__":
+    from cneep_engine.allocator import keep_freed_memory
+    keep_freed_memory()   # as `cneep` does: training steps reuse freed memory
     main([int(b) for b in sys.argv[1:]] or [256, 4096])

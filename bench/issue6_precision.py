@@ -64,4 +64,6 @@ def main(movie_path: str, checkpoint: str) -> None:
 
 
 if __name__ == "__main__":
+    from cneep_engine.allocator import keep_freed_memory
+    keep_freed_memory()   # as `cneep` does: training steps reuse freed memory
     main(*sys.argv[1:3])

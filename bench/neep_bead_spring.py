@@ -66,4 +66,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    from cneep_engine.allocator import keep_freed_memory
+    keep_freed_memory()   # as `cneep` does: training steps reuse freed memory
     main()

@@ -9,7 +9,6 @@
     run = ce.train(tracks, ce.TrainConfig(model="neep"))   # rneep with seq_len = n for hidden degrees of freedom
 """
 
-from . import allocator  # noqa: F401  (first: it sets up the C allocator for training, see allocator.py)
 from .errors import CneepError
 from .io import load_input, load_movie, load_trajectories, save_movie, save_trajectories
 from .maps import upsample

@@ -8,11 +8,13 @@ import sys
 import threading
 from pathlib import Path
 
-from . import bench
+from . import allocator, bench
 from .errors import CneepError
 from .io import input_formats
 from .params import add_options, from_options
-from .training import MODELS, SCHEDULES, STOPS, Progress, TrainConfig
+from .estimators import ClosedFormConfig
+from .registry import ESTIMATORS, estimators_for
+from .training import STOPS, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
@@ -53,10 +55,12 @@ def _add_train(sub) -> None:
     p.add_argument("input", type=Path, help=f"movie or trajectories ({input_formats()}); NAME.truth.npz "
                    "beside it is used as ground truth")
     p.add_argument("-o", "--output", type=_run_folder, required=True, help="run folder")
-    p.add_argument("--model", choices=MODELS, help="cneep for movies; neep (coordinates or discrete states) or "
-                   "rneep (recurrent, for hidden degrees of freedom) for trajectories; unset: cneep, or neep "
-                   "for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy")
+    p.add_argument("--method", "--model", dest="method", choices=list(ESTIMATORS), help="the estimator: "
+                   + "; ".join(f"{e.name}: {e.summary} (for {', '.join(e.accepts)})" for e in ESTIMATORS.values())
+                   + ". Unset: cneep, or neep for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy. See "
+                   "cneep list")
     add_options(p, TrainConfig)
+    add_options(p, ClosedFormConfig)
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores); fewer can be "
                    "faster on a machine busy with other work")
     _add_input_options(p)
@@ -257,10 +261,11 @@ _MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "ti
                "bin": 1, "normalize": False, "split_into": 1, "register": False, "bleach_correct": False}
 
 
-def _load(args, model: str | None = None, truth: bool = True):
+def _load(args, method: str | None = None, truth: bool = True):
     """The input as a movie (with the movie options) or as trajectories (refusing movie-only options)."""
     from .io import is_trajectory_file, load_movie, load_trajectories
-    if args.kind is not None or model in ("neep", "rneep") or (model is None and is_trajectory_file(args.input)):
+    reads_movies = method is None and not is_trajectory_file(args.input) or method in estimators_for("movie")
+    if args.kind is not None or not reads_movies:
         given = [k for k, v in _MOVIE_ONLY.items() if getattr(args, k, v) != v]
         if given:
             raise CneepError(f"{args.input}: --{given[0].replace('_', '-')} applies to movies, not trajectories")
@@ -387,16 +392,36 @@ def _simulate_ratchet(args) -> None:
           f"EP per step {ratchet.ep_per_step:.6g}{seen}")
 
 
+def _estimate(args) -> None:
+    """--method tur or sfi: a closed-form estimate on the held-out part, written as the run's summary.json."""
+    from .estimators.report import run_estimator
+    data = _load(args, method=args.method)
+    s = run_estimator(data, args.method, args.output, val_fraction=args.val_fraction,
+                      test_fraction=args.test_fraction, seed=args.seed,
+                      n_boot=args.bootstrap,
+                      diffusion=None if args.diffusion == "increments" or args.method != "sfi" else args.diffusion)
+    debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
+    bound = " (a lower bound)" if s["lower_bound"] else ""
+    print(f"{args.method}: EP rate {s['ep_rate']:.4g} ± {s['ep_rate_err']:.2g} k_B/s{bound}{debiased}; on "
+          f"{s['test_transitions']} held-out transitions in {s['blocks']} blocks, {s['wall_s']:.2g} s")
+    if "truth" in s:
+        t = s["truth"]
+        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
+              f"({t['rel_err_2pt']:+.2%})")
+    print(f"results in {args.output}")
+
+
 def _train(args) -> None:
+    if args.method in ("tur", "sfi"):
+        return _estimate(args)
     from . import distributed
     from .movie import Movie
     from .run import train
     from .verdict import describe
     main_rank = distributed.is_main()   # under torchrun only rank 0 reports
     args.quiet = args.quiet or not main_rank
-    data = _load(args, model=args.model)
-    model = args.model or ("cneep" if isinstance(data, Movie) else "neep")
-    config = from_options(TrainConfig, args, model=model)
+    data = _load(args, method=args.method)
+    config = from_options(TrainConfig, args, model=args.method or ("cneep" if isinstance(data, Movie) else "neep"))
     if not args.quiet:
         for note in data.provenance.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
@@ -445,6 +470,7 @@ def _train(args) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    allocator.keep_freed_memory()   # first, before any training thread picks its own heap
     parser = argparse.ArgumentParser(prog="cneep", description="Entropy production from movies (CNEEP) and trajectories (NEEP, RNEEP).")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)

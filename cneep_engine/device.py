@@ -30,6 +30,21 @@ def describe_device(device: torch.device) -> str:
     return f"cpu ({n} thread{'s' if n > 1 else ''})"
 
 
+def cpu_threads() -> int:
+    """Threads torch uses on the CPU."""
+    return torch.get_num_threads()
+
+
+def set_cpu_threads(n: int) -> None:
+    torch.set_num_threads(n)
+
+
+def warm_up() -> None:
+    """Creating the first torch optimiser imports ~800 modules (about a second, holding the GIL): an app does it
+    before its window shows, not in the middle of the first training, where it would freeze the window."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
 def available_devices() -> list[tuple[str, str]]:
     """(value, label) pairs for a device picker: auto, cpu, then each GPU by name."""
     gpus = [(f"cuda:{i}", f"cuda:{i} ({torch.cuda.get_device_name(i)})")

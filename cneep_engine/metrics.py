@@ -1,4 +1,4 @@
-"""How well predicted per-transition EP matches the exact one."""
+"""How well predicted EP matches the exact one."""
 
 from __future__ import annotations
 
@@ -16,3 +16,8 @@ def compare(pred: np.ndarray, true: np.ndarray) -> dict:
     r2 = cov**2 / (var_t * var_p) if var_t > 0 and var_p > 0 else float("nan")
     slope = cov / var_t if var_t > 0 else float("nan")
     return {"r2": float(r2), "slope": float(slope), "rmse": float(np.sqrt(((pred - true) ** 2).mean()))}
+
+
+def relative_error(estimate: float, exact: float) -> float:
+    """Relative error; undefined (NaN, null in JSON) at equilibrium where the exact value is 0."""
+    return estimate / exact - 1 if exact else float("nan")

@@ -22,6 +22,13 @@ class GroundTruth:
     # of those observations assigns, ln P(w) / P(reversed w). Not saved with the data; ds stays the full EP.
     observed_window_ep: Callable[[np.ndarray], np.ndarray] | None = None
 
+    def __post_init__(self):
+        # A sidecar cannot store a function: the generator rebuilds it from the parameters it saved.
+        p = self.params
+        if self.observed_window_ep is None and p.get("system") == "flashing ratchet" and p.get("partial"):
+            from .synth.ratchet import FlashingRatchet   # here, not above: synth builds on this module
+            self.observed_window_ep = FlashingRatchet(p["potential"], p["rate"]).observed_window_ep
+
     def window_ep(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
         """Exact EP of windows of seq_len frames given by flat start index (movie * frames + t).
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .estimators import ClosedFormConfig
 from .params import Param, specs
 from .synth import BeadRenderer, BeadSpringChain, FlashingRatchet
 from .training import TrainConfig
@@ -20,9 +21,14 @@ class Estimator:
     accepts: tuple[str, ...]      # "movie", "coordinates", "states"
     requires: tuple[str, ...] = ()   # what it needs beyond the data, e.g. a known drift
     config: type = TrainConfig
+    # The app shows runs with a dS per window (and maps); the closed forms write a summary only, for now.
+    in_app: bool = True
 
     def params(self) -> list[Param]:
-        return [p for p in specs(self.config) if not p.spec.only or self.name in p.spec.only]
+        own = [p for p in specs(self.config) if not p.spec.only or self.name in p.spec.only]
+        if self.config is not TrainConfig:   # every estimator reports on the same split
+            own += [p for p in specs(TrainConfig) if p.name in SPLIT]
+        return own
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class System:
     configs: tuple[type, ...]
 
 
+SPLIT = ("val_fraction", "test_fraction", "seed")
+
 ESTIMATORS = {e.name: e for e in (
     Estimator("cneep", "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong "
               "2022): EP per window and a dissipation map that sums to it", ("movie",)),
@@ -40,6 +48,11 @@ ESTIMATORS = {e.name: e for e in (
               "(Kim et al. 2020)", ("coordinates", "states")),
     Estimator("rneep", "a recurrent network (GRU) over the frames of a window, for hidden degrees of freedom "
               "(Kim et al. 2020)", ("coordinates", "states")),
+    Estimator("tur", "training-free lower bound from the short-time thermodynamic uncertainty relation with the "
+              "best linear combination of currents", ("coordinates",), config=ClosedFormConfig, in_app=False),
+    Estimator("sfi", "training-free projected EP of a velocity field linear in the coordinates (stochastic force "
+              "inference), with its finite-data bias removed", ("coordinates",), config=ClosedFormConfig,
+              in_app=False),
 )}
 
 SYSTEMS = {s.name: s for s in (
@@ -50,9 +63,10 @@ SYSTEMS = {s.name: s for s in (
 )}
 
 
-def estimators_for(kind: str) -> list[str]:
-    """The estimators that read data of this kind ("movie", "coordinates" or "states")."""
-    return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
+def estimators_for(kind: str, app: bool = False) -> list[str]:
+    """The estimators that read data of this kind ("movie", "coordinates" or "states"); `app`: those the app
+    can run."""
+    return [e.name for e in ESTIMATORS.values() if kind in e.accepts and (e.in_app or not app)]
 
 
 def listing() -> dict:

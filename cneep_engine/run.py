@@ -23,6 +23,7 @@ from .errors import Cancelled, CneepError
 from .io.atomic import atomic_path, write_json
 from .maps import time_average, upsample
 from .metrics import compare
+from .metrics import relative_error as _rel_err
 from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
@@ -151,11 +152,6 @@ class Run:
                 for a in range(0, len(self.ds), TRACE_CHUNK):
                     chunk = [c[a:a + TRACE_CHUNK] for c in cols.values()]
                     w.writerows(zip(*[c.tolist() if c.dtype.kind != "f" else np.char.mod("%.9g", c) for c in chunk]))
-
-
-def _rel_err(estimate: float, exact: float) -> float:
-    """Relative error; undefined (NaN, null in JSON) at equilibrium where the exact value is 0."""
-    return estimate / exact - 1 if exact else float("nan")
 
 
 @torch.no_grad()

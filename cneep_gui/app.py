@@ -8,19 +8,15 @@ import traceback
 
 from PyQt6.QtWidgets import QApplication
 
+from cneep_engine.allocator import keep_freed_memory
+from cneep_engine.device import warm_up
 from cneep_engine.io import input_formats
 
 from .main_window import MainWindow
 
 
-def warm_up() -> None:
-    """Creating the first torch optimiser imports ~800 modules (about a second, holding the GIL): do it
-    before the window shows, not in the middle of the first training, where it would freeze the GUI."""
-    import torch
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-
-
 def main(argv: list[str] | None = None) -> int:
+    keep_freed_memory()   # first, before the training thread picks its own heap
     parser = argparse.ArgumentParser(prog="cneep-studio", description="CNEEP Studio: entropy production and "
                                      "dissipation maps from microscopy movies and trajectories")
     parser.add_argument("file", nargs="?", help=f"movie or trajectories ({input_formats()}), or run folder, to open")

@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
@@ -24,6 +23,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
 from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
                           simulate_bead_spring, train)
 from cneep_engine import export
+from cneep_engine.device import set_cpu_threads
 from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.registry import estimators_for
@@ -271,7 +271,7 @@ class MainWindow(QMainWindow):
         if movie:
             self._show_pixel_size()
         self.training_plots.reset(data.truth)
-        self.training_panel.set_models(estimators_for("movie" if movie else data.kind))
+        self.training_panel.set_models(estimators_for("movie" if movie else data.kind, app=True))
         self._update_actions()
         self._replan()
 
@@ -456,7 +456,7 @@ class MainWindow(QMainWindow):
             checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them
 
             def job(emit, cancel):
-                torch.set_num_threads(threads)
+                set_cpu_threads(threads)
                 trained = data if ready is not None else prepare(source, options)
                 return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks), trained
 

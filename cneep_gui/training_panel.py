@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 
-import torch
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
                              QPushButton, QSizePolicy, QSpinBox, QWidget)
 
 from cneep_engine import Progress, TrainConfig
-from cneep_engine.device import available_devices
+from cneep_engine.device import available_devices, cpu_threads
 from cneep_engine.params import specs
 from cneep_engine.registry import ESTIMATORS
 
@@ -49,7 +48,7 @@ class TrainingPanel(QWidget):
         for value, label in available_devices():
             self.device.addItem(label, value)
         form.addRow("Device", self.device)
-        self.threads = QSpinBox(minimum=1, maximum=os.cpu_count() or 1, value=torch.get_num_threads(),
+        self.threads = QSpinBox(minimum=1, maximum=os.cpu_count() or 1, value=cpu_threads(),
                                 toolTip="CPU threads torch may use (CPU training and data handling)")
         form.addRow("CPU threads", self.threads)
         self.train_button = QPushButton("Train", toolTip="Train on the open movie or trajectories in the background")

@@ -121,13 +121,6 @@ def test_module_entry_point_runs():
     assert out.returncode == 0 and "simulate" in out.stdout and "train" in out.stdout
 
 
-def test_engine_never_imports_qt():
-    code = ("import cneep_engine, cneep_engine.cli, sys; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in {'PyQt6', 'pyqtgraph', 'PySide6', 'qtpy'}]; "
-            "assert not bad, bad")
-    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
-
-
 def test_threads_option_sets_torch_threads(simulated, tmp_path, capsys):
     import torch
     before = torch.get_num_threads()

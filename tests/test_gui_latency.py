@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 from PyQt6.QtCore import QTimer
 
-from cneep_gui.app import warm_up
+from cneep_engine.device import warm_up
 
 TICK_MS = 10
 

@@ -9,23 +9,14 @@ loops the system allocator, which isolates what the allocator is worth.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 
 
 @contextmanager
 def system_malloc_worker():
-    """One spawned worker process; tasks submitted to it share its module state (and so a loop's model)."""
-    saved = os.environ.get("CNEEP_SYSTEM_MALLOC")
-    os.environ["CNEEP_SYSTEM_MALLOC"] = "1"
-    try:
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-        pool.submit(int).result()   # starts the worker while the environment says so
-    finally:
-        if saved is None:
-            del os.environ["CNEEP_SYSTEM_MALLOC"]
-        else:
-            os.environ["CNEEP_SYSTEM_MALLOC"] = saved
-    with pool:
+    """One spawned worker process; tasks submitted to it share its module state (and so a loop's model).
+
+    Spawned, not forked: a fresh interpreter starts on the system's allocator, and nothing in it changes that."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         yield pool

@@ -15,7 +15,6 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import GroundTruth
-from ..synth.ratchet import FlashingRatchet
 from .atomic import atomic_path
 
 
@@ -78,13 +77,5 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
     params = meta.get("params", {})
-    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params,
-                       observed_window_ep=_observed_window_ep(params))
+    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params)
 
-
-def _observed_window_ep(params: dict):
-    """The exact per-window optimum of partially observed synthetic data, rebuilt from its generator's
-    parameters (a function is not saved in the sidecar)."""
-    if params.get("system") == "flashing ratchet" and params.get("partial"):
-        return FlashingRatchet(params["potential"], params["rate"]).observed_window_ep
-    return None

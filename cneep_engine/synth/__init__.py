@@ -57,8 +57,7 @@ def simulate_ratchet(ratchet: FlashingRatchet = FlashingRatchet(), trajectories:
     params = {**ratchet.describe(), "dt": 1.0, "partial": partial, "trajectories": trajectories, "steps": steps,
               "seed": seed}
     truth = GroundTruth(ds=ratchet.transition_ep(states), sigma=ratchet.ep_per_step,
-                        sigma_2pt=ratchet.ep_per_step_positions if partial else ratchet.ep_per_step, params=params,
-                        observed_window_ep=ratchet.observed_window_ep if partial else None)
+                        sigma_2pt=ratchet.ep_per_step_positions if partial else ratchet.ep_per_step, params=params)
     n = SITES if partial else 2 * SITES
     return Trajectories(data=states % n, dt=1.0, dt_source="metadata", n_states=n, labels=list(range(n)),
                         truth=truth, provenance={"format": "simulated", "source": "flashing ratchet"})

@@ -88,6 +88,32 @@ class BeadSpringChain:
         kl = 0.5 * (np.trace(np.linalg.solve(rev, fwd)) - fwd.shape[0])
         return float(kl / self.dt)
 
+    def _pair_operators(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Forward pair covariance P of w = (x, x') and the maps w -> dx, w -> x_mid."""
+        n = self.beads
+        eye = np.eye(n)
+        return self._pair_covariances()[0], np.hstack([-eye, eye]), np.hstack([eye, eye]) / 2
+
+    @property
+    def tur_rate_linear(self) -> float:
+        """Infinite-data value of the short-time TUR over the currents (x_mid)_b dx_a and dx_a at this dt,
+        2 mu^T Sigma^-1 mu / dt, from exact Gaussian moments of frame pairs (Isserlis: the mean of w^T Q w is
+        tr(Q P), covariances 2 tr(Q P Q' P); the dx_a have mean 0 and no covariance with them)."""
+        p, d, m = self._pair_operators()
+        n = self.beads
+        q = [(np.outer(d[a], m[b]) + np.outer(m[b], d[a])) / 2 for a in range(n) for b in range(n)]
+        mu = np.array([np.trace(qa @ p) for qa in q])
+        cov = np.array([[2 * np.trace(qa @ p @ qb @ p) for qb in q] for qa in q])
+        return float(2 * mu @ np.linalg.lstsq(cov, mu, rcond=None)[0] / self.dt)
+
+    def projected_ep_rate(self, estimated_diffusion: bool = False) -> float:
+        """Infinite-data value of the EP of the velocity <dx | x_mid> / dt projected on {1, x_b} at this dt,
+        tr(D^-1 M C^-1 M^T) with M = <dx x_mid^T> / dt; with `estimated_diffusion`, D = <dx dx^T> / (2 dt)."""
+        p, d, m = self._pair_operators()
+        vel = d @ p @ m.T / self.dt
+        diff = d @ p @ d.T / (2 * self.dt) if estimated_diffusion else self.diffusion
+        return float(np.trace(np.linalg.solve(diff, vel @ np.linalg.solve(self.covariance, vel.T))))
+
     def transition_ep(self, positions: np.ndarray) -> np.ndarray:
         """Exact per-transition EP, ln p(x, x') / p(x', x), for consecutive frames.
 
