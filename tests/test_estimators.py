@@ -160,8 +160,8 @@ def test_cli_method_writes_the_summary(beads, tmp_path, capsys):
     s = json.loads((run / "summary.json").read_text())
     assert s["method"] == "tur" and "debiased_rate" not in s and s["test_transitions"] == 20 * 9999
     assert "sfi" in capsys.readouterr().out
-    assert main(["train", str(path), "--method", "tur", "--model", "rneep", "-o", str(run)]) == 2
+    assert main(["train", str(path), "--model", "sfi", "-o", str(run)]) == 0     # --model: the old name
+    assert json.loads((run / "summary.json").read_text())["method"] == "sfi"
     states = save_trajectories(simulate_ratchet(trajectories=3, steps=2000), tmp_path / "states.npz")
     assert main(["train", str(states), "--method", "tur", "-o", str(tmp_path / "r2")]) == 2
-    err = capsys.readouterr().err
-    assert "--model rneep" in err and "states.npz: TUR needs coordinates" in err
+    assert "states.npz: TUR needs coordinates" in capsys.readouterr().err
