@@ -4,13 +4,14 @@ map is shown."""
 from __future__ import annotations
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
+from PyQt6.QtWidgets import QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QWidget
 
 from cneep_engine import Movie, Trajectories
 
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
 _SOURCE = {"metadata": "from the file's metadata", "default": "not in the file: please check",
            "user": "set by you"}
+_GENERATED = "as generated"      # the source of a movie made in memory, which has no file
 
 
 class MoviePanel(QWidget):
@@ -33,6 +34,10 @@ class MoviePanel(QWidget):
         self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)"])
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=70,
                                toolTip="Opacity of the dissipation map over the movie")
+        self.opacity_value = QLabel(minimumWidth=40)
+        opacity = QHBoxLayout()
+        opacity.addWidget(self.opacity, 1)
+        opacity.addWidget(self.opacity_value)
         self.form = form = QFormLayout(self)
         form.addRow(self.info)
         form.addRow("Frame interval", self.dt)
@@ -40,7 +45,13 @@ class MoviePanel(QWidget):
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
-        form.addRow("Opacity", self.opacity)
+        form.addRow("Opacity", opacity)
+        # Nothing to calibrate or overlay before an input is open: no placeholder numbers either.
+        self._rows = (self.dt, self.dt_source, self.pixel_size, self.pixel_source, self.mode, opacity)
+        for row in self._rows:
+            form.setRowVisible(row, False)
+        self.opacity.valueChanged.connect(lambda v: self.opacity_value.setText(f"{v} %"))
+        self.opacity_value.setText(f"{self.opacity.value()} %")
         self.dt.valueChanged.connect(lambda _: self._edited(self.dt_source))
         self.pixel_size.valueChanged.connect(lambda _: self._edited(self.pixel_source))
         self.mode.currentIndexChanged.connect(self.overlayChanged)
@@ -67,10 +78,10 @@ class MoviePanel(QWidget):
             box.blockSignals(True)
             box.setValue(v)
             box.blockSignals(False)
-            label.setText(_SOURCE.get(src, src))
+            label.setText(_GENERATED if src == "metadata" and data.path is None else _SOURCE.get(src, src))
         # Trajectories have no pixels and no dissipation map, only a frame interval.
-        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity):
-            self.form.setRowVisible(widget, movie)
+        for row in self._rows:
+            self.form.setRowVisible(row, movie or row in (self.dt, self.dt_source))
         self.setEnabled(True)
 
     def _edited(self, source_label: QLabel) -> None:
