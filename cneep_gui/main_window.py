@@ -263,12 +263,14 @@ class MainWindow(QMainWindow):
             self.open_path(path)
         elif self.job is None:
             self.statusBar().showMessage(f"generating the sample movie into {path.parent}…")
-            self._start_job(lambda emit, cancel: sample.make_sample(path), self._sample_made,
+            self._start_job(lambda emit, cancel: load_input(sample.make_sample(path)), self._sample_made,
                             f"generating the sample movie into {path}")
 
-    def _sample_made(self, path: Path) -> None:
+    def _sample_made(self, movie: Movie) -> None:
         self.statusBar().clearMessage()
-        self.open_path(path)
+        self.set_data(movie)
+        settings.add_recent(movie.path)
+        log.info(f"opened {movie.path}")
 
     def dragEnterEvent(self, event) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
