@@ -67,7 +67,10 @@ class HelpDialog(QDialog):
 
     def __init__(self, title: str, text: str, markdown: bool, parent=None):
         super().__init__(parent, windowTitle=title)
-        self.text = QTextBrowser(openExternalLinks=True)
+        # Links open outside, those of the README (docs/benchmarks.md#...) resolved against its folder.
+        self.text = QTextBrowser(openLinks=False)
+        self.text.anchorClicked.connect(
+            lambda url: QDesktopServices.openUrl(QUrl.fromLocalFile(str(README)).resolved(url)))
         if markdown:
             self.text.setMarkdown(text)
         else:
@@ -79,7 +82,7 @@ class HelpDialog(QDialog):
                 lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(README))))
         layout = QVBoxLayout(self)
         layout.addWidget(self.text)
-        if README.is_file():
+        if markdown and README.is_file():
             layout.addWidget(QLabel(f"From {README}", wordWrap=True))
         layout.addWidget(buttons)
         self.resize(720, 520 if markdown else 300)

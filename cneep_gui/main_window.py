@@ -263,11 +263,11 @@ class MainWindow(QMainWindow):
             self.open_path(path)
         elif self.job is None:
             self.statusBar().showMessage(f"generating the sample movie into {path.parent}…")
-            self._start_job(lambda emit, cancel: load_input(sample.make_sample(path)), self._sample_made,
-                            f"generating the sample movie into {path}")
+            job = self._start_job(lambda emit, cancel: load_input(sample.make_sample(path)), self._sample_made,
+                                  f"generating the sample movie into {path}")
+            job.finished.connect(self.statusBar().clearMessage)
 
     def _sample_made(self, movie: Movie) -> None:
-        self.statusBar().clearMessage()
         self.set_data(movie)
         settings.add_recent(movie.path)
         log.info(f"opened {movie.path}")
@@ -312,7 +312,8 @@ class MainWindow(QMainWindow):
     def set_run(self, run: Run | None) -> None:
         self.run = run
         parts = movie_parts(run, self.timeline.movie_box.count()) if run is not None else None
-        self.summary.set_summary(run.summary if run else None, parts)
+        self.summary.set_summary(run.summary if run else None, parts,
+                                 "movies" if isinstance(self.data, Movie) else "trajectories")
         self.timeline.set_parts(parts)
         self.movie_panel.set_has_run(run is not None)
         if run is not None and run.maps is not None:

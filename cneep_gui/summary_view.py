@@ -31,15 +31,15 @@ def movie_parts(run: Run, n_movies: int) -> list[str]:
     return out
 
 
-def parts_text(parts: list[str]) -> str:
-    """How many movies went to each part, e.g. "movies: 12 train, 4 validation, 4 test"."""
+def parts_text(parts: list[str], noun: str = "movies") -> str:
+    """How many movies (or trajectories) went to each part, e.g. "movies: 12 train, 4 validation, 4 test"."""
     if all(", " in p for p in parts if p):
-        return f"each of the {len(parts)} movies cut in time into train, validation and test parts"
+        return f"each of the {len(parts)} {noun} cut in time into train, validation and test parts"
     counts = {name: sum(p == name for p in parts) for name in PART_NAMES.values()}
-    return "movies: " + ", ".join(f"{n} {name}" for name, n in counts.items())
+    return f"{noun}: " + ", ".join(f"{n} {name}" for name, n in counts.items())
 
 
-def summary_text(summary: dict, parts: list[str] | None = None) -> str:
+def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "movies") -> str:
     s = summary
     lines = [f"<b>{_html(describe(s))}</b>"]
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
@@ -49,7 +49,7 @@ def summary_text(summary: dict, parts: list[str] | None = None) -> str:
     blocks = f" in {block['blocks']} blocks of ~{block['windows']}" if block else ""
     lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
     if parts:
-        lines.append(parts_text(parts))
+        lines.append(parts_text(parts, noun))
     lines += [f"<span style='color:#b35900'>⚠ {_html(w)}</span>" for w in s.get("warnings", [])]
     if "truth" in s:
         t = s["truth"]
@@ -74,5 +74,5 @@ class SummaryView(QLabel):
         self.setWordWrap(True)
         self.setMargin(6)
 
-    def set_summary(self, summary: dict | None, parts: list[str] | None = None) -> None:
-        self.setText(summary_text(summary, parts) if summary else EMPTY)
+    def set_summary(self, summary: dict | None, parts: list[str] | None = None, noun: str = "movies") -> None:
+        self.setText(summary_text(summary, parts, noun) if summary else EMPTY)
