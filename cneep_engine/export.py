@@ -75,12 +75,13 @@ def map_limits(run: Run, percentile: float = 99.5) -> tuple[float, float]:
     and a long run's maps (memory-mapped, 0.8 GB for 4 M windows) are not read whole."""
     cell_area = np.prod(run.frame_shape) / np.prod(run.maps.shape[-2:])
     sample = run.maps[::max(1, len(run.maps) // 20_000)]
+    return symmetric_limit(sample / cell_area, percentile), symmetric_limit(run.mean_map, percentile)
 
-    def limit(a: np.ndarray) -> float:
-        value = float(np.percentile(np.abs(a), percentile)) if a.size else 0.0
-        return value if value > 0 and np.isfinite(value) else 1.0
 
-    return limit(sample / cell_area), limit(run.mean_map)
+def symmetric_limit(a: np.ndarray, percentile: float = 99.5) -> float:
+    """The colour scale's limit for map values `a`: a high percentile of |a|, or 1 when that is not positive."""
+    value = float(np.percentile(np.abs(a), percentile)) if a.size else 0.0
+    return value if value > 0 and np.isfinite(value) else 1.0
 
 
 def overlay_rgb(frame: np.ndarray, ep_map: np.ndarray | None, levels: tuple[float, float], limit: float,

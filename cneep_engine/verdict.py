@@ -217,7 +217,8 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
 
 
 def describe(summary: dict) -> str:
-    """The verdict in one line, "EP rate 2.03 ± 0.05 k_B/s (95%: 1.93-2.13), p_equilibrium < 0.001" or, when
+    """The verdict in one line, "EP rate 2.03 ± 0.05 k_B/s (95%: 1.93-2.13): dissipation detected (p < 0.001
+    against equilibrium)" or, when
     the test does not reject equilibrium at 5%, "EP rate 0.01 ± 0.02 k_B/s (95%: -0.03 to 0.05): no
     dissipation detected above 0.03 k_B/s (p = 0.41)"; just the rate for runs saved without a verdict."""
     rate, err, p = summary["ep_rate"], summary.get("ep_rate_err"), summary.get("p_equilibrium")
@@ -229,7 +230,33 @@ def describe(summary: dict) -> str:
     if p >= 0.05:
         text += f": no dissipation detected above {summary['noise_floor']:.2g} k_B/s (p = {p:.2g})"
     else:
-        text += ", p_equilibrium " + ("< 0.001" if p < 0.001 else f"= {p:.2g}")
+        text += ": dissipation detected (p " + ("< 0.001" if p < 0.001 else f"= {p:.2g}") + " against equilibrium)"
     if summary.get("stopped") in ("ran away", "diverged"):   # the rate of the last sane model, not a finding
         text += f"; training {summary['stopped']}: not a measure of dissipation until the warnings are resolved"
     return text
+
+
+def advice(summary: dict) -> list[str]:
+    """What a result's problems mean and what to do next, in plain words, a sentence pair each: a training
+    that ran away or diverged, one that had not settled (`converged` false), and a rate that cannot be told
+    from 0 (p_equilibrium >= 0.05). Empty for a sound result."""
+    out = []
+    stopped = summary.get("stopped")
+    if stopped == "ran away":
+        out.append("Do not report this rate: training was stopped because the network learned to tell the movie "
+                   "from its reverse by something other than dissipation, such as drift of the sample or stage, "
+                   "bleaching, lossy video compression or a sample that changes during the recording. Next: "
+                   "correct drift and bleaching (cneep train --register --bleach-correct), use uncompressed "
+                   "frames, and train again.")
+    elif stopped == "diverged":
+        out.append("Do not report this rate: training broke down (its loss became infinite). Next: train again "
+                   "with a lower learning rate; if it happens again, look for drift, bleaching or compression.")
+    if summary.get("converged") is False:
+        out.append("The estimate was still changing when training ended, so the rate may be off (usually too "
+                   "low). Next: train again with more iterations and check that the EP-rate curve has flattened.")
+    p = summary.get("p_equilibrium")
+    if p is not None and p >= 0.05:
+        out.append(f"No dissipation could be told apart from noise: any rate below about "
+                   f"{summary['noise_floor']:.2g} k_B/s would look the same in these movies. This does not show "
+                   "that the system is at equilibrium. Next: record more or longer movies to detect a smaller rate.")
+    return out

@@ -6,13 +6,14 @@ import argparse
 import sys
 import traceback
 
+from PyQt6.QtGui import QIcon
 from PyQt6.QtWidgets import QApplication
 
 from cneep_engine.allocator import keep_freed_memory
 from cneep_engine.device import warm_up
 from cneep_engine.io import input_formats
 
-from .main_window import MainWindow
+from .main_window import ICON, MainWindow
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *qt_args])
     app.setApplicationName("CNEEP Studio")
     app.setOrganizationName("CNEEP")
+    app.setWindowIcon(QIcon(str(ICON)))
+    app.setDesktopFileName("cneep-studio")     # Wayland and docks match the window to the .desktop entry
     warm_up()
     window = MainWindow()
     # A bug in a slot must not kill the session or print a traceback at the user: dialog + log.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 from PyQt6.QtCore import Qt
-from PyQt6.QtGui import QAction, QKeySequence
+from PyQt6.QtGui import QAction, QIcon, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                              QStackedWidget, QVBoxLayout, QWidget)
 
@@ -29,13 +29,15 @@ from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.registry import estimators_for
 from cneep_engine.run_folder import is_run_folder
 
-from . import settings
+from . import about_dialog, sample, settings
 from .log_panel import LogPanel, log
 from .movie_panel import OFF, TIME_AVERAGED, MoviePanel
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
+from .preferences import PreferencesDialog
 from .preprocess_panel import PreprocessPanel
-from .summary_view import SummaryView
+from .run_dialog import ask_run_folder, check_run_folder
+from .summary_view import SummaryView, movie_parts
 from .synth_dialog import SynthDialog, SynthRequest
 from .timeline import Timeline
 from .trajectory_dialog import TrajectoryDialog
@@ -53,6 +55,7 @@ OPEN_FILTER = (f"Movies and trajectories ({_globs(SUFFIXES + TRAJECTORY_SUFFIXES
 # Engine jobs share the interpreter with the GUI. Handing the GIL over every 1 ms instead of Python's 5 ms
 # halves the worst event-loop stalls during training (measured: p99 44 -> 23 ms) at no cost in speed.
 GIL_SWITCH_S = 0.001
+ICON = Path(__file__).resolve().parent / "resources" / "cneep-studio.svg"
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -67,6 +70,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         sys.setswitchinterval(GIL_SWITCH_S)
         self.setWindowTitle("CNEEP Studio")
+        self.setWindowIcon(QIcon(str(ICON)))
         self.setAcceptDrops(True)
         self.data: Movie | Trajectories | None = None
         self.run: Run | None = None
@@ -146,6 +150,8 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
+        self.sample_action = self._action(file, "Open sam&ple (synthetic beads with their exact EP)",
+                                          self.open_sample)
         self.generate_action = self._action(file, "&Generate synthetic movie…", self.generate_dialog, "Ctrl+G")
         self.generate_trajectories_action = self._action(file, "Generate synthetic &trajectories…",
                                                          self.generate_trajectories_dialog, "Ctrl+Shift+G")
@@ -155,17 +161,22 @@ class MainWindow(QMainWindow):
         self.map_export_actions = [
             self._action(exports, "Dissipation maps, all windows (TIFF stack)…", self.export_map_stack_dialog),
             self._action(exports, "Time-averaged map (TIFF)…",
-                         lambda: self._export("Save time-averaged map", "TIFF (*.tif)", ".tif", export.write_mean_map)),
+                         lambda: self._export("Save time-averaged map", "TIFF (*.tif)", ".tif", export.write_mean_map,
+                                              "mean-map")),
             self._action(exports, "Overlay figure (PNG or TIFF)…", self.export_figure_dialog),
             self._action(exports, "Overlay movie (MP4 or AVI)…", self.export_movie_dialog),
         ]
         self.export_actions = self.map_export_actions + [
             self._action(exports, "EP traces (CSV)…",
-                         lambda: self._export("Save EP traces", "CSV (*.csv)", ".csv", export.write_trace_csv)),
+                         lambda: self._export("Save EP traces", "CSV (*.csv)", ".csv", export.write_trace_csv,
+                                              "ep-trace")),
             self._action(exports, "Summary (JSON)…",
-                         lambda: self._export("Save summary", "JSON (*.json)", ".json", export.write_summary_json)),
+                         lambda: self._export("Save summary", "JSON (*.json)", ".json", export.write_summary_json,
+                                              "summary")),
         ]
         file.addSeparator()
+        self._action(file, "Pr&eferences…", lambda: PreferencesDialog(self).open(),
+                     QKeySequence.StandardKey.Preferences)
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         training = bar.addMenu("&Training")
         self._action(training, "&Train", self.start_training, "Ctrl+T")
@@ -175,6 +186,12 @@ class MainWindow(QMainWindow):
         view = bar.addMenu("&View")
         for dock in self.docks.values():
             view.addAction(dock.toggleViewAction())
+        help_ = bar.addMenu("&Help")
+        for title, heading in about_dialog.SECTIONS:
+            self._action(help_, title, lambda _, t=title, h=heading: about_dialog.section_dialog(t, h, self).open())
+        help_.addSeparator()
+        self._action(help_, "&About CNEEP Studio",
+                     lambda: about_dialog.about_dialog(self.training_panel.config().device, self).open())
 
     def _fill_recent(self) -> None:
         self.recent_menu.clear()
@@ -189,6 +206,7 @@ class MainWindow(QMainWindow):
             has_maps = action not in self.map_export_actions or (self.run is not None and self.run.maps is not None)
             action.setEnabled(self.run is not None and has_maps and not busy)
         self.generate_action.setEnabled(not busy)
+        self.sample_action.setEnabled(not busy)
         self.generate_trajectories_action.setEnabled(not busy)
         self.training_panel.train_button.setEnabled(self.data is not None and not busy)
 
@@ -243,6 +261,22 @@ class MainWindow(QMainWindow):
             settings.set_value("dir/last", str(path.parent))
             return True
         return False
+
+    def open_sample(self) -> None:
+        """Open the sample movie, generating it into the user's data folder on first use."""
+        path = sample.sample_path()
+        if sample.is_cached(path):
+            self.open_path(path)
+        elif self.job is None:
+            self.statusBar().showMessage(f"generating the sample movie into {path.parent}…")
+            job = self._start_job(lambda emit, cancel: load_input(sample.make_sample(path)), self._sample_made,
+                                  f"generating the sample movie into {path}")
+            job.finished.connect(self.statusBar().clearMessage)
+
+    def _sample_made(self, movie: Movie) -> None:
+        self.set_data(movie)
+        settings.add_recent(movie.path)
+        log.info(f"opened {movie.path}")
 
     def dragEnterEvent(self, event) -> None:
         if any(url.isLocalFile() for url in event.mimeData().urls()):
@@ -299,7 +333,10 @@ class MainWindow(QMainWindow):
             self.preprocess_panel.set_roi_visible(shown.frames is self.data.frames)
             self.timeline.set_movie_shape(shown.n_movies, shown.n_frames, shown.dt)
             self._show_pixel_size()
-        self.summary.set_summary(run.summary if run else None)
+        parts = movie_parts(run, self.timeline.movie_box.count()) if run is not None else None
+        self.summary.set_summary(run.summary if run else None, parts,
+                                 "movies" if isinstance(self.data, Movie) else "trajectories")
+        self.timeline.set_parts(parts)
         self.movie_panel.set_has_run(run is not None)
         if run is not None and run.maps is not None:
             self._mean_map = run.mean_map
@@ -316,7 +353,7 @@ class MainWindow(QMainWindow):
 
     def _overlay_changed(self) -> None:
         mean = self.movie_panel.mode.currentIndex() == TIME_AVERAGED
-        self.movie_view.set_scale(self._limits[mean], "EP rate per pixel (k_B/s)" if mean
+        self.movie_view.set_scale(None if mean else self._limits[0], "EP rate per pixel (k_B/s)" if mean
                                   else "EP per pixel, this transition (k_B)")
         self.movie_view.set_opacity(self.movie_panel.opacity.value() / 100)
         self._trace_movie = None
@@ -337,7 +374,7 @@ class MainWindow(QMainWindow):
             if self.run is not None and np.any(self.run.movie == movie):
                 self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt)
             else:
-                self.trace.set_trace(None, None, None, self.data.dt)
+                self.trace.set_trace(None, None, None, self.data.dt, self.data.n_frames)
         self.trace.set_frame(frame)
 
     def _set_calibration(self, dt: float, pixel_size: float) -> None:
@@ -451,7 +488,7 @@ class MainWindow(QMainWindow):
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            log.info(f"checkpoints and log go to {run_dir}")
+            log.info(f"checkpoints and log go to {run_dir} (runs folder: File > Preferences)")
 
             checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them
 
@@ -478,9 +515,8 @@ class MainWindow(QMainWindow):
         log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s['stopped']}, {s['wall_s']:.0f} s)")
 
     # --- saving and exporting -------------------------------------------------------------------
-    def _ask_save(self, title: str, filter_: str, suffix: str) -> Path | None:
-        stem = self.data.path.stem if self.data and self.data.path else "synthetic"
-        start = str(Path(self._last_dir()) / f"{stem}{suffix}")
+    def _ask_save(self, title: str, filter_: str, suffix: str, what: str = "") -> Path | None:
+        start = str(Path(self._last_dir()) / f"{self._export_stem()}{what and '-' + what}{suffix}")
         path, _ = QFileDialog.getSaveFileName(self, title, start, filter_)
         if not path:
             return None
@@ -488,15 +524,19 @@ class MainWindow(QMainWindow):
         settings.set_value("dir/last", str(path.parent))
         return path if path.suffix else path.with_suffix(suffix)
 
-    def _export(self, title: str, filter_: str, suffix: str, write) -> None:
-        path = self._ask_save(title, filter_, suffix)
+    def _export_stem(self) -> str:
+        """What exported files' names start with: the input's name ("water" -> "water-overlay.png")."""
+        return self.data.path.stem if self.data and self.data.path else "synthetic"
+
+    def _export(self, title: str, filter_: str, suffix: str, write, what: str) -> None:
+        path = self._ask_save(title, filter_, suffix, what)
         if path is not None:
             with self._reporting():
                 write(self.run, path)
                 log.info(f"wrote {path}")
 
     def export_figure_dialog(self) -> None:
-        path = self._ask_save("Save overlay figure", "PNG (*.png);;TIFF (*.tif)", ".png")
+        path = self._ask_save("Save overlay figure", "PNG (*.png);;TIFF (*.tif)", ".png", "overlay")
         if path is not None:
             with self._reporting():
                 export.write_image(self.overlay_renderer()(self.timeline.movie(), self.timeline.frame()), path)
@@ -510,13 +550,14 @@ class MainWindow(QMainWindow):
         self.training_panel.set_running(True)
 
     def export_map_stack_dialog(self) -> None:
-        path = self._ask_save("Save map stack", "TIFF (*.tif)", ".tif")
+        path = self._ask_save("Save map stack", "TIFF (*.tif)", ".tif", "maps")
         if path is not None:
             run = self.run
             self._start_export(lambda emit, cancel: export.write_map_stack(run, path, emit, cancel), path)
 
     def export_movie_dialog(self) -> None:
-        path = self._ask_save("Save overlay movie", "MP4 (*.mp4);;AVI, lossless (*.avi)", ".mp4")
+        path = self._ask_save("Save overlay movie", "MP4 (*.mp4);;AVI, lossless (*.avi)", ".mp4",
+                              "overlay")
         if path is None:
             return
         m, fps, n = self.timeline.movie(), self.timeline.fps.value(), self.shown.n_frames
@@ -526,10 +567,10 @@ class MainWindow(QMainWindow):
                                                                           cancel=cancel), path)
 
     def save_run_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Save run into folder", self._last_dir())
+        path = ask_run_folder(self, str(Path(self._last_dir()) / f"{self._export_stem()}-run"))
         if path:
             with self._reporting():
-                export.save_run(self.run, self.data, path)
+                export.save_run(self.run, self.data, check_run_folder(path))
                 self._show_data_name()       # input that existed only in memory now has a file
                 settings.add_recent(path)
                 log.info(f"saved run in {path}")

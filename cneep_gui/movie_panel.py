@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLabel, QSlider, QWidget
+from PyQt6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QSlider,
+                             QWidget)
 
 from cneep_engine import Movie, Trajectories
 
@@ -15,6 +16,7 @@ from . import settings
 OFF, PER_WINDOW, TIME_AVERAGED = range(3)
 _SOURCE = {"metadata": "from the file's metadata", "default": "not in the file: please check",
            "user": "set by you"}
+_GENERATED = "as generated"      # the source of a movie made in memory, which has no file
 
 
 class MoviePanel(QWidget):
@@ -39,6 +41,10 @@ class MoviePanel(QWidget):
                                toolTip="Opacity of the dissipation map over the movie")
         self.scale_bar = QCheckBox("Scale bar", checked=True,
                                    toolTip="A bar of a round length in µm over the movie (needs the pixel size)")
+        self.opacity_value = QLabel(minimumWidth=40)
+        opacity = QHBoxLayout()
+        opacity.addWidget(self.opacity, 1)
+        opacity.addWidget(self.opacity_value)
         self.form = form = QFormLayout(self)
         form.addRow(self.info)
         form.addRow("Frame interval", self.dt)
@@ -46,8 +52,15 @@ class MoviePanel(QWidget):
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
-        form.addRow("Opacity", self.opacity)
+        form.addRow("Opacity", opacity)
         form.addRow(self.scale_bar)
+        # Nothing to calibrate or overlay before an input is open: no placeholder numbers either.
+        self._rows = (self.dt, self.dt_source, self.pixel_size, self.pixel_source, self.mode, opacity,
+                      self.scale_bar)
+        for row in self._rows:
+            form.setRowVisible(row, False)
+        self.opacity.valueChanged.connect(lambda v: self.opacity_value.setText(f"{v} %"))
+        self.opacity_value.setText(f"{self.opacity.value()} %")
         self._path = None      # the file whose calibration edits are remembered
         self.dt.valueChanged.connect(lambda v: self._edited(self.dt_source, "dt", v))
         self.pixel_size.valueChanged.connect(lambda v: self._edited(self.pixel_source, "pixel_size", v))
@@ -77,7 +90,7 @@ class MoviePanel(QWidget):
                                  data.pixel_size_source))
         restored = False
         for box, label, name, v, src in calibrations:
-            text = _SOURCE.get(src, src)
+            text = _GENERATED if src == "metadata" and data.path is None else _SOURCE.get(src, src)
             if name in memory:
                 v, day = memory[name]
                 text, restored = f"{_SOURCE['user']} on {day}", True
@@ -86,8 +99,8 @@ class MoviePanel(QWidget):
             box.blockSignals(False)
             label.setText(text)
         # Trajectories have no pixels and no dissipation map, only a frame interval.
-        for widget in (self.pixel_size, self.pixel_source, self.mode, self.opacity, self.scale_bar):
-            self.form.setRowVisible(widget, movie)
+        for row in self._rows:
+            self.form.setRowVisible(row, movie or row in (self.dt, self.dt_source))
         self.setEnabled(True)
         if restored:
             self.calibrationChanged.emit(self.dt.value(), self.pixel_size.value())

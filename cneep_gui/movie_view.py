@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from cneep_engine.export import diverging_lut
+from cneep_engine.export import diverging_lut, symmetric_limit
 from cneep_engine.figure import round_length
 
 _LUT = diverging_lut()
@@ -33,6 +33,7 @@ class MovieView(pg.GraphicsLayoutWidget):
                                         colorMapMenu=False)
         self.addItem(self.colorbar, row=0, col=2)
         self.limit = 1.0
+        self._fixed_limit: float | None = 1.0
         self.set_opacity(0.7)
         self._shape: tuple[int, ...] | None = None
         self.pixel_size: float | None = None
@@ -70,16 +71,24 @@ class MovieView(pg.GraphicsLayoutWidget):
         if self.scale_bar is not None:
             self.scale_bar.setVisible(on)
 
-    def set_scale(self, limit: float, label: str) -> None:
-        """Map values -limit..+limit span the colour table; the colour bar says what they are."""
+    def set_scale(self, limit: float | None, label: str) -> None:
+        """Map values -limit..+limit span the colour table; the colour bar says what they are. With limit
+        None the scale follows each map shown (a single map, such as the time average, uses its own range)."""
+        self._fixed_limit = limit
+        if limit is not None:
+            self._set_limit(limit)
+        self.colorbar.setLabel("left", label)
+
+    def _set_limit(self, limit: float) -> None:
         self.limit = limit
         self.overlay.setLevels((-limit, limit))
         self.colorbar.setLevels((-limit, limit))
-        self.colorbar.setLabel("left", label)
 
     def show_map(self, ep_map: np.ndarray | None) -> None:
         visible = ep_map is not None
         if visible:
+            if self._fixed_limit is None:
+                self._set_limit(symmetric_limit(ep_map))
             self.overlay.setImage(ep_map, autoLevels=False, levels=(-self.limit, self.limit))
         self.overlay.setVisible(visible)
         self.colorbar.setVisible(visible)

@@ -9,10 +9,21 @@ from PyQt6.QtWidgets import QTabWidget, QVBoxLayout, QWidget
 
 from cneep_engine import GroundTruth, Progress
 
-_TRAIN, _VAL = pg.mkPen("#9a9a9a", width=1.5), pg.mkPen("#1f77b4", width=2)
-_SIGMA = pg.mkPen("#2ca02c", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
-_CEILING = pg.mkPen("#d62728", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
-_REACHABLE = pg.mkPen("#9467bd", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotLine)
+# Light enough to read on the plots' black background.
+_TRAIN, _VAL = pg.mkPen("#9a9a9a", width=1.5), pg.mkPen("#3d9be9", width=2)
+_SIGMA = pg.mkPen("#5fd35f", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
+_CEILING = pg.mkPen("#ff6b6b", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
+_REACHABLE = pg.mkPen("#c39bf0", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotLine)
+_LABEL_FILL = pg.mkBrush(0, 0, 0, 200)
+LEGEND_ROW = 42        # pixels: the title row, which holds the legend
+
+
+def _plain_axis(plot: pg.PlotWidget, side: str, label: str, units: str = "") -> None:
+    """An axis without pyqtgraph's automatic SI prefix: it would turn k_B/s into "kk_B/s" and write a huge
+    early loss as "(x1e+27)" beside the label; large values get their exponent in the tick labels instead."""
+    axis = plot.getAxis(side)
+    axis.enableAutoSIPrefix(False)
+    plot.setLabel(side, f"{label} ({units})" if units else label)
 
 
 class TrainingPlots(QWidget):
@@ -20,17 +31,21 @@ class TrainingPlots(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.rate = pg.PlotWidget(title="EP rate estimate")
-        self.rate.setLabel("left", "EP rate", units="k_B/s")
-        self.rate.setLabel("bottom", "iteration")
-        self.loss = pg.PlotWidget(title="Loss")
-        self.loss.setLabel("left", "NEEP loss")
-        self.loss.setLabel("bottom", "iteration")
-        self.loss.setXLink(self.rate)
-        # The rate climbs to the exact values' lines and labels at the top right, the loss falls away from it.
-        for p, offset in ((self.rate, (-5, -5)), (self.loss, (-5, 5))):
-            p.addLegend(offset=offset, brush=pg.mkBrush(0, 0, 0, 160))
+        # The tabs name the plots; the legends take the title row, so they never cover a curve or the exact
+        # values' labels.
+        self.rate, self.loss = pg.PlotWidget(), pg.PlotWidget()
+        _plain_axis(self.rate, "left", "EP rate", "k_B/s")
+        _plain_axis(self.loss, "left", "NEEP loss")
+        for p in (self.rate, self.loss):
+            p.setLabel("bottom", "iteration")
+            p.setTitle(" ")
+            p.plotItem.layout.setRowFixedHeight(0, LEGEND_ROW)
+            legend = pg.LegendItem(colCount=2, offset=None)
+            legend.setParentItem(p.plotItem)
+            legend.anchor((1, 0), (1, 0), offset=(-10, 0))
+            p.plotItem.legend = legend
             p.showGrid(x=True, y=True, alpha=0.2)
+        self.loss.setXLink(self.rate)
         # Tabs, not a stack: only the plot in view repaints at each training event, which halves the GUI
         # thread's work per event on a busy CPU.
         self.tabs = QTabWidget()
@@ -70,7 +85,8 @@ class TrainingPlots(QWidget):
 
     def _truth_line(self, value: float, pen, name: str, anchor: tuple[int, int], position: float = 0.95) -> None:
         line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
-                               labelOpts={"position": position, "color": pen.color(), "anchors": [anchor, anchor]})
+                               labelOpts={"position": position, "color": pen.color(), "fill": _LABEL_FILL,
+                                          "anchors": [anchor, anchor]})
         self.rate.addItem(line)
         self.truth_lines.append(line)
 
@@ -100,23 +116,41 @@ class TracePlot(pg.PlotWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent, title="Cumulative EP")
-        self.setLabel("left", "cumulative EP", units="k_B")
+        _plain_axis(self, "left", "cumulative EP", "k_B")
         self.setLabel("bottom", "time", units="s")
-        self.addLegend(offset=(5, 5))
+        self.legend = self.addLegend(offset=(5, 5), brush=pg.mkBrush(0, 0, 0, 160))
         self.showGrid(x=True, y=True, alpha=0.2)
         self.predicted = self.plot(pen=_VAL, name="estimated")
-        self.truth = self.plot(pen=_SIGMA, name="exact")
+        self.truth = self.plot(pen=_SIGMA)      # in the legend only while there is an exact trace
+        self.empty = pg.TextItem("Train a model or open a run to see the cumulative EP here", color="#9a9a9a",
+                                 anchor=(0.5, 0.5))
+        self.addItem(self.empty, ignoreBounds=True)
         self.cursor = pg.InfiniteLine(0, movable=True, pen=pg.mkPen("#ff7f0e", width=2))
         self.addItem(self.cursor)
         self.dt = 1.0
         self.cursor.sigDragged.connect(lambda line: self.frameRequested.emit(round(line.value() / self.dt)))
+        self.set_trace(None, None, None, 1.0, 0)
 
     def set_trace(self, t: np.ndarray | None, cumulative: np.ndarray | None, true: np.ndarray | None,
-                  dt: float) -> None:
+                  dt: float, n_frames: int | None = None) -> None:
+        """Draw a movie's cumulative EP; without one (t None), an empty plot spanning the `n_frames` frames
+        open (none: 0 to 1 s) that says why it is empty."""
         self.dt = dt
         self.predicted.setData([] if t is None else t, [] if cumulative is None else cumulative)
         self.truth.setData([] if true is None else t, [] if true is None else true)
         self.truth.setVisible(true is not None)
+        self.legend.removeItem(self.truth)
+        if true is not None:
+            self.legend.addItem(self.truth, "exact")
+        self.legend.setVisible(t is not None)
+        self.empty.setVisible(t is None)
+        self.cursor.setVisible(t is not None or bool(n_frames))
+        if t is None:
+            end = max((n_frames or 0) - 1, 1) * dt if n_frames else 1.0
+            self.setRange(xRange=(0, end), yRange=(0, 1), padding=0.02)
+            self.empty.setPos(end / 2, 0.5)
+        else:
+            self.enableAutoRange()
 
     def set_frame(self, frame: int) -> None:
         self.cursor.setValue(frame * self.dt)

@@ -34,10 +34,19 @@ def add_recent(path: str | Path) -> list[str]:
     return paths
 
 
-def runs_dir() -> Path:
-    """Where every training writes its checkpoints and log as it goes, beside the settings file, so
-    a crash or a closed window never loses the best model."""
+def default_runs_dir() -> Path:
+    """The runs folder until the user picks another: beside the settings file."""
     return Path(store().fileName()).parent / "runs"
+
+
+def runs_dir() -> Path:
+    """Where every training writes its checkpoints and log as it goes, so a crash or a closed window never
+    loses the best model; set in Preferences."""
+    return Path(store().value("paths/runs", str(default_runs_dir())))
+
+
+def set_runs_dir(path: str | Path) -> None:
+    store().setValue("paths/runs", str(Path(path).expanduser()))
 
 
 def load_train_config() -> TrainConfig:

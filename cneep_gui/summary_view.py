@@ -1,27 +1,55 @@
 """The run's result in words: the verdict (EP rate, error bar, equilibrium test), its spread over seeds,
-warnings, and how it compares with the truth."""
+which movies it learnt and was tested on, warnings with what to do about them, and how it compares with the truth."""
 
 from __future__ import annotations
 
 from html import escape
 
+import numpy as np
 from PyQt6.QtWidgets import QLabel
 
-from cneep_engine.verdict import describe
+from cneep_engine import Run
+from cneep_engine.verdict import advice, describe
+from cneep_engine.windows import PARTS
+
+PART_NAMES = dict(zip(PARTS, ("train", "validation", "test")))
+EMPTY = "Train a model or open a run to see its results."
 
 
 def _html(text: str) -> str:
     return escape(text).replace("k_B", "k<sub>B</sub>")
 
 
-def summary_text(summary: dict) -> str:
+def movie_parts(run: Run, n_movies: int) -> list[str]:
+    """Each movie's part of the run in words: "train", "validation", "test", or, for a movie cut into time
+    blocks, its parts in order ("train, validation, test"); "" for a movie without windows."""
+    out = []
+    for m in range(n_movies):
+        codes = run.part[(run.movie == m) & (run.part >= 0)]
+        order = sorted(np.unique(codes))
+        out.append(", ".join(PART_NAMES[PARTS[c]] for c in order))
+    return out
+
+
+def parts_text(parts: list[str], noun: str = "movies") -> str:
+    """How many movies (or trajectories) went to each part, e.g. "movies: 12 train, 4 validation, 4 test"."""
+    if all(", " in p for p in parts if p):
+        return f"each of the {len(parts)} {noun} cut in time into train, validation and test parts"
+    counts = {name: sum(p == name for p in parts) for name in PART_NAMES.values()}
+    return f"{noun}: " + ", ".join(f"{n} {name}" for name, n in counts.items())
+
+
+def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "movies") -> str:
     s = summary
     lines = [f"<b>{_html(describe(s))}</b>"]
+    lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
     block = s.get("block")
     blocks = f" in {block['blocks']} blocks of ~{block['windows']}" if block else ""
     lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
+    if parts:
+        lines.append(parts_text(parts, noun))
     lines += [f"<span style='color:#b35900'>⚠ {_html(w)}</span>" for w in s.get("warnings", [])]
     if "truth" in s:
         t = s["truth"]
@@ -42,9 +70,9 @@ def summary_text(summary: dict) -> str:
 
 class SummaryView(QLabel):
     def __init__(self, parent=None):
-        super().__init__("Train a model or open a run to see its results.", parent)
+        super().__init__(EMPTY, parent)
         self.setWordWrap(True)
         self.setMargin(6)
 
-    def set_summary(self, summary: dict | None) -> None:
-        self.setText(summary_text(summary) if summary else "Train a model or open a run to see its results.")
+    def set_summary(self, summary: dict | None, parts: list[str] | None = None, noun: str = "movies") -> None:
+        self.setText(summary_text(summary, parts, noun) if summary else EMPTY)

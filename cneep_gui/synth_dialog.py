@@ -46,6 +46,7 @@ class ChainFields:
         self.k = spin_box(0.01, 1e4, c.k, "Spring stiffness", 3)
         self.gamma = spin_box(0.01, 1e4, c.gamma, "Friction coefficient", 3)
         self.dt = spin_box(1e-5, 100, c.dt, "Time between frames, s", 5, 0.001)
+        self.dt.setSuffix(" s")
         self.rows = [("Beads", self.beads), ("Cold bath Tc", self.tc), ("Hot bath Th", self.th),
                      ("Stiffness k", self.k), ("Friction γ", self.gamma), ("Frame interval", self.dt)]
 

@@ -13,7 +13,10 @@ class Timeline(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.dt = 1.0
-        self.movie_box = QComboBox(toolTip="Which movie (or trajectory) of the file to show", minimumContentsLength=10)
+        self.movie_box = QComboBox(toolTip="Which movie (or trajectory) of the file to show, and, once a run "
+                                           "exists, which part of it the movie was: train, validation or test",
+                                   minimumContentsLength=10,
+                                   sizeAdjustPolicy=QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.play_button = QToolButton(text="▶", toolTip="Play / pause (Space)")
         self.play_button.setCheckable(True)
         self.slider = QSlider(Qt.Orientation.Horizontal, toolTip="Frame (Left/Right step, Home/End jump)")
@@ -51,6 +54,12 @@ class Timeline(QWidget):
         self.setEnabled(n_frames > 0)
         if n_frames:
             self._emit()
+
+    def set_parts(self, parts: list[str] | None) -> None:
+        """Name each movie's part of the run (train, validation, test) after its number; None: numbers only."""
+        for i in range(self.movie_box.count()):
+            base = self.movie_box.itemText(i).split(" (")[0]
+            self.movie_box.setItemText(i, f"{base} ({parts[i]})" if parts and parts[i] else base)
 
     def set_dt(self, dt: float) -> None:
         self.dt = dt

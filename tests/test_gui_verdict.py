@@ -15,7 +15,8 @@ def test_results_panel_shows_the_verdict_and_its_warnings(studio, tiny_movie, to
     toy_run.summary |= {"ep_rate": 2.031, **VERDICT}
     studio.set_run(toy_run)
     text = studio.summary.text()
-    assert "EP rate 2.031 ± 0.051 k<sub>B</sub>/s (95%: 1.930-2.130), p_equilibrium &lt; 0.001" in text
+    assert ("EP rate 2.031 ± 0.051 k<sub>B</sub>/s (95%: 1.930-2.130): dissipation detected "
+            "(p &lt; 0.001 against equilibrium)") in text
     assert "250 blocks of ~40" in text
     assert "not converged: the validation rate still moved by +0.3 k<sub>B</sub>/s" in text
     toy_run.summary |= {"ep_rate": 0.011, "ep_rate_ci95": [-0.03, 0.05], "p_equilibrium": 0.41, "warnings": []}

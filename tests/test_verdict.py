@@ -146,7 +146,8 @@ def test_convergence_of_training_histories():
 def test_describe_reads_as_a_verdict_and_tolerates_old_summaries():
     s = {"ep_rate": 2.031, "ep_rate_err": 0.051, "ep_rate_ci95": [1.93, 2.13], "p_equilibrium": 1e-4,
          "noise_floor": 0.08}
-    assert describe(s) == "EP rate 2.031 ± 0.051 k_B/s (95%: 1.930-2.130), p_equilibrium < 0.001"
+    assert describe(s) == ("EP rate 2.031 ± 0.051 k_B/s (95%: 1.930-2.130): dissipation detected "
+                           "(p < 0.001 against equilibrium)")
     s |= {"ep_rate": 0.011, "ep_rate_err": 0.021, "ep_rate_ci95": [-0.03, 0.05], "p_equilibrium": 0.41,
           "noise_floor": 0.031}
     assert describe(s).endswith(": no dissipation detected above 0.031 k_B/s (p = 0.41)")
