@@ -111,6 +111,9 @@ def _fields(s: dict) -> dict:
     return {k: s[k] for k in keys}
 
 
+EXPERIMENTS = ["exact", "eq-neep", "driven-neep", "eq-movie", "driven-movie"]
+
+
 def _cpu() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -119,8 +122,8 @@ def _cpu() -> str:
         return platform.machine()
 
 
-def _covered(rows: list[dict], key: str, ci: str = "ep_rate_ci95") -> float:
-    return float(np.mean([r[ci][0] <= r[key] <= r[ci][1] for r in rows]))
+def _covered(rows: list[dict], key: str, ci: str = "ep_rate_ci95") -> float | None:
+    return float(np.mean([r[ci][0] <= r[key] <= r[ci][1] for r in rows])) if rows else None
 
 
 def _summary(name: str, rows: list[dict]) -> dict:
@@ -141,6 +144,7 @@ def _summary(name: str, rows: list[dict]) -> dict:
     return out | {"p_max": max(ps), "coverage_empirical": _covered(rows, "empirical_rate"),
                   "coverage_sigma_2pt": _covered(rows, "sigma_2pt"),
                   "coverage_expectation": _covered(rows, "expectation"),
+                  "coverage_empirical_if_converged": _covered([r for r in rows if r["converged"]], "empirical_rate"),
                   "mean_rate": float(np.mean([r["ep_rate"] for r in rows])),
                   "sd_of_rates": float(np.std([r["ep_rate"] for r in rows], ddof=1)),
                   "mean_err": float(np.mean([r["ep_rate_err"] for r in rows])),
@@ -166,6 +170,7 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=8, help="cneep: channels of the first block")
     p.add_argument("--eval-every", type=int, default=25, help="iterations between validations")
     p.add_argument("--jobs", type=int, default=2, help="processes, one torch thread each")
+    p.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=EXPERIMENTS, help="experiments to run")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/verdict/calibration.json"))
     a = p.parse_args()
     base = {"lr": a.lr, "batch": a.batch, "channels": a.channels, "eval_every": a.eval_every, "patience": 0,
@@ -180,6 +185,7 @@ def main() -> None:
                          for s in range(n)],
             "driven-movie": [(driven, s, "movie", m, a.frames, base | {"iterations": a.iters}, 3)
                              for s in range(a.movie_repeats)]}
+    plan = {name: jobs for name, jobs in plan.items() if name in a.only}
     out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{_cpu()}, {os.cpu_count()} cores",
            "date": time.strftime("%Y-%m-%d"), "rows": {}, "results": {}, "wall_s": {}}
     a.output.parent.mkdir(parents=True, exist_ok=True)

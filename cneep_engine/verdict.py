@@ -25,7 +25,7 @@ import numpy as np
 from .training import Progress
 
 BLOCK_TAUS = 10          # blocks shorter than this many integrated autocorrelation times are warned about
-MIN_BLOCKS = 40          # blocks per held-out part, as long as that allows: the test flips 20 of them
+MIN_BLOCKS = 80          # blocks per held-out part, as long as that allows: the test flips 40 of them
 MAX_BLOCKS = 200         # more (many short movies) are merged: longer blocks hold slow correlations too
 RESAMPLES = 2000         # bootstrap resamples
 FLIPS = 9999             # random sign patterns: p-values down to 1e-4

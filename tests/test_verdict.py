@@ -90,8 +90,8 @@ def test_a_positive_mean_gives_a_small_p_and_the_noise_floor_is_the_null_quantil
     v = one_series(ar1(rng, 20_000, 0.5) + 0.1, window_time=0.01)
     assert v["p_equilibrium"] < 1e-3
     assert v["ep_rate_ci95"][0] < 10 < v["ep_rate_ci95"][1]
-    # At equilibrium the tested half (every other block of 500 windows) has a mean with a known standard
-    # error; the 95th percentile of its null is 1.645 SE (averaged over series: 20 blocks make one rough).
+    # At equilibrium the tested half (every other block of 250 windows) has a mean with a known standard
+    # error; the 95th percentile of its null is 1.645 SE (averaged over series: 40 blocks make one rough).
     floors = [one_series(ar1(rng, 20_000, 0.5), window_time=0.01)["noise_floor"] for _ in range(20)]
     assert np.mean(floors) == pytest.approx(1.645 * se_ar1(0.5, 10_000) / 0.01, rel=0.1)
 
