@@ -191,8 +191,7 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
     on those only); window_time: time one window spans. Rates are per unit time. Returns ep_rate_err
     (bootstrap standard error), ep_rate_ci95 (percentile interval), p_equilibrium (sign-flip test of
     EP > 0 on every other block of a movie), noise_floor (95th percentile of the rate of those blocks under
-    equilibrium), block (windows per block,
-    tau_int in windows, blocks), converged, and warnings (sentences)."""
+    equilibrium), block (windows per block, tau_int in windows, blocks), converged, and warnings (sentences)."""
     held_out = np.asarray(held_out, bool)
     x = np.asarray(ds, np.float64)[held_out]
     seg = segments(np.asarray(movie)[held_out], np.asarray(frame)[held_out])
