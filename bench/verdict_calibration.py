@@ -10,6 +10,8 @@ Five experiments, each repeated with independent data and training seeds:
                 more windows of fresh trajectories); the convergence flag.
   driven-movie  the same with CNEEP on 10 movies (fewer repeats: they cost minutes each).
 Movies are small (12 x 24 px, as in tests/test_training.py) so that CNEEP learns in a minute or two of one core.
+At equilibrium also: the correlation of neighbouring block sums and the p-values of flipping every block (the
+blocks the verdict leaves as gaps included), which show what the telescoping part g(x') - g(x) of dS does.
 
     OMP_NUM_THREADS=1 python bench/verdict_calibration.py --jobs 2
 Writes bench/out/verdict/calibration.json after each experiment and prints a markdown table.
@@ -56,7 +58,24 @@ def exact(seed: int, movies: int, frames: int) -> dict:
 def equilibrium(seed: int, kind: str, movies: int, frames: int, train: dict) -> dict:
     from cneep_engine import BeadSpringChain, TrainConfig
     data = _simulate(kind, BeadSpringChain(tc=1, th=1, dt=0.01), movies, frames, seed)
-    return _fields(_train(data, TrainConfig(**train, seed=seed, **_model(kind))).summary)
+    run = _train(data, TrainConfig(**train, seed=seed, **_model(kind)))
+    return _fields(run.summary) | _telescoping(run)
+
+
+def _telescoping(run) -> dict:
+    """On the verdict's blocks of held-out dS: the correlation of neighbouring block sums within a movie (a
+    telescoping part g(x') - g(x) makes it -1/2 for blocks longer than the relaxation time) and the p-value of
+    sign flips of every block, touching ones included."""
+    from cneep_engine.verdict import MIN_BLOCKS, blocks, p_value, segments, sign_flip_null
+    test = run.part == 2
+    x = run.ds[test]
+    seg = segments(run.movie[test], run.frame[test])
+    block, _ = blocks(seg, max(1, x.size // MIN_BLOCKS))
+    sums = np.bincount(block, weights=x)
+    first = np.bincount(block, weights=seg) / np.bincount(block)
+    same = first[1:] == first[:-1]
+    return {"neighbour_corr": float(np.corrcoef(sums[:-1][same], sums[1:][same])[0, 1]),
+            "p_every_block": p_value(float(x.sum()), sign_flip_null(sums))}
 
 
 def driven(seed: int, kind: str, movies: int, frames: int, train: dict, fresh: int) -> dict:
@@ -92,6 +111,9 @@ def _fields(s: dict) -> dict:
     return {k: s[k] for k in keys}
 
 
+EXPERIMENTS = ["exact", "eq-neep", "driven-neep", "eq-movie", "driven-movie"]
+
+
 def _cpu() -> str:
     try:
         with open("/proc/cpuinfo") as f:
@@ -100,8 +122,8 @@ def _cpu() -> str:
         return platform.machine()
 
 
-def _covered(rows: list[dict], key: str, ci: str = "ep_rate_ci95") -> float:
-    return float(np.mean([r[ci][0] <= r[key] <= r[ci][1] for r in rows]))
+def _covered(rows: list[dict], key: str, ci: str = "ep_rate_ci95") -> float | None:
+    return float(np.mean([r[ci][0] <= r[key] <= r[ci][1] for r in rows])) if rows else None
 
 
 def _summary(name: str, rows: list[dict]) -> dict:
@@ -113,11 +135,16 @@ def _summary(name: str, rows: list[dict]) -> dict:
     out = {"converged": float(np.mean([bool(r["converged"]) for r in rows])),
            "mean_noise_floor": float(np.mean([r["noise_floor"] for r in rows]))}
     if name.startswith("eq"):
+        every = [r["p_every_block"] for r in rows]
         return out | {"ks_p_uniform": float(kstest(ps, "uniform").pvalue),
-                      "rejected_at_5pct": float(np.mean(np.array(ps) < 0.05)), "p_values": sorted(ps)}
+                      "rejected_at_5pct": float(np.mean(np.array(ps) < 0.05)),
+                      "mean_neighbour_corr": float(np.mean([r["neighbour_corr"] for r in rows])),
+                      "ks_p_every_block": float(kstest(every, "uniform").pvalue),
+                      "p_values": sorted(ps), "p_values_every_block": sorted(every)}
     return out | {"p_max": max(ps), "coverage_empirical": _covered(rows, "empirical_rate"),
                   "coverage_sigma_2pt": _covered(rows, "sigma_2pt"),
                   "coverage_expectation": _covered(rows, "expectation"),
+                  "coverage_empirical_if_converged": _covered([r for r in rows if r["converged"]], "empirical_rate"),
                   "mean_rate": float(np.mean([r["ep_rate"] for r in rows])),
                   "sd_of_rates": float(np.std([r["ep_rate"] for r in rows], ddof=1)),
                   "mean_err": float(np.mean([r["ep_rate_err"] for r in rows])),
@@ -130,11 +157,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=20, help="repeats of eq-neep, eq-movie and driven-neep")
     p.add_argument("--exact-repeats", type=int, default=400)
-    p.add_argument("--movie-repeats", type=int, default=6, help="repeats of driven-movie")
+    p.add_argument("--movie-repeats", type=int, default=10, help="repeats of driven-movie")
     p.add_argument("--movies", type=int, default=10, help="movies or trajectories per data set")
     p.add_argument("--frames", type=int, default=4000, help="frames per driven movie")
     p.add_argument("--iters", type=int, default=1200, help="CNEEP training iterations on driven movies")
-    p.add_argument("--eq-frames", type=int, default=400, help="frames per equilibrium movie")
+    p.add_argument("--eq-frames", type=int, default=4000, help="frames per equilibrium movie")
     p.add_argument("--eq-iters", type=int, default=200, help="CNEEP training iterations at equilibrium")
     p.add_argument("--neep-frames", type=int, default=5000, help="frames per trajectory")
     p.add_argument("--neep-iters", type=int, default=600, help="NEEP training iterations")
@@ -143,6 +170,7 @@ def main() -> None:
     p.add_argument("--channels", type=int, default=8, help="cneep: channels of the first block")
     p.add_argument("--eval-every", type=int, default=25, help="iterations between validations")
     p.add_argument("--jobs", type=int, default=2, help="processes, one torch thread each")
+    p.add_argument("--only", nargs="+", choices=EXPERIMENTS, default=EXPERIMENTS, help="experiments to run")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/verdict/calibration.json"))
     a = p.parse_args()
     base = {"lr": a.lr, "batch": a.batch, "channels": a.channels, "eval_every": a.eval_every, "patience": 0,
@@ -157,6 +185,7 @@ def main() -> None:
                          for s in range(n)],
             "driven-movie": [(driven, s, "movie", m, a.frames, base | {"iterations": a.iters}, 3)
                              for s in range(a.movie_repeats)]}
+    plan = {name: jobs for name, jobs in plan.items() if name in a.only}
     out = {"args": vars(a) | {"output": str(a.output)}, "machine": f"{_cpu()}, {os.cpu_count()} cores",
            "date": time.strftime("%Y-%m-%d"), "rows": {}, "results": {}, "wall_s": {}}
     a.output.parent.mkdir(parents=True, exist_ok=True)
@@ -170,7 +199,7 @@ def main() -> None:
             out["wall_s"][name] = time.perf_counter() - t0
             a.output.write_text(json.dumps(out, indent=1))
             shown = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in r.items()
-                              if k != "p_values")
+                              if not k.startswith("p_values"))
             print(f"| {name} | {len(rows)} | {out['wall_s'][name]:.0f} | {shown} |", flush=True)
     print(f"{out['machine']}; {out['date']}; written to {a.output}")
 

@@ -59,16 +59,19 @@ def test_segments_break_at_movies_and_gaps():
 
 
 def test_blocks_stay_inside_segments_join_remainders_and_are_capped():
-    seg = np.repeat([0, 1, 2], [10, 3, 7])
-    b = blocks(seg, 4)
-    # segment 0: 4 + 6 (remainder 2 joined); segment 1 shorter than 4: one block; segment 2: 7 (4 + 3 joined)
-    assert b.tolist() == [0] * 4 + [1] * 6 + [2] * 3 + [3] * 7
-    many = blocks(np.zeros(10 * MAX_BLOCKS + 5, int), 2)
+    seg = np.repeat([0, 1, 2], [14, 3, 7])
+    b, tested = blocks(seg, 4)
+    # segment 0: 4 + 4 + 6 (remainder 2 joined); segment 1 shorter than 4: one block; segment 2: 7 (4 + 3 joined)
+    assert b.tolist() == [0] * 4 + [1] * 4 + [2] * 6 + [3] * 3 + [4] * 7
+    # every other block of a segment is tested, starting with its first
+    assert tested.tolist() == [True] * 4 + [False] * 4 + [True] * 6 + [True] * 3 + [True] * 7
+    many, tested = blocks(np.zeros(10 * MAX_BLOCKS + 5, int), 2)
     assert many.max() + 1 <= MAX_BLOCKS and np.all(np.diff(many) >= 0)
+    assert tested.tolist() == [True, True, False, False] * (10 * MAX_BLOCKS // 4) + [True, True, False, False, False]
 
 
 def _block_sums(x, length):
-    block = blocks(np.zeros(x.size, int), length)
+    block, _ = blocks(np.zeros(x.size, int), length)
     return np.bincount(block, weights=x), np.bincount(block).astype(float)
 
 
@@ -83,14 +86,51 @@ def test_p_values_are_uniform_under_time_reversal_symmetry():
 
 
 def test_a_positive_mean_gives_a_small_p_and_the_noise_floor_is_the_null_quantile():
-    noise = ar1(np.random.default_rng(4), 20_000, 0.5)
-    v = one_series(noise + 0.1, window_time=0.01)
+    rng = np.random.default_rng(4)
+    v = one_series(ar1(rng, 20_000, 0.5) + 0.1, window_time=0.01)
     assert v["p_equilibrium"] < 1e-3
     assert v["ep_rate_ci95"][0] < 10 < v["ep_rate_ci95"][1]
-    # At equilibrium the mean of the series has a known standard error; the 95th percentile of its null is 1.645 SE.
-    v = one_series(noise, window_time=0.01)
-    assert v["noise_floor"] == pytest.approx(1.645 * se_ar1(0.5, 20_000) / 0.01, rel=0.1)
-    assert v["p_equilibrium"] > 0.01
+    # At equilibrium the tested half (every other block of 250 windows) has a mean with a known standard
+    # error; the 95th percentile of its null is 1.645 SE (averaged over series: 40 blocks make one rough).
+    floors = [one_series(ar1(rng, 20_000, 0.5), window_time=0.01)["noise_floor"] for _ in range(20)]
+    assert np.mean(floors) == pytest.approx(1.645 * se_ar1(0.5, 10_000) / 0.01, rel=0.1)
+
+
+def telescoping(rng, n, mean=0.0, g=2.0, noise=0.3, phi=0.98):
+    """dS with EP noise and a part g (x' - x) that carries none: x an AR(1) state relaxing over ~1/(1 - phi)
+    windows, the way a trained network's dS holds g(x') - g(x). Its mean is `mean`."""
+    x = ar1(rng, n + 1, phi)
+    return mean + noise * rng.standard_normal(n) + g * np.diff(x)
+
+
+def two_movies(ds):
+    n = ds.size
+    return verdict(ds, np.repeat([0, 1], n // 2), np.tile(np.arange(n // 2), 2), np.ones(n, bool), 1.0)
+
+
+def test_a_telescoping_part_leaves_the_equilibrium_test_uniform_where_flipping_every_block_is_not():
+    rng = np.random.default_rng(9)
+    p, every = [], []
+    for k in range(150):
+        ds = np.concatenate([telescoping(rng, 4000), telescoping(rng, 4000)])   # two movies at equilibrium
+        p.append(two_movies(ds)["p_equilibrium"])
+        block, _ = blocks(np.repeat([0, 1], 4000), 200)
+        sums = np.bincount(block, weights=ds)
+        every.append(p_value(ds.sum(), sign_flip_null(sums, flips=999, seed=k)))
+    assert kstest(p, "uniform").pvalue > 0.01
+    # Touching blocks share the boundary terms: flipped independently they make the null ~3x too wide.
+    assert kstest(every, "uniform").pvalue < 1e-6 and 0.3 < np.median(every) < 0.7
+    assert np.mean((np.array(every) < 0.2) | (np.array(every) > 0.8)) < 0.1
+
+
+def test_a_telescoping_part_with_ep_is_detected_and_its_interval_covers_the_rate():
+    rng = np.random.default_rng(10)
+    covered = []
+    for _ in range(150):
+        v = two_movies(np.concatenate([telescoping(rng, 4000, 0.1, g=0.2), telescoping(rng, 4000, 0.1, g=0.2)]))
+        assert v["p_equilibrium"] < 1e-3
+        covered.append(v["ep_rate_ci95"][0] <= 0.1 <= v["ep_rate_ci95"][1])
+    assert 0.9 <= np.mean(covered) <= 0.99
 
 
 def test_bootstrap_error_matches_the_exact_standard_error_of_an_ar1_mean():
