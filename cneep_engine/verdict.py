@@ -247,7 +247,7 @@ def describe(summary: dict) -> str:
 
 def advice(summary: dict) -> list[str]:
     """What a result's problems mean and what to do next, in plain words, a sentence pair each: a training
-    that ran away or diverged, one that had not settled (`converged` false), and a rate that cannot be told
+    that ran away, overfitted or diverged, one that had not settled (`converged` false), and a rate that cannot be told
     from 0 (p_equilibrium >= 0.05). Empty for a sound result."""
     out = []
     stopped = summary.get("stopped")
@@ -255,8 +255,14 @@ def advice(summary: dict) -> list[str]:
         out.append("Do not report this rate: training was stopped because the network learned to tell the movie "
                    "from its reverse by something other than dissipation, such as drift of the sample or stage, "
                    "bleaching, lossy video compression or a sample that changes during the recording. Next: "
-                   "correct drift and bleaching (cneep train --register --bleach-correct), use uncompressed "
+                   "correct drift and bleaching (Register and Bleach-correct in the Preprocessing panel; cneep "
+                   "train --register --bleach-correct), use uncompressed "
                    "frames, and train again.")
+    elif stopped == "overfitted":
+        out.append("The network began to learn its few training frames by heart and was stopped; the result is "
+                   "that of the model from just before, which holds, but a network given more data might find "
+                   "dissipation this one could not. Next: record more or longer movies, or train a smaller "
+                   "network (fewer channels).")
     elif stopped == "diverged":
         out.append("Do not report this rate: training broke down (its loss became infinite). Next: train again "
                    "with a lower learning rate; if it happens again, look for drift, bleaching or compression.")

@@ -8,7 +8,6 @@ import platform
 import re
 from pathlib import Path
 
-import torch
 from PyQt6.QtCore import QUrl
 from PyQt6.QtGui import QDesktopServices
 from PyQt6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTextBrowser, QVBoxLayout
@@ -44,7 +43,7 @@ def about_text(device_setting: str = "auto") -> str:
             "<p>Entropy production and dissipation maps from microscopy movies and trajectories, with neural "
             "estimators (CNEEP; Bae, Kim &amp; Jeong, PRR 4, 033094, 2022).</p>"
             f"<p>Engine: cneep_engine {version()}, {Path(cneep_engine.__file__).parent}<br>"
-            f"PyTorch {torch.__version__}, Python {platform.python_version()}<br>"
+            f"PyTorch {importlib.metadata.version('torch')}, Python {platform.python_version()}<br>"
             f"Training device ({device_setting}): {device_text(device_setting)}</p>")
 
 

@@ -134,7 +134,7 @@ def test_export_names_start_with_the_movie_and_say_what_is_exported(studio, tiny
     studio.set_data(tiny_movie)
     tiny_movie.path = tmp_path / "water.tif"
     studio.set_run(toy_run)
-    studio.export_png_dialog()
+    studio.export_figure_dialog()
     studio.export_actions[4].trigger()
     studio.save_run_action.trigger()
     assert [p.rsplit("/", 1)[1] for p in save_dialog_start] == ["water-overlay.png", "water-ep-trace.csv",

@@ -76,8 +76,9 @@ def test_a_network_that_learns_its_training_windows_by_heart_overfitted_and_its_
     [warning] = [w for w in s["warnings"] if "by heart" in w]
     assert "iteration 20" in warning and "training windows" in warning and "more frames" in warning
     assert "ran away" not in " ".join(s["warnings"])
-    from cneep_engine.verdict import describe
+    from cneep_engine.verdict import advice, describe
     assert "not a measure" not in describe(s)
+    assert any("by heart" in a and "more or longer movies" in a for a in advice(s))
     # Only the two validations before the kept model count for convergence, and they are too few to judge.
     assert s["converged"] is False and any("only 2 validations" in w for w in s["warnings"])
 

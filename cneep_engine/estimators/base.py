@@ -103,7 +103,7 @@ def held_out_blocks(test: Transitions, name: str, *series: np.ndarray) -> np.nda
     time among the coordinates and the given per-transition series."""
     segment = segments(test.series, test.frame)
     taus = [integrated_time(s, segment) for s in (*test.x0.T, *series)]
-    block = blocks(segment, max(1, int(np.ceil(BLOCK_TAUS * max(taus)))))
+    block, _ = blocks(segment, max(1, int(np.ceil(BLOCK_TAUS * max(taus)))))
     if block.size == 0 or block[-1] < 1:
         raise CneepError(f"{name}: the held-out part has {block.size} transitions, too few for two independent "
                          "blocks and an error bar; use longer or more trajectories")
