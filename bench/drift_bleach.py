@@ -51,7 +51,8 @@ def bead_movie(chain: BeadSpringChain, movies: int, frames: int, drift: float = 
 def estimate(movie: Movie, config: TrainConfig) -> dict:
     t0 = time.perf_counter()
     s = train(movie, config).summary
-    out = {"ep_rate": s["ep_rate"], "ep_per_frame": s["ep_per_frame"], "wall_s": round(time.perf_counter() - t0)}
+    out = {"ep_rate": s["ep_rate"], "ep_rate_err": s.get("ep_rate_err"), "p_equilibrium": s.get("p_equilibrium"),
+           "converged": s.get("converged"), "ep_per_frame": s["ep_per_frame"], "wall_s": round(time.perf_counter() - t0)}
     if "truth" in s:
         out.update(r2=s["truth"]["r2"], sigma_2pt=s["truth"]["sigma_2pt"], test_exact_rate=s["truth"]["empirical_rate"])
     return out
@@ -85,10 +86,12 @@ def compare(a) -> None:
         print(json.dumps(row), flush=True)
     print(f"\nN=2 bead-spring, Tc=1, Th=10, dt=0.01; {a.movies} movies x {a.frames} frames; {a.iters} iterations "
           f"of batch {a.batch}; sigma_2pt {rows[0]['sigma_2pt']:.4f} per s")
-    print("| case | EP rate (per s) | R^2 | measured drift [dy, dx] px/frame | intensity change per frame | wall s |")
-    print("|---|---|---|---|---|---|")
+    print("| case | EP rate (per s) | p_equilibrium | converged | R^2 | measured drift [dy, dx] px/frame "
+          "| intensity change per frame | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['case']} | {r['ep_rate']:.3f} | {r['r2']:.3f} | {r['drift_px_per_frame']} ± {r['drift_stderr']} "
+        print(f"| {r['case']} | {r['ep_rate']:.3f} ± {r['ep_rate_err']:.3f} | {r['p_equilibrium']:.2g} "
+              f"| {r['converged']} | {r['r2']:.3f} | {r['drift_px_per_frame']} ± {r['drift_stderr']} "
               f"| {r['intensity_change_per_frame']:+.4%} | {r['wall_s']} |")
 
 
