@@ -52,7 +52,8 @@ def estimate(movie: Movie, config: TrainConfig) -> dict:
     t0 = time.perf_counter()
     s = train(movie, config).summary
     out = {"ep_rate": s["ep_rate"], "ep_rate_err": s.get("ep_rate_err"), "p_equilibrium": s.get("p_equilibrium"),
-           "converged": s.get("converged"), "ep_per_frame": s["ep_per_frame"], "wall_s": round(time.perf_counter() - t0)}
+           "converged": s.get("converged"), "ep_per_frame": s["ep_per_frame"],
+           "wall_s": round(time.perf_counter() - t0)}
     if "truth" in s:
         out.update(r2=s["truth"]["r2"], sigma_2pt=s["truth"]["sigma_2pt"], test_exact_rate=s["truth"]["empirical_rate"])
     return out

@@ -12,6 +12,13 @@ which needs neither N nor D: s is the scatter of the measured lag-1 shifts about
 frame in log mean intensity with frame-to-frame scatter s gives h(x, x') = c (s(x') - s(x)) an arrow of
 2 b^2 / s^2 per frame, and a noise-free movie an unbounded one.
 
+The drift is that of the content against what does not move (dirt on the optics, an uneven illumination), for
+free particles and for content confined in place alike: shifts of frame pairs against the temporal mean,
+refined by registering the frames and measuring the residual until it is within its error (`measure_drift`).
+Registration keeps the background in place: the background is separated from the content moving at the
+measured velocity by a least-squares fit in Fourier space (`_separate`), which a temporal median cannot do
+for content that dwells on its pixels.
+
     drift = measure_drift(movie); bleach = measure_bleaching(movie)
     for line in time_arrow_warnings(drift, bleach): print(line)
 """
@@ -378,8 +385,9 @@ def remove_time_arrows(movie: Movie, register: bool = False, bleach_correct: boo
 
     bleach_correct: every frame standardized (`standardize`): exact for offset + gain(t) * content, and the same
     map for every frame, so no arrow is added; the frame's mean and contrast are no longer data.
-    register: the moving content (frame minus the static background) is shifted back by the measured uniform
-    drift onto its position at the movie's middle frame (cubic spline), and the background added back
+    register: the moving content (frame minus the static background the content leaves at the measured
+    velocity, `static_background`) is shifted back by the measured uniform drift onto its position at the
+    movie's middle frame (cubic spline), and the background added back
     unshifted, since shifting whole frames would set the static background moving and make a new arrow. A
     margin of ceil(largest displacement) pixels is cropped on each side along each axis, so no pixel filled in
     from outside the frame, whose edge would move, is kept."""
