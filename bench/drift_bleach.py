@@ -80,6 +80,8 @@ def compare(a) -> None:
                  crop=(margin[0], h - margin[0], margin[1], w - margin[1]))),
              f"drift {a.drift} px/frame + bleach {a.bleach:.0%}, uncorrected": dirty,
              "same, --register --bleach-correct": corrected}
+    if a.no_cropped:
+        del cases["clean, cropped like registration"]
     rows = []
     for name, movie in cases.items():
         row = {"case": name, **arrows(movie), **estimate(movie, config)}
@@ -123,6 +125,8 @@ def main() -> None:
     p.add_argument("--bleaches", type=float, nargs="+", default=[0.003, 0.01, 0.03, 0.1])
     p.add_argument("--read-noise", type=float, default=2.0, help="Gaussian camera noise, counts (peak 255)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-cropped", action="store_true",
+                   help="compare: without the clean movie cropped like registration")
     a = p.parse_args()
     big = a.mode == "compare"
     a.movies = a.movies or (100 if big else 20)
