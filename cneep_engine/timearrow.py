@@ -194,8 +194,8 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
     dropped (`_inliers`). The standard error comes from the scatter of shift / k plus the content's centroid
     random walk over the movies, step_std^2 / frames, since pairs that overlap in time share their steps.
 
-    The window and what is left of the content in the mean make the shifts see less than the whole drift
-    (the window: 0.53 of 0.8 px/frame on 64 x 96 px frames). So the frames are registered by the estimate and
+    The window (which weighs content by where it is) and what is left of the content in the mean make the
+    shifts see less than the whole drift, the more so the faster it is. So the frames are registered by the estimate and
     the residual drift measured again on the same frames, the estimate corrected by the secant method, until
     the residual is within its error (at most MAX_ROUNDS measurements; one where nothing drifts). The
     background returned is the one the content leaves at the measured velocity (`_separate`): what
