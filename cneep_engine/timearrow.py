@@ -12,6 +12,13 @@ which needs neither N nor D: s is the scatter of the measured lag-1 shifts about
 frame in log mean intensity with frame-to-frame scatter s gives h(x, x') = c (s(x') - s(x)) an arrow of
 2 b^2 / s^2 per frame, and a noise-free movie an unbounded one.
 
+The drift is that of the content against what does not move (dirt on the optics, an uneven illumination), for
+free particles and for content confined in place alike: shifts of frame pairs against the temporal mean,
+refined by registering the frames and measuring the residual until it is within its error (`measure_drift`).
+Registration keeps the background in place: the background is separated from the content moving at the
+measured velocity by a least-squares fit in Fourier space (`_separate`), which a temporal median cannot do
+for content that dwells on its pixels.
+
     drift = measure_drift(movie); bleach = measure_bleaching(movie)
     for line in time_arrow_warnings(drift, bleach): print(line)
 """
@@ -22,6 +29,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.fft import fft2, irfft2, rfft2
 from scipy.ndimage import shift as spline_shift
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
@@ -41,6 +49,8 @@ ARROW_THRESHOLD = 0.002
 LAGS = (1, 2, 4, 8)         # frame lags whose shifts (k v for a uniform drift) are measured
 PIXEL_BUDGET = 20_000_000   # pixels of frame pairs correlated in all: about 3 s on one core for 424 x 640
 MAX_PAIRS = 300             # and at most this many pairs (small frames)
+MAX_ROUNDS = 6              # measurements of the residual drift of the registered frames, at most
+RIDGE = 0.01                # `_separate`: wave vectors whose phase the sweep turns less are background
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class Drift:
     pairs: int                  # frame pairs correlated
     dt: float
     pixel_size: float
-    background: np.ndarray      # (movies, H, W) static background: temporal median of each movie
+    background: np.ndarray      # (movies, H, W) static background of each movie, standardized frames
     n_frames: int
 
     @property
@@ -119,14 +129,51 @@ def standardize(frames: np.ndarray) -> np.ndarray:
     return ((frames - mean) / np.where(std > 0, std, 1.0)).astype(np.float32)
 
 
-def static_background(movie: Movie, samples: int = 32, standardized: bool = True) -> np.ndarray:
-    """(movies, H, W) temporal median of each movie over `samples` frames spread along it: what does not move.
-    Of the standardized frames by default, so that bleaching does not blur it."""
-    n_frames = movie.n_frames
-    pick = _spread(n_frames, samples)
-    prepare = standardize if standardized else (lambda f: np.asarray(f, dtype=np.float32))
-    return np.stack([np.median(prepare(read_flat(movie.frames, m * n_frames + pick)), axis=0)
-                     for m in range(movie.n_movies)])
+def _samples(movie: Movie, m: int, count: int, standardized: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (n, H, W) float32, their times (n,)): `count` frames spread along movie `m`."""
+    pick = _spread(movie.n_frames, count)
+    frames = read_flat(movie.frames, m * movie.n_frames + pick)
+    return (standardize(frames) if standardized else np.asarray(frames, dtype=np.float32)), pick
+
+
+def _separate(frames: np.ndarray, times: np.ndarray, velocity: np.ndarray, n_frames: int) -> np.ndarray:
+    """(H, W) static background b of frames b + c(x - d_t) whose content c moves `velocity` px/frame.
+
+    In Fourier space frame t is B + C p_t at every wave vector k, p_t = exp(-i k.d_t): a least-squares fit of
+    two numbers per k over the frames, C = (<p* F> - <p>* <F>) / (1 - |<p>|^2 + RIDGE), B = <F> - C <p>.
+    Where the displacements barely turn the phase (wavelengths longer than the sweep along the drift, and any
+    wavelength across it) content and background cannot be told apart and the ridge leaves the temporal mean
+    in the background. The shift is circular: within the sweep of the frame's edges the background is
+    approximate, and registration crops that margin."""
+    h, w = frames.shape[1:]
+    spectra = rfft2(frames)
+    d = (times - (n_frames - 1) / 2)[:, None] * np.asarray(velocity)[None]
+    ky, kx = 2 * np.pi * np.fft.fftfreq(h), 2 * np.pi * np.fft.rfftfreq(w)
+    phase = np.exp(-1j * (d[:, 0, None, None] * ky[:, None] + d[:, 1, None, None] * kx))   # (n, H, W/2+1)
+    p, f = phase.mean(axis=0), spectra.mean(axis=0)
+    content = ((np.conj(phase) * spectra).mean(axis=0) - np.conj(p) * f) / (1 - np.abs(p) ** 2 + RIDGE)
+    return irfft2(f - content * p, s=(h, w)).astype(np.float32)
+
+
+def _background_samples(movie: Movie, pixel_budget: int = PIXEL_BUDGET) -> int:
+    """Frames per movie for its background: a quarter of `pixel_budget` pixels in all, at least 9, at most all.
+    Small frames take every frame, which the fit of `_separate` needs against the wander of confined content."""
+    h, w = movie.frame_shape
+    return max(9, min(movie.n_frames, pixel_budget // (4 * movie.n_movies * h * w)))
+
+
+def static_background(movie: Movie, samples: int = 32, standardized: bool = True,
+                      velocity: np.ndarray | None = None) -> np.ndarray:
+    """(movies, H, W) what does not move in each movie, from `samples` frames spread along it, standardized by
+    default so that bleaching does not blur it: without a velocity the temporal median (free particles pass
+    through it); with the velocity of the content (px/frame) the background that content moving so leaves
+    (`_separate`), also where the content is confined and a median would keep part of it."""
+    out = []
+    for m in range(movie.n_movies):
+        frames, times = _samples(movie, m, samples, standardized)
+        out.append(np.median(frames, axis=0) if velocity is None
+                   else _separate(frames, times, velocity, movie.n_frames))
+    return np.stack(out)
 
 
 def measure_drift(movie: Movie, subtract_background: bool = True, upsample_factor: int = 20,
@@ -134,47 +181,89 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
                   max_pairs: int = MAX_PAIRS) -> Drift:
     """Subpixel frame-to-frame translation of the moving content.
 
-    Frames are standardized (so bleaching does not matter) and the static background (temporal median) is
-    subtracted first: dirt on the optics is the brightest stable structure in many movies and would pin a
-    whole-frame correlation at zero shift. Shifts are measured by plain cross-correlation (normalization=None:
-    "phase" whitens the spectrum, which lifts the pixel noise of sparse blobs; on the test movies of diffusing
-    blobs it read 0.002-0.01 px/frame of a true 0.093) at the lags in LAGS on pairs spread evenly over every
-    movie, `pixel_budget` pixels in all. A uniform drift v shifts the content by k v at lag k, whose diffusive
+    Frames are standardized (so bleaching does not matter) and their temporal mean is subtracted first: dirt
+    on the optics is the brightest stable structure in many movies and would pin a whole-frame correlation at
+    zero shift. The mean, not the median: content confined in place dwells on its pixels most of the time and
+    a median keeps it, sharp, where it was in the middle of the movie; that copy does not move and pulls the
+    shift towards zero (two bead-spring beads sweeping 10 px of a 20 x 40 px frame read 0.02 px/frame of a true
+    0.05 against the median). The mean smears it over the sweep, which pulls far less. Shifts are measured by
+    plain cross-correlation (normalization=None: "phase" whitens the spectrum, which lifts the pixel noise of
+    sparse blobs) under a Hann window, at the lags in LAGS from starts spread over all movies, `pixel_budget`
+    pixels of frame pairs in all. A uniform drift v shifts the content by k v at lag k, whose diffusive
     scatter grows as k, so v = sum(shifts) / sum(k); pairs off by more than 5 robust standard deviations are
     dropped (`_inliers`). The standard error comes from the scatter of shift / k plus the content's centroid
     random walk over the movies, step_std^2 / frames, since pairs that overlap in time share their steps.
 
-    Limits: the window biases fast drifts low (64 x 96 px test movies: exact within the error up to
-    0.5 px/frame, 0.53 at 0.8). Content that dwells on a pixel more than half the time (dense, or confined in
-    place) enters the median and pins the shift towards zero too: two bead-spring beads sweeping 10 px of a
-    20 x 40 px frame read 0.024 px/frame of a true 0.05 (0.039 without the subtraction)."""
+    The window (which weighs content by where it is) and what is left of the content in the mean make the
+    shifts see less than the whole drift, the more so the faster it is. So the frames are registered by the estimate and
+    the residual drift measured again on the same frames, the estimate corrected by the secant method, until
+    the residual is within its error (at most MAX_ROUNDS measurements; one where nothing drifts). The
+    background returned is the one the content leaves at the measured velocity (`_separate`): what
+    registration must keep in place."""
     n_movies, n_frames = movie.n_movies, movie.n_frames
     h, w = movie.frame_shape
     lags = [k for k in LAGS if k < n_frames] or [1]
-    per_lag = max(2, min(pixel_budget // (2 * h * w), max_pairs) // (len(lags) * n_movies))
-    background = static_background(movie)
-    # Correlation is circular: particles entering and leaving at the edges would pull the peak towards zero
-    # (by 15-20% on the test movies); a Hann window fades the edges out.
-    taper = window("hann", (h, w)).astype(np.float32)
-    shifts, lag_of = [], []
-    for m in range(n_movies):
-        starts = np.concatenate([_spread(n_frames - k, per_lag) for k in lags])
-        ks = np.concatenate([np.full(len(_spread(n_frames - k, per_lag)), k) for k in lags])
-        for a in range(0, len(starts), 32):       # bounded memory on large frames
-            s, k = starts[a:a + 32], ks[a:a + 32]
-            first = standardize(read_flat(movie.frames, m * n_frames + s))
-            later = standardize(read_flat(movie.frames, m * n_frames + s + k))
-            if subtract_background:
-                first, later = first - background[m], later - background[m]
-            first, later = first * taper, later * taper
-            for f, g in zip(first, later):
-                with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
-                    warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
-                    # the shift that moves `f` onto `g`: the content's displacement from the earlier frame
-                    shifts.append(phase_cross_correlation(g, f, upsample_factor=upsample_factor,
-                                                          normalization=normalization)[0])
-            lag_of.extend(k)
-    shifts, lag = np.array(shifts), np.array(lag_of, dtype=float)
+    per_lag = n_movies * max(2, min(pixel_budget // (2 * h * w), max_pairs) // (len(lags) * n_movies))
+    # Starts spread over all movies together, so that many short movies are not all measured at the same times.
+    starts = [(s // (n_frames - k)) * n_frames + s % (n_frames - k)
+              for k in lags for s in [_spread(n_movies * (n_frames - k), per_lag)]]
+    lag = np.concatenate([np.full(len(s), k) for s, k in zip(starts, lags)])
+    flat, back = np.unique(np.concatenate([np.concatenate(starts), np.concatenate(starts) + lag]),
+                           return_inverse=True)
+    measure = _Residual(standardize(read_flat(movie.frames, flat)), flat // n_frames,
+                        flat % n_frames - (n_frames - 1) / 2, back[:len(lag)], back[len(lag):],
+                        window("hann", (h, w)).astype(np.float32), upsample_factor, normalization)
+    seen = [_samples(movie, m, _background_samples(movie, pixel_budget), standardized=True) for m in range(n_movies)]
+    mean = np.stack([f.mean(axis=0) for f, _ in seen]) if subtract_background else np.zeros((n_movies, h, w))
+    # The residual r(u) after registering by a trial velocity u is measured on the same frames every time, so
+    # its noise is common to all trials, and the slope dr/du (the fraction of a correction the shifts show)
+    # is measured wherever u moved by more than the error.
+    v, gain, last = np.zeros(2), np.ones(2), None
+    for round_ in range(MAX_ROUNDS):
+        r, stderr, step, n = _fit(measure(v, mean), lag.astype(float), n_movies, n_frames)
+        if last is not None:
+            moved = v - last[0]
+            gain = np.where(np.abs(moved) > stderr, np.clip((last[1] - r) / np.where(moved, moved, 1), 0.1, 1), gain)
+        if np.all(np.abs(r) <= stderr) or round_ == MAX_ROUNDS - 1:
+            break
+        last, v = (v, r), v + r / gain
+    v = v + r / gain
+    return Drift(velocity=v, stderr=stderr / gain, step_std=step / gain, pairs=n, dt=movie.dt,
+                 pixel_size=movie.pixel_size, background=np.stack([_separate(f, t, v, n_frames) for f, t in seen]),
+                 n_frames=n_frames)
+
+
+@dataclass(frozen=True)
+class _Residual:
+    """Shifts of frame pairs after the content (frame minus background) is moved back by a trial velocity."""
+
+    frames: np.ndarray          # (n, H, W) standardized frames
+    movie: np.ndarray           # (n,) movie of each
+    time: np.ndarray            # (n,) its time from the movie's middle frame
+    first: np.ndarray           # (pairs,) index into frames of the earlier frame of each pair
+    later: np.ndarray           # (pairs,) and of the later
+    taper: np.ndarray           # (H, W) window
+    upsample_factor: int
+    normalization: str | None
+
+    def __call__(self, velocity: np.ndarray, background: np.ndarray) -> np.ndarray:
+        content = self.frames - background[self.movie]
+        if np.any(velocity):
+            content = np.stack([spline_shift(c, -t * velocity, order=1, mode="nearest")
+                                for c, t in zip(content, self.time)])
+        # Correlation is circular: particles entering and leaving at the edges would pull the peak towards zero
+        # (by 15-20% on the test movies); a Hann window fades the edges out.
+        spectra = fft2(content * self.taper)
+        with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
+            warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
+            # the shift that moves the earlier frame onto the later: the content's displacement between them
+            return np.array([phase_cross_correlation(spectra[j], spectra[i], upsample_factor=self.upsample_factor,
+                                                     space="fourier", normalization=self.normalization)[0]
+                             for i, j in zip(self.first, self.later)])
+
+
+def _fit(shifts: np.ndarray, lag: np.ndarray, n_movies: int, n_frames: int):
+    """Velocity, its standard error, the lag-1 step scatter and the pairs kept, from shifts at their lags."""
     keep = _inliers(shifts, lag)
     shifts, lag = shifts[keep], lag[keep]
     v = shifts.sum(axis=0) / lag.sum()
@@ -185,8 +274,7 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
     step = np.sqrt(((shifts[one] - lag.min() * v) ** 2).mean(axis=0) / lag.min())
     # The content's own random walk over the whole movie is an uncertainty no choice of pairs removes.
     var = var + step**2 / (n_movies * (n_frames - 1))
-    return Drift(velocity=v, stderr=np.sqrt(var), step_std=step, pairs=n, dt=movie.dt,
-                 pixel_size=movie.pixel_size, background=background, n_frames=n_frames)
+    return v, np.sqrt(var), step, n
 
 
 def _inliers(shifts: np.ndarray, lag: np.ndarray) -> np.ndarray:
@@ -297,8 +385,9 @@ def remove_time_arrows(movie: Movie, register: bool = False, bleach_correct: boo
 
     bleach_correct: every frame standardized (`standardize`): exact for offset + gain(t) * content, and the same
     map for every frame, so no arrow is added; the frame's mean and contrast are no longer data.
-    register: the moving content (frame minus the static background) is shifted back by the measured uniform
-    drift onto its position at the movie's middle frame (cubic spline), and the background added back
+    register: the moving content (frame minus the static background the content leaves at the measured
+    velocity, `static_background`) is shifted back by the measured uniform drift onto its position at the
+    movie's middle frame (cubic spline), and the background added back
     unshifted, since shifting whole frames would set the static background moving and make a new arrow. A
     margin of ceil(largest displacement) pixels is cropped on each side along each axis, so no pixel filled in
     from outside the frame, whose edge would move, is kept."""
@@ -316,7 +405,9 @@ def remove_time_arrows(movie: Movie, register: bool = False, bleach_correct: boo
                              f"px left and right (the content drifts {drift.speed:.3g} px/frame over {n_frames} "
                              f"frames), which leaves nothing of the {height}x{width} frame; use --split-into or "
                              "--time-range for shorter movies")
-        background = drift.background if bleach_correct else static_background(movie, standardized=False)
+        background = (drift.background if bleach_correct
+                      else static_background(movie, _background_samples(movie), standardized=False,
+                                             velocity=drift.velocity))
         record = {"drift_px_per_frame": drift.velocity.tolist(), "drift_stderr_px_per_frame": drift.stderr.tolist(),
                   "register_margin_px": margin.tolist()}
     if bleach_correct:

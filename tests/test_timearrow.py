@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import fourier_shift, gaussian_filter
 
+from cneep_engine import BeadRenderer, BeadSpringChain
 from cneep_engine.cli import main
 from cneep_engine.errors import CneepError
 from cneep_engine.io import Preprocess, load_movie, preprocess, save_movie
@@ -46,6 +47,40 @@ def test_drift_of_the_moving_content_is_measured_through_static_dirt(drift):
     # Without the background subtraction the dirt, which does not move, pins the correlation towards zero.
     whole = measure_drift(movie, subtract_background=False)
     assert whole.velocity[1] < drift[1] - 2 * d.stderr[1]
+
+
+def bead_movies(drift: float, movies: int = 20, frames: int = 200, bleach: float = 0.0) -> Movie:
+    """Two beads of a bead-spring chain, confined near their rest positions in a 20 x 40 px field, the content
+    drifting `drift` px/frame along x (20 movies of 200 frames: a 10 px sweep at 0.05)."""
+    chain, renderer = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01), BeadRenderer()
+    t = np.arange(frames)
+    positions = chain.sample(movies, frames, seed=0) + (drift * (t - (frames - 1) / 2))[None, :, None]
+    video = renderer.expected_counts(positions) * np.exp(np.log1p(-bleach) * t / (frames - 1))[None, :, None, None]
+    video += np.random.default_rng(1).normal(0, 2.0, video.shape)
+    return Movie(frames=video.astype(np.float32), dt=0.01)
+
+
+def test_drift_of_confined_content_is_measured_whole():
+    # The beads dwell on their pixels: a temporal median keeps them and read 0.02 of 0.05 px/frame here.
+    drifting = measure_drift(bead_movies(0.05, bleach=0.3))
+    assert drifting.stderr[1] < 0.01 and abs(drifting.velocity[1] - 0.05) < 2 * drifting.stderr[1]
+    assert abs(drifting.velocity[0]) < 3 * drifting.stderr[0] and drifting.significant
+    still = measure_drift(bead_movies(0.0))
+    assert np.all(np.abs(still.velocity) < 3 * still.stderr) and not still.significant
+
+
+def test_registration_of_confined_content_leaves_no_drift_and_the_clean_movie():
+    clean, drifting = bead_movies(0.0, movies=10), bead_movies(0.05, movies=10)
+    registered = preprocess(drifting, Preprocess(register=True))
+    after = measure_drift(registered)
+    assert np.all(np.abs(after.velocity) < 3 * after.stderr)
+    # The registered frames show the clean movie, cropped by the margin the content swept.
+    my, mx = registered.provenance["preprocess"]["register_margin_px"]
+    h, w = clean.frame_shape
+    cropped = np.asarray(clean.frames)[:, :, my:h - my, mx:w - mx]
+    unregistered = np.asarray(drifting.frames)[:, :, my:h - my, mx:w - mx]
+    miss = np.sqrt(np.mean((np.asarray(registered.frames[:]) - cropped) ** 2))
+    assert miss < 0.5 * np.sqrt(np.mean((unregistered - cropped) ** 2))
 
 
 def test_bleaching_rate_and_total_change_are_recovered():
