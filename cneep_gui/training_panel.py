@@ -14,6 +14,7 @@ from cneep_engine.device import available_devices, cpu_threads
 from cneep_engine.params import specs
 from cneep_engine.registry import ESTIMATORS
 
+from .param_form import editor
 from .plan_view import PlanView
 
 # The app's rows: the declared settings marked for it, in declaration order (cneep_engine/params.py).
@@ -33,14 +34,8 @@ class TrainingPanel(QWidget):
         form.addRow("Model", self.model)
         self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
         for p in _FIELDS:
-            box = QSpinBox() if p.kind is int else QDoubleSpinBox(decimals=p.spec.decimals)
-            box.setRange(p.spec.low, p.spec.high if p.spec.high is not None else 99 if p.kind is int else 1e9)
-            box.setToolTip(p.spec.help[0].upper() + p.spec.help[1:] + (f" ({p.spec.unit})" if p.spec.unit else ""))
-            if p.kind is float:
-                box.setSingleStep(p.spec.step)
-            box.setValue(p.default)
+            box = self.boxes[p.name] = editor(p)
             form.addRow(p.label, box)
-            self.boxes[p.name] = box
         self.form = form
         self.model.currentTextChanged.connect(self._show_model_fields)
         self._show_model_fields(self.model.currentText())

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt6.QtWidgets import (QComboBox, QDialog, QFormLayout, QLabel, QStackedWidget,
-                             QVBoxLayout, QWidget)
+from PyQt6.QtWidgets import QComboBox, QDialog, QFormLayout, QLabel, QStackedWidget, QVBoxLayout
 
 from cneep_engine import (BeadSpringChain, FlashingRatchet, Trajectories, simulate_bead_spring_trajectories,
                           simulate_ratchet)
 
-from .synth_dialog import ChainFields, generate_buttons, spin_box
+from .param_form import ParamForm
+from .synth_dialog import generate_buttons, spin_box
 
 SYSTEMS = ("Bead-spring chain: bead coordinates", "Flashing ratchet: all six states",
            "Flashing ratchet: position only (potential hidden)")
@@ -51,25 +51,15 @@ class TrajectoryRequest:
 class TrajectoryDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent, windowTitle="Generate synthetic trajectories")
-        r = FlashingRatchet()
         self.system = QComboBox(toolTip="Which system to simulate; each has an exactly known EP")
         self.system.addItems(SYSTEMS)
-        self.chain = ChainFields(128, "Beads on the chain; each bead's displacement is one coordinate")
-        self.potential = spin_box(-100, 100, r.potential, "Height V of the sawtooth potential, in k_B T", 3)
-        self.rate = spin_box(1e-4, 1e4, r.rate, "Rate r at which the potential switches on and off", 4)
+        self.chain, self.ratchet = ParamForm(BeadSpringChain), ParamForm(FlashingRatchet)
         self.trajectories = spin_box(1, 10_000, 5, "Independent trajectories (3 or more lets whole ones be held out)")
         self.frames = spin_box(2, 100_000_000, 10_000, "Frames (steps) per trajectory")
         self.seed = spin_box(0, 2**31 - 1, 0, "Random seed")
-        chain_form, ratchet_form = QFormLayout(), QFormLayout()
-        for label, w in self.chain.rows:
-            chain_form.addRow(label, w)
-        for label, w in (("Potential V", self.potential), ("Switching rate r", self.rate)):
-            ratchet_form.addRow(label, w)
         self.pages = QStackedWidget()
-        for form in (chain_form, ratchet_form):
-            page = QWidget()
-            page.setLayout(form)
-            self.pages.addWidget(page)
+        for form in (self.chain, self.ratchet):
+            self.pages.addWidget(form)
         common = QFormLayout()
         common.addRow("System", self.system)
         common.addRow(self.pages)
@@ -83,16 +73,14 @@ class TrajectoryDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.buttons)
         self.system.currentIndexChanged.connect(self._update)
-        for w in (*(box for _, box in self.chain.rows), self.potential, self.rate):
-            w.valueChanged.connect(self._update)
+        for form in (self.chain, self.ratchet):
+            form.changed.connect(self._update)
         self._update()
 
     def request(self) -> TrajectoryRequest:
         """The parameters as engine objects; the spin boxes' ranges admit only valid ones."""
-        chain = self.chain.chain()
-        ratchet = FlashingRatchet(potential=self.potential.value(), rate=self.rate.value())
-        return TrajectoryRequest(self.system.currentIndex(), chain, ratchet, self.trajectories.value(),
-                                 self.frames.value(), self.seed.value())
+        return TrajectoryRequest(self.system.currentIndex(), self.chain.build(), self.ratchet.build(),
+                                 self.trajectories.value(), self.frames.value(), self.seed.value())
 
     def _update(self, *_) -> None:
         self.pages.setCurrentIndex(0 if self.system.currentIndex() == CHAIN else 1)

@@ -84,7 +84,7 @@ def test_empty_states_before_an_input_and_before_a_run(studio, tiny_movie):
 def test_generator_and_opacity_show_their_units(studio, qtbot):
     dialog = SynthDialog(studio)
     qtbot.addWidget(dialog)
-    assert dialog.chain.dt.suffix() == " s"
+    assert dialog.chain["dt"].suffix() == " s"
     studio.movie_panel.opacity.setValue(35)
     assert studio.movie_panel.opacity_value.text() == "35 %"
 

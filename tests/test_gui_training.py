@@ -88,12 +88,12 @@ def test_a_bug_in_the_engine_shows_its_message_and_logs_the_traceback(studio, qt
 
 def test_the_generator_refuses_impossible_parameters(studio):
     dialog = studio.generate_dialog()
-    dialog.cell.setValue(4)
-    dialog.binning.setValue(8)
+    dialog.camera["cell"].setValue(4)
+    dialog.camera["binning"].setValue(8)
     dialog.update_preview()
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert "binning" in dialog.message.text()
-    dialog.binning.setValue(2)
+    dialog.camera["binning"].setValue(2)
     dialog.update_preview()
     assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert dialog.preview_image.image.shape == (2, 4)

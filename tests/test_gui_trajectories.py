@@ -97,7 +97,7 @@ def test_generate_partially_observed_ratchet_trajectories(studio, qtbot):
     from cneep_gui.trajectory_dialog import PARTIAL
     dialog = studio.generate_trajectories_dialog()
     dialog.system.setCurrentIndex(PARTIAL)
-    dialog.potential.setValue(2.0)
+    dialog.ratchet["potential"].setValue(2.0)
     dialog.trajectories.setValue(3)
     dialog.frames.setValue(500)
     assert dialog.pages.currentIndex() == 1

@@ -101,3 +101,24 @@ def test_the_apps_training_form_is_built_from_the_same_declarations(qtbot):
             assert box.maximum() == pytest.approx(p.spec.high)
     panel.boxes["iterations"].setValue(123)
     assert panel.config().iterations == 123
+
+
+def test_the_generators_forms_are_built_from_the_systems_declarations(qtbot):
+    from cneep_gui.synth_dialog import SynthDialog
+    from cneep_gui.trajectory_dialog import TrajectoryDialog
+    movie, tracks = SynthDialog(), TrajectoryDialog()
+    qtbot.addWidget(movie)
+    qtbot.addWidget(tracks)
+    for form, cls in ((movie.chain, BeadSpringChain), (movie.camera, BeadRenderer), (tracks.ratchet, FlashingRatchet)):
+        assert set(form.widgets) == {p.name for p in specs(cls)}
+        assert form.build() == cls()                               # the declared defaults
+    dt = next(p for p in specs(BeadSpringChain) if p.name == "dt")
+    box = movie.chain["dt"]
+    assert box.suffix() == " s" and dt.spec.help[1:] in box.toolTip() and box.minimum() == pytest.approx(1e-5)
+    movie.camera["poisson"].setChecked(True)
+    movie.camera["dtype"].setCurrentText("uint16")
+    movie.chain["th"].setValue(4.0)
+    request = movie.request()
+    assert request.renderer.poisson and request.renderer.dtype == "uint16" and request.chain.th == 4.0
+    tracks.ratchet["rate"].setValue(0.5)
+    assert tracks.request().ratchet == FlashingRatchet(rate=0.5)

@@ -35,7 +35,7 @@ class FlashingRatchet:
     """A particle on 3 sites of a sawtooth potential that is switched on and off at random."""
 
     potential: float = param(2.0, "V, height of the sawtooth steps", unit="k_B T", low=-1e3, high=1e3)
-    rate: float = param(1.0, "r, switching rate of the potential", unit="per unit time", above=0,
+    rate: float = param(1.0, "r, switching rate of the potential, per unit time", above=0,
                          label="Switching rate")
 
     def __post_init__(self):

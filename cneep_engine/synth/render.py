@@ -24,7 +24,7 @@ class BeadRenderer:
 
     cell: int = param(20, "pixels per bead cell: frames are cell x (beads * cell) before binning", low=1,
                       high=512, unit="px")
-    pixel_size: float = param(1.0, "length per pixel", unit="µm", above=0, label="Pixel size")
+    pixel_size: float = param(1.0, "length per pixel", unit="µm", above=0, label="Pixel size", decimals=4)
     psf_sigma: float = param(3.0, "width of the Gaussian point-spread function", unit="px", above=0,
                              label="PSF width")
     background: float = param(0.0, "background level", unit="counts", low=0.0)
