@@ -247,13 +247,15 @@ class _Residual:
     normalization: str | None
 
     def __call__(self, velocity: np.ndarray, background: np.ndarray) -> np.ndarray:
-        content = self.frames - background[self.movie]
-        if np.any(velocity):
-            content = np.stack([spline_shift(c, -t * velocity, order=1, mode="nearest")
-                                for c, t in zip(content, self.time)])
-        # Correlation is circular: particles entering and leaving at the edges would pull the peak towards zero
-        # (by 15-20% on the test movies); a Hann window fades the edges out.
-        spectra = fft2(content * self.taper)
+        # Frame by frame, into one array: the spectra are the only copy of the frames kept (8 bytes a pixel).
+        spectra = np.empty(self.frames.shape, np.complex64)
+        for k, (frame, m, t) in enumerate(zip(self.frames, self.movie, self.time)):
+            content = frame - background[m]
+            if np.any(velocity):
+                content = spline_shift(content, -t * velocity, order=1, mode="nearest")
+            # Correlation is circular: particles entering and leaving at the edges would pull the peak towards
+            # zero (by 15-20% on the test movies); a Hann window fades the edges out.
+            spectra[k] = fft2(content * self.taper)
         with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
             warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
             # the shift that moves the earlier frame onto the later: the content's displacement between them
