@@ -16,9 +16,10 @@ _LARGEST = {int: 2**31 - 1, float: 1e9}   # spin boxes need an upper end where t
 
 
 def tooltip(p: Param) -> str:
+    """The declared help, with the unit and the command line's name of the same setting."""
     s = p.spec
     unit = f" ({s.unit})" if s.unit else ""
-    return s.help[0].upper() + s.help[1:] + unit
+    return f"{s.help[0].upper()}{s.help[1:]}{unit}. Command line: {p.option}"
 
 
 def editor(p: Param) -> QWidget:

@@ -96,7 +96,7 @@ def test_the_apps_training_form_is_built_from_the_same_declarations(qtbot):
     for p in shown:
         box = panel.boxes[p.name]
         assert box.value() == pytest.approx(p.default) and box.minimum() == pytest.approx(p.spec.low)
-        assert p.spec.help.split(";")[0][1:] in box.toolTip()
+        assert p.spec.help.split(";")[0][1:] in box.toolTip() and box.toolTip().endswith(f"Command line: {p.option}")
         if p.spec.high is not None:
             assert box.maximum() == pytest.approx(p.spec.high)
     panel.boxes["iterations"].setValue(123)
