@@ -11,6 +11,7 @@ from pathlib import Path
 from . import allocator, bench
 from .errors import CneepError
 from .io import input_formats
+from .io.preprocess import Preprocess
 from .params import add_options, from_options
 from .estimators import ClosedFormConfig
 from .registry import ESTIMATORS, estimators_for
@@ -66,14 +67,7 @@ def _add_train(sub) -> None:
     _add_input_options(p)
     p.add_argument("--crop", metavar="Y0:Y1,X0:X1", help="region of interest in pixels, ends exclusive")
     p.add_argument("--time-range", metavar="T0:T1", help="frames T0 to T1 (exclusive); T1 may be left out")
-    p.add_argument("--frame-step", type=int, default=1, help="keep every k-th frame (dt becomes k * dt)")
-    p.add_argument("--bin", type=int, default=1, help="average b x b pixel blocks (pixel size becomes b times)")
-    p.add_argument("--normalize", action="store_true", help="scale each movie to zero mean, unit variance")
-    p.add_argument("--split-into", type=int, default=1, metavar="N", help="cut each movie into N consecutive movies")
-    p.add_argument("--register", action="store_true", help="shift the moving content back by its measured uniform "
-                   "drift (the static background stays), cropping the margin it sweeps; see cneep info")
-    p.add_argument("--bleach-correct", action="store_true", help="standardize every frame, removing a trend of the "
-                   "intensity (bleaching) that a network would read as a time arrow")
+    add_options(p, Preprocess)   # crop and time range above: text to parse
     _add_trajectory_options(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 

@@ -12,13 +12,15 @@ import html
 import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import QRectF, QTimer, pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PyQt6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
 
 from cneep_engine import CneepError, Movie
 from cneep_engine.io import Preprocess, prepare
+from cneep_engine.params import specs
 
 from . import settings
 from .movie_view import MovieView
+from .param_form import editor
 from .plan_view import WARNING_COLOUR
 from .worker import Job
 
@@ -44,18 +46,16 @@ class PreprocessPanel(QWidget):
         self.region = QLabel()
         self.full_frame = QPushButton("Full frame", toolTip="Train on the whole frame")
         self.full_frame.clicked.connect(lambda: self.set_crop(None))
-        self.bin = QSpinBox(minimum=1, maximum=64, toolTip="Average b × b pixel blocks: 4 times fewer pixels per "
-                            "2x, so 4 times less memory and time. The pixel size becomes b times")
+        # The settings the command line has too, as it declares them (cneep_engine/io/preprocess.py).
+        declared = {p.name: p for p in specs(Preprocess)}
+        self.bin, self.step = editor(declared["bin"]), editor(declared["frame_step"])
+        self.normalize, self.register, self.bleach_correct = (
+            editor(declared[name]) for name in ("normalize", "register", "bleach_correct"))
+        for name in ("normalize", "register", "bleach_correct"):
+            getattr(self, name).setText(declared[name].label)
         self.first = QSpinBox(minimum=0, toolTip="First frame kept (of the file's frames)")
         self.end = QSpinBox(minimum=0, specialValueText="end",
                             toolTip="Frame after the last one kept (end: to the last frame)")
-        self.step = QSpinBox(minimum=1, maximum=10_000, toolTip="Keep every k-th frame: the frame interval becomes "
-                             "k times. Ground truth is dropped (the exact EP of k-frame steps is not known)")
-        self.normalize = QCheckBox("Normalise", toolTip="Each movie to zero mean and unit standard deviation")
-        self.register = QCheckBox("Register (remove drift)", toolTip="Shift the moving content back by its measured "
-                                  "uniform drift (the static background stays); the margin it sweeps is cropped")
-        self.bleach_correct = QCheckBox("Bleach-correct", toolTip="Standardise every frame, removing an intensity "
-                                        "trend (bleaching) that the network would read as a time arrow")
         self.preview = pg.GraphicsLayoutWidget()
         self.preview.setFixedHeight(150)
         self.preview.setToolTip("The frame the network will see")

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import GroundTruth, Movie
+from ..params import check, param
 from ..timearrow import remove_time_arrows
 from .lazy import LazyFrames, read_flat
 
@@ -26,16 +27,20 @@ log = logging.getLogger(__name__)
 class Preprocess:
     crop: tuple[int, int, int, int] | None = None       # (y0, y1, x0, x1) pixels, ends exclusive
     time_range: tuple[int, int | None] | None = None    # (first, end) frame, end exclusive; None: to the end
-    frame_step: int = 1                                  # keep every k-th frame; dt becomes k * dt
-    bin: int = 1                                         # average b x b pixel blocks; pixel size becomes b times
-    normalize: bool = False                              # each movie to zero mean, unit standard deviation
-    split_into: int = 1                                  # cut each movie into this many consecutive movies
-    register: bool = False          # shift the moving content back by its measured uniform drift (timearrow.py)
-    bleach_correct: bool = False    # standardize every frame, removing an intensity trend (timearrow.py)
+    frame_step: int = param(1, "keep every k-th frame: the frame interval becomes k times (ground truth is dropped: "
+                            "the exact EP of k-frame steps is not known)", low=1, high=10_000)
+    bin: int = param(1, "average b x b pixel blocks: each doubling leaves 4 times fewer pixels, memory and time; "
+                     "the pixel size becomes b times", low=1, high=64, label="Binning")
+    normalize: bool = param(False, "scale each movie to zero mean and unit standard deviation", label="Normalise")
+    split_into: int = param(1, "cut each movie into N consecutive movies", low=1, app=False)
+    register: bool = param(False, "shift the moving content back by its measured uniform drift (the static "
+                           "background stays), cropping the margin it sweeps; see cneep info",
+                           label="Register (remove drift)")
+    bleach_correct: bool = param(False, "standardize every frame, removing a trend of the intensity (bleaching) "
+                                 "that a network would read as a time arrow", label="Bleach-correct")
 
     def __post_init__(self):
-        if self.frame_step < 1 or self.bin < 1 or self.split_into < 1:
-            raise CneepError("frame step, binning and split must be at least 1")
+        check(self)
 
     @property
     def is_identity(self) -> bool:
