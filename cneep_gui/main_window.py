@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
         if movie:
             self._show_pixel_size()
         self.training_plots.reset(data.truth)
-        self.training_panel.set_models(estimators_for("movie" if movie else data.kind, app=True))
+        self.training_panel.set_models(estimators_for("movie" if movie else data.kind))
         self._update_actions()
         self._replan()
 
@@ -471,7 +471,7 @@ class MainWindow(QMainWindow):
         if self.data is None or self.job is not None:
             return
         with self._reporting():
-            config = self.training_panel.config()
+            config, closed_form = self.training_panel.config(), self.training_panel.closed_form()
             settings.save_train_config(config)
             movie = isinstance(self.data, Movie)
             if movie and self.preprocess_panel.error:
@@ -495,7 +495,8 @@ class MainWindow(QMainWindow):
             def job(emit, cancel):
                 set_cpu_threads(threads)
                 trained = data if ready is not None else prepare(source, options)
-                return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks), trained
+                return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks,
+                             closed_form=closed_form), trained
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}")
             self.job.progress.connect(self._training_progress)
@@ -512,7 +513,7 @@ class MainWindow(QMainWindow):
         run, data = result
         self.set_run(run, data if isinstance(data, Movie) else None)
         s = run.summary
-        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s['stopped']}, {s['wall_s']:.0f} s)")
+        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s.get('stopped', 'training-free')}, {s['wall_s']:.0f} s)")
 
     # --- saving and exporting -------------------------------------------------------------------
     def _ask_save(self, title: str, filter_: str, suffix: str, what: str = "") -> Path | None:
