@@ -24,6 +24,7 @@ from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Traject
                           simulate_bead_spring, train)
 from cneep_engine import export
 from cneep_engine.device import set_cpu_threads
+from cneep_engine.estimators import METHODS
 from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.registry import estimators_for
@@ -488,7 +489,8 @@ class MainWindow(QMainWindow):
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            log.info(f"checkpoints and log go to {run_dir} (runs folder: File > Preferences)")
+            what = "the results go" if config.model in METHODS else "checkpoints and log go"
+            log.info(f"{what} to {run_dir} (runs folder: File > Preferences)")
 
             checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them
 
