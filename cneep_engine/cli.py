@@ -387,21 +387,22 @@ def _simulate_ratchet(args) -> None:
 
 
 def _estimate(args) -> None:
-    """--method tur or sfi: a closed-form estimate on the held-out part, written as the run's summary.json."""
+    """--method tur or sfi: a closed-form estimate on the held-out part, written as a run folder."""
     from .estimators.report import run_estimator
+    from .verdict import describe
     data = _load(args, method=args.method)
-    s = run_estimator(data, args.method, args.output, val_fraction=args.val_fraction,
-                      test_fraction=args.test_fraction, seed=args.seed,
-                      n_boot=args.bootstrap,
-                      diffusion=None if args.diffusion == "increments" or args.method != "sfi" else args.diffusion)
+    config = from_options(TrainConfig, args, model=args.method)
+    s = run_estimator(data, config, from_options(ClosedFormConfig, args), run_dir=args.output).summary
     debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
     bound = " (a lower bound)" if s["lower_bound"] else ""
-    print(f"{args.method}: EP rate {s['ep_rate']:.4g} ± {s['ep_rate_err']:.2g} k_B/s{bound}{debiased}; on "
-          f"{s['test_transitions']} held-out transitions in {s['blocks']} blocks, {s['wall_s']:.2g} s")
+    print(f"{args.method}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
+          f"{s['wall_s']:.2g} s")
     if "truth" in s:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
-              f"({t['rel_err_2pt']:+.2%})")
+              f"({t['rel_err_2pt']:+.2%}), R^2 {t['r2']:.4f} per transition")
+    for warning in s["warnings"]:
+        print(f"warning: {warning}")
     print(f"results in {args.output}")
 
 

@@ -21,8 +21,6 @@ class Estimator:
     accepts: tuple[str, ...]      # "movie", "coordinates", "states"
     requires: tuple[str, ...] = ()   # what it needs beyond the data, e.g. a known drift
     config: type = TrainConfig
-    # The app shows runs with a dS per window (and maps); the closed forms write a summary only, for now.
-    in_app: bool = True
 
     def params(self) -> list[Param]:
         own = [p for p in specs(self.config) if not p.spec.only or self.name in p.spec.only]
@@ -49,10 +47,9 @@ ESTIMATORS = {e.name: e for e in (
     Estimator("rneep", "a recurrent network (GRU) over the frames of a window, for hidden degrees of freedom "
               "(Kim et al. 2020)", ("coordinates", "states")),
     Estimator("tur", "training-free lower bound from the short-time thermodynamic uncertainty relation with the "
-              "best linear combination of currents", ("coordinates",), config=ClosedFormConfig, in_app=False),
+              "best linear combination of currents", ("coordinates",), config=ClosedFormConfig),
     Estimator("sfi", "training-free projected EP of a velocity field linear in the coordinates (stochastic force "
-              "inference), with its finite-data bias removed", ("coordinates",), config=ClosedFormConfig,
-              in_app=False),
+              "inference), with its finite-data bias removed", ("coordinates",), config=ClosedFormConfig),
 )}
 
 SYSTEMS = {s.name: s for s in (
@@ -63,10 +60,9 @@ SYSTEMS = {s.name: s for s in (
 )}
 
 
-def estimators_for(kind: str, app: bool = False) -> list[str]:
-    """The estimators that read data of this kind ("movie", "coordinates" or "states"); `app`: those the app
-    can run."""
-    return [e.name for e in ESTIMATORS.values() if kind in e.accepts and (e.in_app or not app)]
+def estimators_for(kind: str) -> list[str]:
+    """The estimators that read data of this kind ("movie", "coordinates" or "states")."""
+    return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
 
 
 def listing() -> dict:

@@ -20,6 +20,7 @@ import torch
 
 from . import distributed
 from .errors import Cancelled, CneepError
+from .estimators import ClosedFormConfig
 from .io.atomic import atomic_path, write_json
 from .maps import time_average, upsample
 from .metrics import compare
@@ -28,12 +29,13 @@ from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
 from .progress import PhaseReporter
+from .registry import SPLIT
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
-from .training import (BROKEN, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint, read_log,
-                       save_checkpoint, write_log)
+from .training import (BROKEN, CLOSED_FORMS, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
+                       read_log, save_checkpoint, write_log)
 from .verdict import verdict
 from .windows import PARTS, window_starts
 
@@ -48,7 +50,9 @@ class Run:
 
     Windows tile each movie (or trajectory) with stride seq_len - 1; with seq_len = 2 a window is one
     transition. Trajectories have no dissipation maps (maps is None); frame_shape is then the shape of one
-    frame of the trajectory: (coordinates,), or () for discrete states."""
+    frame of the trajectory: (coordinates,), or () for discrete states. A training-free run (config.model tur or
+    sfi, its settings in closed_form) has no models and no training history; of its config only the split and
+    seed apply."""
 
     config: TrainConfig
     dt: float
@@ -64,6 +68,7 @@ class Run:
     models: list[torch.nn.Module] = field(default_factory=list)
     history: list[Progress] = field(default_factory=list)
     input: dict = field(default_factory=dict)   # the movie's provenance: source file, reader, preprocessing
+    closed_form: ClosedFormConfig | None = None
 
     @property
     def window_time(self) -> float:
@@ -96,7 +101,7 @@ class Run:
         refuse_inputs(run_dir, [self.summary["input"]] if self.summary.get("input") else [])
         with locked(run_dir):
             (run_dir / SUMMARY_FILE).unlink(missing_ok=True)
-            ours = {f"model_seed{seed['seed']}.pt" for seed in self.summary["seeds"]}
+            ours = {f"model_seed{seed['seed']}.pt" for seed in self.summary.get("seeds", [])}
             for old in run_dir.glob(CHECKPOINTS):      # an earlier run's other seeds
                 if old.name not in ours:
                     old.unlink()
@@ -115,9 +120,16 @@ class Run:
             self.write_trace(run_dir / "ep_trace.csv")
             if self.history:
                 write_log(run_dir / "train_log.csv", self.history)
-            for seed, model in zip(self.summary["seeds"], self.models):
+            else:   # nor an earlier run's log beside a training-free run
+                (run_dir / "train_log.csv").unlink(missing_ok=True)
+            for seed, model in zip(self.summary.get("seeds", []), self.models):
                 save_checkpoint(model, run_dir / f"model_seed{seed['seed']}.pt", **seed)
-            write_json(run_dir / "config.json", {"train": asdict(self.config), "dt": self.dt,
+            if self.closed_form is None:
+                settings = {"train": asdict(self.config)}
+            else:
+                settings = {"train": {k: getattr(self.config, k) for k in ("model", "seq_len", *SPLIT)},
+                            "closed_form": asdict(self.closed_form)}
+            write_json(run_dir / "config.json", {**settings, "dt": self.dt,
                                                  "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),
                                                  "models": [m.describe() for m in self.models],
                                                  "input": self.input})
@@ -191,8 +203,9 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
 
 def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
           cancel: threading.Event | None = None, run_dir: str | Path | None = None,
-          checks: dict | None = None) -> Run:
+          checks: dict | None = None, closed_form: ClosedFormConfig = ClosedFormConfig()) -> Run:
     """Train `config.seeds` estimators on `movie` (or trajectories) and evaluate them on the held-out test part.
+    A training-free config.model (tur, sfi) runs `estimators.report.run_estimator` with `closed_form` instead.
 
     With `run_dir`, checkpoints and the training log are written as training goes, so a cancelled or
     crashed run keeps its best models; the full results are written at the end.
@@ -205,6 +218,9 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     t0 = time.perf_counter()
     if run_dir is not None and str(run_dir) == "":
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
+    if config.model in CLOSED_FORMS:
+        from .estimators.report import run_estimator   # it builds on this module
+        return run_estimator(movie, config, closed_form, callback, cancel, run_dir)
     plan = plan_training(movie, config, timed=False)   # the batch lowered to fit memory, if it must be
     trainer = Trainer(movie, plan.config)   # every setting checked and a model built before the folder is touched
     if run_dir is not None and movie.path is not None:
@@ -374,23 +390,8 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
     if checks is not None:
         summary["input_checks"] = {k: v for k, v in checks.items() if k != "warnings"}
     history = [e for r in seed_runs for e in r.history]
-    # On the seed-averaged dS, as ep_rate: error bar, equilibrium test, noise floor, convergence.
-    stats = verdict(ds, movie_idx, frame_idx, test, (config.seq_len - 1) * movie.dt, history)
-    summary["warnings"] += stats.pop("warnings")
-    summary.update(stats)
-    if true_ds is not None:
-        t = movie.truth
-        empirical = rate(float(true_ds[test].mean()))
-        summary["truth"] = {"sigma": t.sigma, "sigma_2pt": t.sigma_2pt, **compare(ds[test], true_ds[test]),
-                            "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
-                            "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
-                            "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
-        if t.observed_window_ep is not None:
-            # Partial observation: the test windows' best reachable EP, and how close each window's estimate is.
-            best = t.best_window_ep(movie.data, starts[test], config.seq_len)
-            best_rate = rate(float(best.mean()))
-            summary["truth"]["observed"] = {"ep_rate": best_rate, "rel_err": _rel_err(summary["ep_rate"], best_rate),
-                                            **compare(ds[test], best)}
+    # On the seed-averaged dS, as ep_rate
+    report_held_out(summary, movie, ds, starts, part, config.seq_len, true_ds, history)
     run = Run(config=config, dt=movie.dt, pixel_size=getattr(movie, "pixel_size", 1.0),
               frame_shape=tuple(trainer.values.shape[2:]), movie=movie_idx, frame=frame_idx, part=part,
               ds=ds, maps=maps,
@@ -399,6 +400,33 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
     if run_dir is not None:
         run.save(run_dir)
     return run
+
+
+def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, starts: np.ndarray, part: np.ndarray,
+                    seq_len: int, true_ds: np.ndarray | None, history: list[Progress] = ()) -> None:
+    """Add to `summary` (which holds `ep_rate`) what every run reports on its held-out test windows, from the dS of
+    each window (`window_starts` order): the verdict (error bar, equilibrium test, noise floor, convergence) and,
+    when `data` has ground truth (`true_ds`), how dS compares with the exact EP."""
+    movie_idx, frame_idx = starts // data.n_frames, starts % data.n_frames
+    test = part == TEST
+    window_time = (seq_len - 1) * data.dt
+    stats = verdict(ds, movie_idx, frame_idx, test, window_time, history)
+    summary["warnings"] += stats.pop("warnings")
+    summary.update(stats)
+    if true_ds is None:
+        return
+    t = data.truth
+    empirical = float(true_ds[test].mean()) / window_time
+    summary["truth"] = {"sigma": t.sigma, "sigma_2pt": t.sigma_2pt, **compare(ds[test], true_ds[test]),
+                        "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
+                        "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
+                        "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
+    if t.observed_window_ep is not None:
+        # Partial observation: the test windows' best reachable EP, and how close each window's estimate is.
+        best = t.best_window_ep(data.data, starts[test], seq_len)
+        best_rate = float(best.mean()) / window_time
+        summary["truth"]["observed"] = {"ep_rate": best_rate, "rel_err": _rel_err(summary["ep_rate"], best_rate),
+                                        **compare(ds[test], best)}
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -419,12 +447,14 @@ def load_run(run_dir: str | Path) -> Run:
             rows = list(csv.DictReader(f))
         has_maps = cfg["train"].get("model", "cneep") == "cneep"   # trajectory runs have none
         maps = _read_maps(run_dir / MAPS_FILE) if has_maps else None
-        config = TrainConfig(**{"average": 0.0, **cfg["train"]})   # runs saved before the weight average had none
+        closed_form = ClosedFormConfig(**cfg["closed_form"]) if "closed_form" in cfg else None
+        # runs trained before the weight average had none
+        config = TrainConfig(**{**({} if closed_form else {"average": 0.0}), **cfg["train"]})
         col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731
         movie, frame, ds = col("movie", np.int64), col("frame", np.int64), col("ds", np.float32)
         part = np.array([_PART_CODE[r["part"]] for r in rows], dtype=np.int8)
         true_ds = col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None
-        seeds = [s["seed"] for s in summary["seeds"]]
+        seeds = [s["seed"] for s in summary.get("seeds", [])]
         dt, pixel_size, frame_shape = cfg["dt"], cfg["pixel_size"], tuple(cfg["frame_shape"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
@@ -440,7 +470,8 @@ def load_run(run_dir: str | Path) -> Run:
     return Run(config=config, dt=dt, pixel_size=pixel_size, frame_shape=frame_shape, movie=movie, frame=frame,
                part=part, ds=ds,
                maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
-               summary=summary, true_ds=true_ds, models=models, history=history, input=cfg.get("input", {}))
+               summary=summary, true_ds=true_ds, models=models, history=history, input=cfg.get("input", {}),
+               closed_form=closed_form)
 
 
 def _maps_metadata(window_time: float) -> dict:

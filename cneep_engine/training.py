@@ -35,6 +35,7 @@ from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
 SCHEDULES = ("cosine", "plateau", "constant")
 MODELS = ("cneep", "neep", "rneep")
+CLOSED_FORMS = ("tur", "sfi")   # training-free (estimators.METHODS): of a TrainConfig only the split and seed apply
 # How a seed's training ended; the BROKEN ones stop at once and keep the last sane model (Trainer.train_seed).
 BROKEN = ("ran away", "overfitted", "diverged")
 STOPS = ("finished", "stopped early", "cancelled") + BROKEN
@@ -55,7 +56,7 @@ EVAL_BUDGET = {"cpu": 64 << 20, "cuda": 512 << 20}   # bytes of activations of o
 class TrainConfig:
     """Settings of a training, each declared once (help, range, option, app label: see params.py)."""
 
-    model: str = "cneep"          # cneep for movies; neep or rneep for trajectories
+    model: str = "cneep"          # cneep for movies; neep, rneep, tur or sfi for trajectories
     seq_len: int = param(2, "consecutive frames the network sees at once: 2 learns from single transitions; longer "
                          "windows can pick up slower dynamics but give coarser maps in time", low=2, high=512,
                          label="Frames per window")
@@ -101,8 +102,8 @@ class TrainConfig:
     device: str = param("auto", "auto (the first GPU when there is one), cpu, cuda or cuda:N", app=False)
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise CneepError(f"unknown model {self.model!r} (available: {', '.join(MODELS)})")
+        if self.model not in MODELS + CLOSED_FORMS:
+            raise CneepError(f"unknown model {self.model!r} (available: {', '.join(MODELS + CLOSED_FORMS)})")
         check(self)
         make_loss(self.loss, self.alpha)   # refuses the alphas the loss cannot take
 
@@ -357,6 +358,8 @@ def _runaway(train_rate: float, val_rate: float) -> str:
 
 
 def check_model_reads(data: Movie | Trajectories, config: TrainConfig) -> None:
+    if config.model in CLOSED_FORMS:
+        raise CneepError(f"{config.model} is training-free: it has no network to build or plan")
     is_movie = isinstance(data, Movie)
     if is_movie != (config.model == "cneep"):
         raise CneepError(f"{data.name}: the {config.model} model reads {'trajectories' if is_movie else 'movies'}"

@@ -24,6 +24,7 @@ from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Traject
                           simulate_bead_spring, train)
 from cneep_engine import export
 from cneep_engine.device import set_cpu_threads
+from cneep_engine.estimators import METHODS
 from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
 from cneep_engine.registry import estimators_for
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
         if movie:
             self._show_pixel_size()
         self.training_plots.reset(data.truth)
-        self.training_panel.set_models(estimators_for("movie" if movie else data.kind, app=True))
+        self.training_panel.set_models(estimators_for("movie" if movie else data.kind))
         self._update_actions()
         self._replan()
 
@@ -471,7 +472,7 @@ class MainWindow(QMainWindow):
         if self.data is None or self.job is not None:
             return
         with self._reporting():
-            config = self.training_panel.config()
+            config, closed_form = self.training_panel.config(), self.training_panel.closed_form()
             settings.save_train_config(config)
             movie = isinstance(self.data, Movie)
             if movie and self.preprocess_panel.error:
@@ -488,14 +489,16 @@ class MainWindow(QMainWindow):
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            log.info(f"checkpoints and log go to {run_dir} (runs folder: File > Preferences)")
+            what = "the results go" if config.model in METHODS else "checkpoints and log go"
+            log.info(f"{what} to {run_dir} (runs folder: File > Preferences)")
 
             checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them
 
             def job(emit, cancel):
                 set_cpu_threads(threads)
                 trained = data if ready is not None else prepare(source, options)
-                return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks), trained
+                return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks,
+                             closed_form=closed_form), trained
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}")
             self.job.progress.connect(self._training_progress)
@@ -512,7 +515,7 @@ class MainWindow(QMainWindow):
         run, data = result
         self.set_run(run, data if isinstance(data, Movie) else None)
         s = run.summary
-        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s['stopped']}, {s['wall_s']:.0f} s)")
+        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s.get('stopped', 'training-free')}, {s['wall_s']:.0f} s)")
 
     # --- saving and exporting -------------------------------------------------------------------
     def _ask_save(self, title: str, filter_: str, suffix: str, what: str = "") -> Path | None:

@@ -15,6 +15,7 @@ from PyQt6.QtWidgets import QLabel
 from cneep_engine import CneepError, Movie
 from cneep_engine.plan import plan_training
 from cneep_engine.timearrow import input_report
+from cneep_engine.estimators import METHODS
 
 from .log_panel import log
 from .worker import Job
@@ -57,6 +58,9 @@ class PlanView(QLabel):
             config = config_fn()
         except CneepError as e:
             self.setText(str(e))
+            return
+        if config.model in METHODS:
+            self.setText(f"{config.model} needs no training: a closed form on the held-out part, in seconds")
             return
         known = self.checks_of(data)
 

@@ -42,6 +42,10 @@ def parts_text(parts: list[str], noun: str = "movies") -> str:
 def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "movies") -> str:
     s = summary
     lines = [f"<b>{_html(describe(s))}</b>"]
+    if s.get("lower_bound"):
+        lines.append("a lower bound on the EP rate (thermodynamic uncertainty relation)")
+    if s.get("debiased_rate") is not None:
+        lines.append(f"with its finite-data bias removed: {s['debiased_rate']:.4g} k<sub>B</sub>/s")
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
@@ -61,6 +65,9 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
             lines.append(f"best reachable from these windows = {o['ep_rate']:.4g} k<sub>B</sub>/s: "
                          f"error {o['rel_err']:+.1%}, R² = {o['r2']:.3f} per window")
     stop = s.get("stopped", "")
+    if "method" in s:   # a training-free estimator
+        lines.append(f"{s['method']}, training-free: {s.get('wall_s', 0):.1f} s")
+        return "<br>".join(lines)
     lines.append(f"{stop} after {s.get('iterations', '?')} iterations (best at {s.get('best_iteration', '?')}), "
                  f"{s.get('device', '')}, {s.get('wall_s', 0):.0f} s")
     if stop == "cancelled":

@@ -1,4 +1,7 @@
-"""Training settings with their tooltips, Train and Cancel, and the progress bar of any job with its time left."""
+"""Training settings with their tooltips, Train and Cancel, and the progress bar of any job with its time left.
+
+The rows are the declared settings (cneep_engine/params.py) of the chosen estimator: a network's training
+settings (TrainConfig), or for a training-free one (tur, sfi) its ClosedFormConfig and the split it shares."""
 
 from __future__ import annotations
 
@@ -6,19 +9,22 @@ import os
 from dataclasses import replace
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar,
-                             QPushButton, QSizePolicy, QSpinBox, QWidget)
+from PyQt6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgressBar, QPushButton, QSizePolicy,
+                             QSpinBox, QWidget)
 
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices, cpu_threads
+from cneep_engine.estimators import METHODS, ClosedFormConfig
 from cneep_engine.params import specs
-from cneep_engine.registry import ESTIMATORS
+from cneep_engine.registry import ESTIMATORS, SPLIT
 
-from .param_form import editor
+from .param_form import changed_signal, editor, value
 from .plan_view import PlanView
 
 # The app's rows: the declared settings marked for it, in declaration order (cneep_engine/params.py).
 _FIELDS = [p for p in specs(TrainConfig) if p.spec.app]
+_CLOSED_FORM = [p for p in specs(ClosedFormConfig) if p.spec.app]
+
 
 class TrainingPanel(QWidget):
     trainRequested = pyqtSignal()
@@ -32,13 +38,11 @@ class TrainingPanel(QWidget):
         self.model = QComboBox()
         self.set_models(["cneep"])
         form.addRow("Model", self.model)
-        self.boxes: dict[str, QSpinBox | QDoubleSpinBox] = {}
-        for p in _FIELDS:
-            box = self.boxes[p.name] = editor(p)
-            form.addRow(p.label, box)
+        self.boxes = {p.name: editor(p) for p in _FIELDS}
+        self.closed_boxes = {p.name: editor(p) for p in _CLOSED_FORM}
+        for p in _FIELDS + _CLOSED_FORM:
+            form.addRow(p.label, self.boxes.get(p.name) or self.closed_boxes[p.name])
         self.form = form
-        self.model.currentTextChanged.connect(self._show_model_fields)
-        self._show_model_fields(self.model.currentText())
         self.device = QComboBox(toolTip="Where to train: auto picks the first GPU when there is one")
         for value, label in available_devices():
             self.device.addItem(label, value)
@@ -46,6 +50,8 @@ class TrainingPanel(QWidget):
         self.threads = QSpinBox(minimum=1, maximum=os.cpu_count() or 1, value=cpu_threads(),
                                 toolTip="CPU threads torch may use (CPU training and data handling)")
         form.addRow("CPU threads", self.threads)
+        self.model.currentTextChanged.connect(self._show_model_fields)
+        self._show_model_fields(self.model.currentText())
         self.train_button = QPushButton("Train", toolTip="Train on the open movie or trajectories in the background")
         self.cancel_button = QPushButton("Cancel", enabled=False,
                                          toolTip="Stop after the current step and keep the best model so far")
@@ -55,10 +61,8 @@ class TrainingPanel(QWidget):
         form.addRow(buttons)
         self.plan = PlanView()
         form.addRow(self.plan)
-        for box in [*self.boxes.values(), self.threads]:
-            box.valueChanged.connect(self.settingsChanged)
-        for combo in (self.model, self.device):
-            combo.currentIndexChanged.connect(self.settingsChanged)
+        for box in [*self.boxes.values(), *self.closed_boxes.values(), self.threads, self.model, self.device]:
+            changed_signal(box).connect(self.settingsChanged)
         self.progress = QProgressBar(maximum=1000, textVisible=True)
         self.status = QLabel()
         # Changing text must not resize the dock (and re-lay out the window) at every training event.
@@ -81,14 +85,25 @@ class TrainingPanel(QWidget):
         self.model.setToolTip("\n".join(f"{m}: {ESTIMATORS[m].summary}" for m in models))
 
     def _show_model_fields(self, model: str) -> None:
+        """The rows `model` reads: for a training-free estimator its own and the split, for a network the
+        training settings (some only for one family of networks)."""
+        closed = model in METHODS
         for p in _FIELDS:
-            if p.spec.only:   # settings that only one family of estimators reads
-                self.form.setRowVisible(self.boxes[p.name], model in p.spec.only)
+            reads = p.name in SPLIT if closed else not p.spec.only or model in p.spec.only
+            self.form.setRowVisible(self.boxes[p.name], reads)
+        for p in _CLOSED_FORM:
+            self.form.setRowVisible(self.closed_boxes[p.name], closed and (not p.spec.only or model in p.spec.only))
+        for box in (self.device, self.threads):
+            self.form.setRowVisible(box, not closed)
 
     def config(self) -> TrainConfig:
         """The settings shown; fields without a control keep their loaded values. Raises CneepError."""
         values = {name: box.value() for name, box in self.boxes.items()}
         return replace(self._base, model=self.model.currentText(), device=self.device.currentData(), **values)
+
+    def closed_form(self) -> ClosedFormConfig:
+        """The training-free estimators' settings shown. Raises CneepError."""
+        return ClosedFormConfig(**{name: value(box) for name, box in self.closed_boxes.items()})
 
     def set_config(self, config: TrainConfig) -> None:
         self._base = config
@@ -101,7 +116,7 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.cancel_button.setText("Cancel")
-        for box in [*self.boxes.values(), self.model, self.device, self.threads]:
+        for box in [*self.boxes.values(), *self.closed_boxes.values(), self.model, self.device, self.threads]:
             box.setEnabled(not running)
         self._phase = ""
         if running:

@@ -5,9 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from cneep_engine import CneepError, simulate_ratchet
+from cneep_engine import CneepError, TrainConfig, load_run, simulate_ratchet, train
 from cneep_engine.cli import main
-from cneep_engine.estimators import default_split, estimate_sfi, estimate_tur
+from cneep_engine.estimators import ClosedFormConfig, default_split, estimate_sfi, estimate_tur
+from cneep_engine.export import open_run, save_run
 from cneep_engine.io import save_trajectories
 from cneep_engine.synth import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.trajectories import Trajectories
@@ -144,24 +145,83 @@ def test_bad_input_is_one_clear_error(beads):
         estimate_tur(nan, None)
 
 
-def test_cli_method_writes_the_summary(beads, tmp_path, capsys):
-    path = save_trajectories(beads["N=2"], tmp_path / "beads.npz")
+def test_cli_method_writes_the_run(tmp_path, capsys):
+    traj = simulate_bead_spring_trajectories(CHAINS["N=2"], trajectories=10, frames=2000, seed=3)
+    path = save_trajectories(traj, tmp_path / "beads.npz")
     run = tmp_path / "run"
     run.mkdir()
     (run / "model_seed0.pt").write_bytes(b"an earlier neural run")
     assert main(["train", str(path), "--method", "sfi", "-o", str(run)]) == 0
     s = json.loads((run / "summary.json").read_text())
-    assert not (run / "model_seed0.pt").exists()
+    assert not (run / "model_seed0.pt").exists() and (run / "ep_trace.csv").is_file()
     assert s["method"] == "sfi" and s["ep_rate"] > s["debiased_rate"] > 0 and s["ep_rate_err"] > 0
     assert s["truth"]["sigma"] == pytest.approx(CHAINS["N=2"].ep_rate)
     assert s["truth"]["rel_err_sigma"] == pytest.approx(s["ep_rate"] / s["truth"]["sigma"] - 1)
     assert np.array(s["coefficients"]["velocity"]).shape == (2, 2)
     assert main(["train", str(path), "--method", "tur", "-o", str(run), "--test-fraction", "0.4"]) == 0
     s = json.loads((run / "summary.json").read_text())
-    assert s["method"] == "tur" and "debiased_rate" not in s and s["test_transitions"] == 20 * 9999
+    assert s["method"] == "tur" and "debiased_rate" not in s and s["test_windows"] == 4 * 1999
     assert "sfi" in capsys.readouterr().out
     assert main(["train", str(path), "--model", "sfi", "-o", str(run)]) == 0     # --model: the old name
     assert json.loads((run / "summary.json").read_text())["method"] == "sfi"
     states = save_trajectories(simulate_ratchet(trajectories=3, steps=2000), tmp_path / "states.npz")
     assert main(["train", str(states), "--method", "tur", "-o", str(tmp_path / "r2")]) == 2
     assert "states.npz: TUR needs coordinates" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("method", ["tur", "sfi"])
+def test_a_closed_form_is_a_run_with_a_per_transition_ep_and_a_verdict(beads, method):
+    chain, traj = CHAINS["N=2"], beads["N=2"]
+    run = train(traj, TrainConfig(model=method, iterations=7, hidden=3), closed_form=ClosedFormConfig(bootstrap=100))
+    s = run.summary
+    est = (estimate_tur if method == "tur" else estimate_sfi)(traj, None, n_boot=100)
+    assert s["ep_rate"] == est.rate and s["ep_rate_err"] == est.rate_err and s["method"] == method
+    if method == "tur":
+        assert s["lower_bound"] and "debiased_rate" not in s
+        assert abs(s["ep_rate"] - chain.tur_rate_linear) < 3 * s["ep_rate_err"]
+    else:
+        assert s["debiased_rate"] == est.debiased_rate
+        assert abs(s["debiased_rate"] - chain.projected_ep_rate(estimated_diffusion=True)) < 3 * s["ep_rate_err"]
+    # Every transition has its dS; over the held-out ones it sums to the reported rate.
+    test = run.part == 2
+    assert run.ds.size == 50 * 9999 and test.sum() == s["test_windows"] == 10 * 9999
+    assert run.ds[test].astype(np.float64).mean() / traj.dt == pytest.approx(s["ep_rate"], rel=1e-5)
+    assert s["ep_rate_ci95"][0] < s["ep_rate"] < s["ep_rate_ci95"][1]
+    assert s["p_equilibrium"] < 0.001 and 0 < s["noise_floor"] < s["ep_rate"] and s["converged"] is None
+    # The exact EP of each step is F(x_mid).dx to O(dt^1.5): the estimated force follows it step by step.
+    t = s["truth"]
+    assert t["sigma"] == pytest.approx(chain.ep_rate) and t["r2"] > 0.99 and abs(t["slope"] - 1) < 0.1
+    assert t["rel_err_sigma"] == pytest.approx(s["ep_rate"] / chain.ep_rate - 1)
+    assert run.config == TrainConfig(model=method) and run.models == [] and run.history == [] and run.maps is None
+
+
+def test_at_equilibrium_the_closed_form_runs_find_no_dissipation(beads):
+    run = train(beads["equilibrium"], TrainConfig(model="tur"))
+    assert run.summary["p_equilibrium"] > 0.05 and abs(run.summary["ep_rate"]) < 3 * run.summary["ep_rate_err"]
+
+
+def test_a_closed_form_run_folder_reopens_with_its_summary_and_ep(tmp_path):
+    traj = simulate_bead_spring_trajectories(CHAINS["N=2"], trajectories=5, frames=2000, seed=5)
+    for method in ("tur", "sfi"):
+        folder = tmp_path / method
+        folder.mkdir()
+        (folder / "train_log.csv").write_text("an earlier neural run's log")
+        run = train(traj, TrainConfig(model=method, seed=3), run_dir=folder,
+                    closed_form=ClosedFormConfig(bootstrap=50, diffusion="noise-robust"))
+        again = load_run(folder)
+        assert again.summary == json.loads(json.dumps(run.summary)) and again.closed_form == run.closed_form
+        np.testing.assert_array_equal(again.ds, run.ds)
+        np.testing.assert_allclose(again.true_ds, run.true_ds, rtol=1e-8)   # the CSV keeps 9 digits
+        np.testing.assert_array_equal(again.part, run.part)
+        assert again.config == run.config and again.models == [] and again.maps is None
+        saved = json.loads((folder / "config.json").read_text())
+        assert saved["train"] == {"model": method, "seq_len": 2, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 3}
+        assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "noise-robust"}
+        assert not (folder / "train_log.csv").exists()
+    save_run(run, traj, tmp_path / "saved")        # trajectories only in memory: saved into the folder
+    again, data = open_run(tmp_path / "saved")
+    np.testing.assert_array_equal(data.data, traj.data)
+    assert again.summary["ep_rate"] == run.summary["ep_rate"] and again.closed_form.diffusion == "noise-robust"
+    with pytest.raises(CneepError, match="reads coordinate trajectories, not movies"):
+        from cneep_engine import BeadRenderer, simulate_bead_spring
+        train(simulate_bead_spring(CHAINS["N=2"], BeadRenderer(), movies=1, frames=30), TrainConfig(model="sfi"))

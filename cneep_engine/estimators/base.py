@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CneepError
-from ..params import param
+from ..params import check, param
 from ..training import TrainConfig
 from ..trajectories import Trajectories
 from ..verdict import BLOCK_TAUS, blocks, integrated_time, segments
@@ -34,12 +34,17 @@ class ClosedFormConfig:
     diffusion: str = param("increments", "diffusion matrix from the increments, or from neighbouring increments "
                            "(robust to localisation noise)", choices=("increments", "noise-robust"), only=("sfi",))
 
+    def __post_init__(self):
+        check(self)
+
 
 @dataclass(frozen=True)
 class Estimate:
     """An EP rate (k_B per unit time) on the held-out part, its bootstrap standard error, and what else the
     estimator infers. lower_bound: the estimator bounds sigma from below rather than estimating it.
-    coefficients: named arrays in the data's units, e.g. the thermodynamic force F(x) = force @ x + force_offset."""
+    coefficients: named arrays in the data's units, e.g. the thermodynamic force F(x) = force @ x + force_offset.
+    ds: the estimated EP of every transition (all parts, `window_starts(split, 2)` order) whose mean over the
+    held-out ones is rate * dt."""
 
     rate: float
     rate_err: float
@@ -48,11 +53,12 @@ class Estimate:
     coefficients: dict[str, np.ndarray] = field(default_factory=dict)
     transitions: int = 0           # held-out transitions the rate comes from
     blocks: int = 0                # bootstrap blocks they form
+    ds: np.ndarray | None = None
 
     def as_dict(self) -> dict:
-        """JSON-ready."""
-        return {"ep_rate": self.rate, "ep_rate_err": self.rate_err, "debiased_rate": self.debiased_rate,
-                "lower_bound": self.lower_bound, "test_transitions": self.transitions, "blocks": self.blocks,
+        """What a run's summary adds for this estimator, JSON-ready (debiased_rate only where it is defined)."""
+        return {"lower_bound": self.lower_bound, "bootstrap_blocks": self.blocks,
+                **({} if self.debiased_rate is None else {"debiased_rate": self.debiased_rate}),
                 "coefficients": {k: np.asarray(v).tolist() for k, v in self.coefficients.items()}}
 
 
@@ -81,16 +87,18 @@ def default_split(traj: Trajectories) -> np.ndarray:
     return assign_parts(traj.n_trajectories, traj.n_frames, d.val_fraction, d.test_fraction, seq_len=2)
 
 
-def transitions(traj: Trajectories, split: np.ndarray | None, method: str, parts: tuple[int, ...]) -> Transitions:
-    """The transitions of coordinate trajectories within `parts` of the split, checked for what the estimators
-    need."""
+def transitions(traj: Trajectories, split: np.ndarray | None, method: str,
+                parts: tuple[int, ...] | None) -> Transitions:
+    """The transitions of coordinate trajectories within `parts` of the split (None: all, those straddling two parts
+    too), checked for what the estimators need."""
     if traj.kind != "coordinates":
         raise CneepError(f"{traj.name}: {method} needs coordinates, not discrete states")
     labels = default_split(traj) if split is None else np.asarray(split)
     if labels.shape != traj.data.shape[:2]:
         raise CneepError(f"{traj.name}: the split has shape {labels.shape}, the trajectories {traj.data.shape[:2]}")
     starts, part = window_starts(labels, 2)
-    starts = starts[np.isin(part, parts)]
+    if parts is not None:
+        starts = starts[np.isin(part, parts)]
     flat = np.asarray(traj.data).reshape(-1, traj.n_coordinates)
     x0, x1 = flat[starts].astype(np.float64), flat[starts + 1].astype(np.float64)
     if not (np.isfinite(x0).all() and np.isfinite(x1).all()):

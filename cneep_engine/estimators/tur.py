@@ -7,6 +7,8 @@ c = Sigma^-1 mu (mu, Sigma: mean and covariance of j per step). For a linear (Or
 is in this basis, so the bound is tight as dt -> 0 there. c is fitted on the training and validation transitions
 and the ratio taken on the held-out ones: fitted and scored on the same data it would favour their noise.
 The ratio keeps the sign of the held-out mean current, so that at equilibrium it scatters about 0.
+Each step's EP is estimated as the current scaled to the rate: with m and v the held-out mean and variance of J per
+step, dS_t = (2 |m| / v) J_t has held-out mean 2 m |m| / v = rate * dt (at the optimum m = v and dS = 2 J).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from ..errors import CneepError
 from ..trajectories import Trajectories
-from .base import TEST, TRAIN, VAL, Estimate, block_sums, bootstrap_error, held_out_blocks, transitions
+from .base import TEST, TRAIN, VAL, Estimate, Transitions, block_sums, bootstrap_error, held_out_blocks, transitions
 
 CHUNK = 1 << 14   # transitions per block of currents: bounded memory for any length, a few MB in cache
 
@@ -57,13 +59,18 @@ def estimate_tur(traj: Trajectories, split: np.ndarray | None = None, *, n_boot:
     cov = products / len(fit.x0) - np.outer(mu, mu)
     c = np.linalg.lstsq(cov, mu, rcond=None)[0]
     weights = c[:n * n].reshape(n, n)
-    mid = test.midpoint - center
-    s = np.einsum("ta,ta->t", test.dx, mid @ weights.T) + test.dx @ c[n * n:]   # c.j, without forming j
+
+    def current(tr: Transitions) -> np.ndarray:   # c.j, without forming j
+        return np.einsum("ta,ta->t", tr.dx, (tr.midpoint - center) @ weights.T) + tr.dx @ c[n * n:]
+
+    s = current(test)
     block = held_out_blocks(test, traj.name, s)
     sums = block_sums(block, lambda b: np.array([s[b].sum(), (s[b] ** 2).sum(), s[b].size]))
     rate = lambda t: tur_ratio(*t, traj.dt)  # noqa: E731
     # At the optimum <J> = sigma dt and Var J = 2 sigma dt, so J = 2 c.j is the EP of a step.
     force = 2 * weights
+    m, v = s.mean(), s.var()
     return Estimate(rate=rate(sums.sum(0)), rate_err=bootstrap_error(sums, rate, n_boot, seed), lower_bound=True,
                     coefficients={"force": force, "force_offset": 2 * c[n * n:] - force @ center},
-                    transitions=len(s), blocks=len(sums))
+                    transitions=len(s), blocks=len(sums),
+                    ds=2 * abs(m) / v * current(transitions(traj, split, "TUR", None)))
