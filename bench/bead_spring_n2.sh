@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Accuracy benchmark of issue 2: the published N=2 bead-spring movie (Tc=1, Th=10, dt=0.01, 20x40 px).
+# Accuracy of CNEEP on the published N=2 bead-spring movie (Tc=1, Th=10, dt=0.01, 20x40 px).
 # Train on 100 movies of 10^4 frames (as published), validate on 20, test on 280 held-out movies: the
 # large test set keeps its own sampling scatter of the EP rate (about 1.5% for 100 movies) well below 2%.
 # Usage: bash bench/bead_spring_n2.sh [OUT_DIR] [extra `cneep train` options, e.g. --device cuda]

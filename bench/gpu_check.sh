@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6's GPU checks and measurements in one call of the device tool, at most 9.5 minutes:
+# The GPU tests and every GPU speed and precision measurement in one call of the device tool, at most 9.5 minutes:
 #
 #     device run, command "bash bench/gpu_check.sh", timeout_s 570
 #
@@ -8,7 +8,7 @@
 #   env.txt              GPU, driver, torch, CUDA and cuDNN versions
 #   tests.log            the engine's tests on the GPU (tests/test_cuda.py and those that leave the device on auto)
 #   throughput_B.json    `cneep bench throughput` at batch B: ours against the published loop on the GPU
-#   variants.json        bench/issue6_gpu.py: fused Adam, channels-last, bf16, fp16, TF32 off, CUDA graphs;
+#   variants.json        bench/step_variants.py: fused Adam, channels-last, bf16, fp16, TF32 off, CUDA graphs;
 #                        the accuracy of fp32, strict fp32, bf16 and fp16 training
 #   accuracy.json        `cneep bench accuracy` with its defaults (150 x 10^4 frames, batch 4096), 60 s budget
 #   log.txt              every step's start, exit status and progress lines
@@ -41,12 +41,13 @@ for batch in 1024 4096; do
         --seconds 10 --rounds 5 --json
 done
 
-run 190 "$OUT/variants_stdout.txt" $py bench/issue6_gpu.py --seconds 0.3 --rounds 4 --out "$OUT/variants.json"
+run 190 "$OUT/variants_stdout.txt" $py bench/step_variants.py --seconds 0.3 --rounds 4 --out "$OUT/variants.json"
 cat "$OUT/variants_stdout.txt" >>"$log" && rm "$OUT/variants_stdout.txt"
 
 # `cneep bench accuracy`'s defaults (150 x 10^4 frames: 1.05 M training transitions; batch 4096, lr 4e-4),
-# which on the CPU met the target in 5-12 M samples (docs/benchmarks.md, issue 6), with the cosine decay sized
-# to end within ~45 s at the step rate just measured, so that the budget does not stop it half-decayed.
+# which on the CPU met the target in 5-12 M samples (docs/benchmarks.md, "Which recipe meets the target"), with
+# the cosine decay sized to end within ~45 s at the step rate just measured, so that the budget does not stop it
+# half-decayed.
 iters=$($py -c "import json, sys
 try: rate = json.load(open(f'{sys.argv[1]}/throughput_4096.json'))['ours']['samples_per_s']
 except Exception: rate = 100_000   # that throughput step failed: a guess

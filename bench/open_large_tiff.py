@@ -1,4 +1,4 @@
-"""Benchmark (issue 4): open a 4 GB TIFF stack lazily, and train on a movie larger than the data budget.
+"""Benchmark: open a 4 GB TIFF stack lazily, and train on a movie larger than the data budget.
 
     .venv/bin/python bench/open_large_tiff.py [--dir DIR] [--gb 4] [--train-iters 10]
 

@@ -52,7 +52,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--average", type=float, default=0.0, help="weight average decay (the documented "
-                   "figures predate it: 0)")
+                   "figures: 0)")
     p.add_argument("--device", default="auto")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/rneep_partial_ratchet.png"))
     a = p.parse_args()

@@ -4,8 +4,9 @@ A CPU training step allocates and frees activations of tens to hundreds of MB. B
 above its mmap threshold (128 KB, rising to at most 32 MB) with a fresh mmap and returns them on free, and trims
 more than 128 KB of free heap top, so every step gets its tensors as new zero-filled pages: millions of page
 faults, a third of a batch-1024 step spent in the kernel and half of a batch-4096 step (docs/benchmarks.md,
-issue 6). Raising both limits to 1 GB keeps those pages and reuses them. One arena puts worker threads (the app
-trains in a QThread) on the same heap; per-thread heaps are capped at 64 MB and fall back to mmap above that.
+"Keeping freed memory"). Raising both limits to 1 GB keeps those pages and reuses them. One arena puts worker
+threads (the app trains in a QThread) on the same heap; per-thread heaps are capped at 64 MB and fall back to
+mmap above that.
 Blocks over 1 GB, such as a whole movie, are still mapped separately and returned to the system when freed.
 
 The setting is process-wide, so importing the engine does not make it: the entry points (`cneep`, the app,

@@ -29,7 +29,7 @@ from .windows import assign_parts, available_memory, bytes_from_env, data_budget
 
 # Peak memory of a training step per window, as a multiple of the activations of its forward pass (forward and
 # reversed): what the backward pass keeps and computes on top. Measured 1.55-1.85 on the CPU for 20 x 40 and
-# 424 x 640 frames (docs/benchmarks.md); 2 leaves room.
+# 424 x 640 frames (docs/benchmarks.md, "Memory and time of a full-frame training"); 2 leaves room.
 BACKWARD_FACTOR = 2.0
 # Training activations on a CPU stay within this (CNEEP_TRAIN_BUDGET overrides, e.g. "8G"): per-window
 # throughput does not grow past a few hundred MB of activations, and the app should leave the machine usable.

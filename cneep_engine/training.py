@@ -75,7 +75,7 @@ class TrainConfig:
                             "schedule); early stopping usually ends sooner", low=1, high=10_000_000, option="iters")
     batch: int = param(1024, "windows per training step: larger is smoother but slower per step", low=1,
                        high=65536)
-    # 1e-3 ended 0.01-0.03 lower in test R^2 on bead-spring movies (docs/benchmarks.md)
+    # 1e-3 ended 0.01-0.03 lower in test R^2 on bead-spring movies (docs/benchmarks.md, "The learning rate")
     lr: float = param(4e-4, "Adam's step size at the start; the schedule lowers it from there", low=1e-6, high=1.0,
                       label="Learning rate", decimals=6, step=1e-4)
     weight_decay: float = param(0.0, "Adam's weight decay", low=0.0, app=False)
@@ -253,7 +253,8 @@ class Trainer:
                  if cfg.schedule == "plateau" else None)
         gen = torch.Generator(device=self.device).manual_seed(seed)
         # What is validated and kept: an average of the weights over the last ~1 / (1 - average) steps is
-        # less noisy than the last step's, so early estimates are usable sooner (docs/benchmarks.md, issue 6).
+        # less noisy than the last step's, so early estimates are usable sooner (docs/benchmarks.md, "Weight
+        # average").
         averaged = copy.deepcopy(model) if cfg.average else model
         best_state, best_loss, best_it, bad_evals = copy.deepcopy(model.state_dict()), float("inf"), 0, 0
         low_terms, low_loss = None, float("inf")   # per-window losses of the lowest-loss model so far

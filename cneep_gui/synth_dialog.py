@@ -46,7 +46,8 @@ class SynthDialog(QDialog):
         self.chain = ParamForm(BeadSpringChain)
         self.chain["beads"].setMaximum(64)   # frames are beads x cell pixels wide
         # 20 x 5000 frames (80 MB) simulate in about a second and give the default training enough transitions
-        # not to overfit (10 x 2000 frames gave R^2 0.80 and a rate 27% low: docs/benchmarks.md).
+        # not to overfit (10 x 2000 frames gave R^2 0.80 and a rate 27% low: docs/benchmarks.md, "The README
+        # demo").
         self.movies = spin_box(1, 1000, 20, "Independent movies (3 or more lets whole movies be held out)")
         self.frames = spin_box(2, 10_000_000, 5000, "Frames per movie")
         self.seed = spin_box(0, 2**31 - 1, 0, "Random seed of trajectories and noise")

@@ -51,7 +51,7 @@ def test_the_gpu_computes_the_cpus_ep_and_gradients(strict_fp32):
 def test_tf32_convolutions_keep_the_ep_of_a_window(tiny_movie):
     """dS is the small difference of the outputs for a window and its reverse: on consecutive frames, rounding
     inside the trunk shows up magnified. TF32 (cuDNN's default for fp32 convolutions) emulated on a CPU moved
-    dS by 0.6-0.9% of its spread here, bf16 by 5-7% (docs/benchmarks.md, issue 6)."""
+    dS by 0.6-0.9% of its spread here, bf16 by 5-7% (docs/benchmarks.md, "Precision")."""
     torch.manual_seed(0)
     cpu = CNEEP((20, 40), mean=float(tiny_movie.frames.mean()), std=float(tiny_movie.frames.std()))
     gpu = copy.deepcopy(cpu).to(GPU)

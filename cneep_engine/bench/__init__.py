@@ -9,7 +9,8 @@ CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
 # `cneep bench accuracy` by default: 150 movies of 10^4 frames hold 1.05 M training transitions, as many as
 # R^2 0.98 needs (20 movies end near 0.94 whatever the training). Batch 4096 at the engine's learning rate: at
 # batch 1024 the rate was still 3-5% low when R^2 reached 0.98, three runs; at 4096 the target was met in 5.1,
-# 6.1 and 12.3 M samples of this 12.3 M-sample cosine, three data seeds (docs/benchmarks.md, issue 6).
+# 6.1 and 12.3 M samples of this 12.3 M-sample cosine, three data seeds (docs/benchmarks.md, "Which recipe meets
+# the target").
 ACCURACY_MOVIES, ACCURACY_FRAMES, ACCURACY_SEED = 150, 10_000, 2022
 ACCURACY_BATCH, ACCURACY_ITERATIONS, ACCURACY_BUDGET_S = 4096, 3000, 1800.0
 

@@ -57,7 +57,7 @@ def _met(point: dict, target_r2: float, target_err: float) -> bool:
     """Judged on the estimator's own error: the rate against the exact rate of the windows validated on, not
     against sigma_2pt, around which the exact rate of the default benchmark's 15 validation movies alone
     scatters by 3% (standard deviation), so that a perfect estimator would pass a 2% test against sigma_2pt only
-    half the time (docs/benchmarks.md, issue 6)."""
+    half the time (docs/benchmarks.md, "Judging a rate within 2%")."""
     return point["r2"] is not None and point["r2"] >= target_r2 and abs(point["rel_err_windows"]) <= target_err
 
 

@@ -8,7 +8,7 @@ computed for both orders in a single batched pass.
 Computed in a cheaper order that gives the same numbers: max-pooling before the ReLU that precedes it (a
 ReLU commutes with a max, and then runs on a quarter of the values), ReLUs in place, and on a CPU the
 activations channels-last with the head's weights read in that order, where oneDNN's pooling, ReLU and
-convolutions are faster (training steps 1.3-1.4x, inference 1.6x; docs/benchmarks.md, issue 6).
+convolutions are faster (training steps 1.3-1.4x, inference 1.6x; docs/benchmarks.md, "The layer order").
 `published_trunk` gives the layers in the published order, for the benchmark's baseline.
 """
 

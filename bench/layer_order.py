@@ -2,7 +2,7 @@
 in the published order and layout (ReLU then max-pool, NCHW): training and inference windows/s, the same
 weights and one batched pass for both, alternating rounds, median over rounds.
 
-    .venv/bin/python bench/issue6_layer_order.py 256 1024 4096
+    .venv/bin/python bench/layer_order.py 256 1024 4096
 """
 
 from __future__ import annotations

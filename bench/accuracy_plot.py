@@ -1,8 +1,8 @@
 """EP-rate error and validation R^2 against wall time, ours and the published loop, from the JSON that
 `cneep bench accuracy --json` prints.
 
-    cneep bench accuracy --json ... > bench/out/issue6/accuracy.json
-    .venv/bin/python bench/issue6_plot.py bench/out/issue6/accuracy.json docs/issue6_accuracy.png
+    cneep bench accuracy --json ... > bench/out/speed/accuracy.json
+    .venv/bin/python bench/accuracy_plot.py bench/out/speed/accuracy.json docs/time_to_accuracy.png
 """
 
 from __future__ import annotations

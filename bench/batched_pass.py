@@ -1,7 +1,7 @@
 """One batched pass (forward and reversed windows concatenated) against two separate passes through the
 CNEEP trunk: training samples/s of the network alone, alternating 1.5 s rounds.
 
-    .venv/bin/python bench/issue6_passes.py 128 256 1024 4096
+    .venv/bin/python bench/batched_pass.py 128 256 1024 4096
 """
 
 from __future__ import annotations

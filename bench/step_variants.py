@@ -1,6 +1,7 @@
-"""What each idea of issue 6 is worth on a GPU, in one call of the device tool: the training step that
-`cneep train` runs (windows drawn and gathered on the device, one batched pass, Adam, the weight average) in
-variants, inference in variants, and what bf16, fp16 and TF32 do to the accuracy of a trained model.
+"""Ways to run the training step and inference, and what each precision does to accuracy, measured in one call
+(on a GPU, one call of the device tool): the step that `cneep train` runs (windows drawn and gathered on the
+device, one batched pass, Adam, the weight average) in variants, inference in variants, and what bf16, fp16
+and TF32 do to the accuracy of a trained model.
 
 Variants: Adam fused into one kernel; channels-last activations; the trunk under bf16 or fp16 autocast (the
 head, the subtraction of the forward and reversed outputs and the loss stay fp32); TF32 off; the whole step
@@ -8,11 +9,11 @@ captured as a CUDA graph (fused, capturable Adam; windows drawn with the default
 Throughput: alternating rounds, median over rounds (fp16 without loss scaling there: one multiply more).
 Accuracy: the same seed and data trained in fp32 (TF32 convolutions, PyTorch's default), strict fp32, bf16 and
 fp16 (loss scaled by a constant, which Adam's update ignores), each test set evaluated in strict fp32 and as
-trained. On a CPU (bf16: 1.5x the fp32 step, but 0.009 lower R^2, docs/benchmarks.md) fp16 is skipped: this
-torch has no fast CPU fp16 convolutions (0.01x).
+trained. On a CPU (bf16: 1.5x the fp32 step, but 0.009 lower R^2: docs/benchmarks.md, "What did not pay")
+fp16 is skipped: this torch has no fast CPU fp16 convolutions (0.01x).
 
-    python3 bench/issue6_gpu.py --out variants.json          # on the GPU (bench/gpu_check.sh runs it)
-    .venv/bin/python bench/issue6_gpu.py --device cpu --batches 256 --seconds 0.2 --rounds 2 \\
+    python3 bench/step_variants.py --out variants.json          # on the GPU (bench/gpu_check.sh runs it)
+    .venv/bin/python bench/step_variants.py --device cpu --batches 256 --seconds 0.2 --rounds 2 \\
         --quality-iters 40 --quality-frames 400             # a smoke test of the script on a CPU
 """
 
@@ -25,9 +26,8 @@ import json
 import statistics
 import time
 
-import numpy as np
 import torch
-from torch import nn
+from trunk_variants import Trunk
 
 from cneep_engine.bench import CHAIN, bench_movie
 from cneep_engine.bench.throughput import _sync, _timed
@@ -35,22 +35,6 @@ from cneep_engine.device import describe_device, resolve_device
 from cneep_engine.metrics import compare
 from cneep_engine.training import TrainConfig, Trainer, _average_into
 from cneep_engine.windows import window_starts
-
-
-class Trunk(nn.Module):
-    """The model's trunk, fed channels-last and/or run under autocast to `dtype` (its output back in fp32)."""
-
-    def __init__(self, inner: nn.Module, channels_last: bool, dtype: torch.dtype | None):
-        super().__init__()
-        self.inner, self.channels_last, self.dtype = inner, channels_last, dtype
-
-    def forward(self, x):
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        if self.dtype is None:
-            return self.inner(x)
-        with torch.autocast(x.device.type, self.dtype):
-            return self.inner(x).float()
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ inside the trunk shows up magnified in dS. Emulated TF32 (what a GPU's cuDNN doe
 default): inputs and weights of every convolution rounded to 10 mantissa bits, products summed in fp32.
 bf16 and fp16: the trunk under autocast (each convolution's output rounded too); the head stays fp32.
 
-    .venv/bin/python bench/issue6_precision.py beads.tif run/model_seed0.pt   # a README-demo run
+    .venv/bin/python bench/precision.py beads.tif run/model_seed0.pt   # a README-demo run
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import sys
 
 import numpy as np
 import torch
-from issue6_gpu import Trunk
 from torch import nn
+from trunk_variants import Trunk
 
 from cneep_engine import TrainConfig, load_movie
 from cneep_engine.metrics import compare
