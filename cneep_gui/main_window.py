@@ -484,7 +484,7 @@ class MainWindow(QMainWindow):
             threads = self.training_panel.threads.value()
             self.set_run(None)
             self.training_plots.reset(data.truth)
-            self.training_panel.set_running(True)
+            self._show_progress()
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -547,7 +547,14 @@ class MainWindow(QMainWindow):
         self._start_job(lambda emit, cancel: write(emit, cancel), lambda p: log.info(f"wrote {p}"),
                         f"writing {path.name}")
         self.job.progress.connect(self.training_panel.show_progress)
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Start the Train panel's progress bar and scroll it into view: in a short Training dock the settings
+        above it would hide it, and with it any sign that the job is running."""
         self.training_panel.set_running(True)
+        self.docks["Training"].widget().ensureWidgetVisible(self.training_panel.status)
+        self.docks["Training"].widget().ensureWidgetVisible(self.training_panel.progress)
 
     def export_map_stack_dialog(self) -> None:
         path = self._ask_save("Save map stack", "TIFF (*.tif)", ".tif", "maps")

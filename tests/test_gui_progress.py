@@ -66,3 +66,22 @@ def test_scale_bar_in_the_viewer_follows_the_pixel_size_and_its_toggle(studio, t
     assert studio.movie_view.scale_bar.text.toPlainText() == "5 µm" and studio.movie_view.scale_bar.size == 10
     studio.set_data(replace(tiny_movie, pixel_size=1.0, pixel_size_source="default"))   # not known: no bar
     assert studio.movie_view.scale_bar is None and not studio.movie_panel.scale_bar.isEnabled()
+
+
+def test_a_job_scrolls_its_progress_into_view_in_a_short_training_dock(studio, qtbot, tiny_movie, tiny_config):
+    studio.resize(1200, 600)
+    studio.set_data(tiny_movie)
+    studio.training_panel.set_config(tiny_config)
+    area, panel = studio.docks["Training"].widget(), studio.training_panel
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0)     # the settings overflow the dock
+
+    def in_view(widget) -> bool:
+        top = widget.mapTo(area.viewport(), widget.rect().topLeft()).y()
+        return 0 <= top and top + widget.height() <= area.viewport().height()
+
+    area.verticalScrollBar().setValue(0)
+    assert not in_view(panel.progress)
+    panel.train_button.click()
+    assert in_view(panel.progress) and in_view(panel.status)
+    studio.cancel_job()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
