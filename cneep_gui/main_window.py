@@ -503,7 +503,10 @@ class MainWindow(QMainWindow):
     def _training_progress(self, ev: Progress) -> None:
         self.training_panel.show_progress(ev)
         self.training_plots.add(ev)
-        if ev.val_rate is not None or ev.message:
+        if ev.phase == "evaluation":     # every event says what it evaluates: the log says it once
+            if ev.done == 0:
+                log.info(f"{ev.message} of {ev.total} windows…")
+        elif ev.val_rate is not None or ev.message:
             val = (f": validation EP rate {ev.val_rate:.4g} k_B/s, loss {ev.val_loss:.4g}"
                    if ev.val_rate is not None else "")
             log.info(f"seed {ev.seed_index + 1}/{ev.n_seeds} iteration {ev.iteration}{val} {ev.message}".rstrip())
