@@ -119,7 +119,9 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.resizeDocks([self.docks["Input"], self.docks["Training progress"]], [330, 420],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Log"]], [120], Qt.Orientation.Vertical)
+        # The verdict, its meaning and the warnings need room; the training curves read well in less.
+        self.resizeDocks([self.docks["Log"], self.docks["Training progress"], self.docks["Results"]], [120, 400, 300],
+                         Qt.Orientation.Vertical)
         self._build_menus()
 
         self.timeline.positionChanged.connect(self._show_position)
