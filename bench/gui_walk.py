@@ -5,7 +5,7 @@ each step goes to --shots; the times of each phase and the peak memory are print
 
     python bench/colloids_movie.py /tmp/walk/water.mov
     QT_QPA_PLATFORM=xcb DISPLAY=:107 python bench/gui_walk.py /tmp/walk/water.mov --shots /tmp/walk/shots \\
-        --crop 60:360,100:500 --bin 2 --iters 300 --eval-every 25
+        --crop 60:360,100:500 --bin 2 --pixel-size 0.5 --iters 10 --eval-every 2
 
 Every training setting not given here is the app's default.
 """
@@ -34,6 +34,7 @@ def main() -> None:
     p.add_argument("--shots", type=Path, default=Path("walk-shots"))
     p.add_argument("--crop", default="60:360,100:500", metavar="Y0:Y1,X0:X1")
     p.add_argument("--bin", type=int, default=2)
+    p.add_argument("--pixel-size", type=float, help="µm per pixel, typed into the Input panel as a user who knows it")
     p.add_argument("--iters", type=int, default=None, help="training iterations (default: the app's)")
     p.add_argument("--eval-every", type=int, default=None, help="iterations between validations (default: the app's)")
     p.add_argument("--limit", type=float, default=3600, help="seconds for the whole run at most")
@@ -81,6 +82,8 @@ def main() -> None:
     print(f"opened and prepared in {time.perf_counter() - t:.1f} s: {panel.result.text()}")
     wait(lambda: "per iteration" in plan.text() or "⚠" in plan.text(), 600)
     shot("01_opened")
+    if args.pixel_size:
+        window.movie_panel.pixel_size.setValue(args.pixel_size)
 
     panel.set_crop(parse_crop(args.crop))
     panel.bin.setValue(args.bin)
@@ -88,6 +91,7 @@ def main() -> None:
     print(f"preprocessed in {s:.1f} s: {panel.result.text()}")
     s = wait(lambda: "per iteration" in plan.text() and plan._job is None and plan._request is None, 600)
     print(f"plan in {s:.1f} s:\n  " + "\n  ".join(plan.text().split("<br>")))
+    window.docks["Training"].widget().verticalScrollBar().setValue(plan.y())    # scrolled to it, as a user would
     shot("02_region_plan")
 
     if args.iters:
