@@ -78,7 +78,7 @@ def main() -> None:
     panel, plan, train_panel = window.preprocess_panel, window.training_panel.plan, window.training_panel
     t = time.perf_counter()
     window.open_path(args.movie)
-    s = wait(lambda: panel.movie is not None or bool(panel.error))
+    wait(lambda: panel.movie is not None or bool(panel.error))
     print(f"opened and prepared in {time.perf_counter() - t:.1f} s: {panel.result.text()}")
     wait(lambda: "per iteration" in plan.text() or "⚠" in plan.text(), 600)
     shot("01_opened")

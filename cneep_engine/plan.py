@@ -212,7 +212,8 @@ def _too_large(data, config: TrainConfig, window_bytes: int, budget: int) -> str
         if isinstance(data, Movie) else "one window"
     need = lambda b: window_bytes / b**2  # noqa: E731  (activations scale with the pixels)
     fits = next((b for b in (2, 3, 4, 6, 8) if need(b) <= budget), None)
-    hint = (f"--bin {_binned(data) * fits} (about {_size(need(fits))} per window) or a --crop of a quarter of the area per 2x bin"
+    hint = (f"--bin {_binned(data) * fits} (about {_size(need(fits))} per window) or a --crop of a quarter of the "
+            "area per 2x bin"
             if fits and isinstance(data, Movie) else "fewer --channels or a smaller --depth")
     return (f"{data.name}: training on {what} needs about {_size(window_bytes)}, more than the "
             f"{_size(budget)} that can be used; use {hint}")
