@@ -38,8 +38,9 @@ class Figure:
 
 def known_pixel_size(movie: Movie) -> float | None:
     """The movie's pixel size in µm, or None when nobody gave one (the default 1 µm, not in the file):
-    a scale bar would then claim a length nobody measured."""
-    return movie.pixel_size if movie.pixel_size_source != "default" or movie.pixel_size != 1.0 else None
+    a scale bar would then claim a length nobody measured. Binning b makes the default b µm, still unmeasured."""
+    binned = movie.provenance.get("preprocess", {}).get("bin", 1)
+    return movie.pixel_size if movie.pixel_size_source != "default" or movie.pixel_size != binned else None
 
 
 def default_scale(frame_shape: tuple[int, int]) -> float:

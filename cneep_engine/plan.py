@@ -135,7 +135,8 @@ def _timed(plan: Plan, data, model: torch.nn.Module, device: torch.device) -> Pl
     faster = []
     if total > HOURS and isinstance(data, Movie):
         # The convolutions' work scales with the pixels of a window; the batch and iterations stay.
-        faster = [(f"--bin {b}", total / b**2) for b in (2, 4) if min(data.frame_shape) // b >= 16]
+        done = _binned(data)
+        faster = [(f"--bin {done * b}", total / b**2) for b in (2, 4) if min(data.frame_shape) // b >= 16]
         iters = max(cfg.eval_every, int(cfg.iterations * HOURS / 4 / total))
         if iters < cfg.iterations:
             faster.append((f"--iters {iters}", total * iters / cfg.iterations))
@@ -201,12 +202,18 @@ def _resident_bytes() -> int:
         return 0
 
 
+def _binned(data) -> int:
+    """The binning the movie already had: a further binning b is offered as the total, the option's value."""
+    return data.provenance.get("preprocess", {}).get("bin", 1) if isinstance(data, Movie) else 1
+
+
 def _too_large(data, config: TrainConfig, window_bytes: int, budget: int) -> str:
     what = f"one window of {config.seq_len} frames of {data.frame_shape[0]}x{data.frame_shape[1]} px" \
         if isinstance(data, Movie) else "one window"
     need = lambda b: window_bytes / b**2  # noqa: E731  (activations scale with the pixels)
     fits = next((b for b in (2, 3, 4, 6, 8) if need(b) <= budget), None)
-    hint = (f"--bin {fits} (about {_size(need(fits))} per window) or a --crop of a quarter of the area per 2x bin"
+    hint = (f"--bin {_binned(data) * fits} (about {_size(need(fits))} per window) or a --crop of a quarter of the "
+            "area per 2x bin"
             if fits and isinstance(data, Movie) else "fewer --channels or a smaller --depth")
     return (f"{data.name}: training on {what} needs about {_size(window_bytes)}, more than the "
             f"{_size(budget)} that can be used; use {hint}")

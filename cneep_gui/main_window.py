@@ -120,7 +120,9 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.resizeDocks([self.docks["Input"], self.docks["Training progress"]], [330, 420],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Log"]], [120], Qt.Orientation.Vertical)
+        # The verdict, its meaning and the warnings need room; the training curves read well in less.
+        self.resizeDocks([self.docks["Log"], self.docks["Training progress"], self.docks["Results"]], [120, 400, 300],
+                         Qt.Orientation.Vertical)
         self._build_menus()
 
         self.timeline.positionChanged.connect(self._show_position)
@@ -485,7 +487,7 @@ class MainWindow(QMainWindow):
             threads = self.training_panel.threads.value()
             self.set_run(None)
             self.training_plots.reset(data.truth)
-            self.training_panel.set_running(True)
+            self._show_progress()
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -506,7 +508,10 @@ class MainWindow(QMainWindow):
     def _training_progress(self, ev: Progress) -> None:
         self.training_panel.show_progress(ev)
         self.training_plots.add(ev)
-        if ev.val_rate is not None or ev.message:
+        if ev.phase == "evaluation":     # every event says what it evaluates: the log says it once
+            if ev.done == 0:
+                log.info(f"{ev.message} of {ev.total} windows…")
+        elif ev.val_rate is not None or ev.message:
             val = (f": validation EP rate {ev.val_rate:.4g} k_B/s, loss {ev.val_loss:.4g}"
                    if ev.val_rate is not None else "")
             log.info(f"seed {ev.seed_index + 1}/{ev.n_seeds} iteration {ev.iteration}{val} {ev.message}".rstrip())
@@ -550,7 +555,14 @@ class MainWindow(QMainWindow):
         self._start_job(lambda emit, cancel: write(emit, cancel), lambda p: log.info(f"wrote {p}"),
                         f"writing {path.name}")
         self.job.progress.connect(self.training_panel.show_progress)
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        """Start the Train panel's progress bar and scroll it into view: in a short Training dock the settings
+        above it would hide it, and with it any sign that the job is running."""
         self.training_panel.set_running(True)
+        self.docks["Training"].widget().ensureWidgetVisible(self.training_panel.status)
+        self.docks["Training"].widget().ensureWidgetVisible(self.training_panel.progress)
 
     def export_map_stack_dialog(self) -> None:
         path = self._ask_save("Save map stack", "TIFF (*.tif)", ".tif", "maps")

@@ -34,7 +34,8 @@ def movie_parts(run: Run, n_movies: int) -> list[str]:
 def parts_text(parts: list[str], noun: str = "movies") -> str:
     """How many movies (or trajectories) went to each part, e.g. "movies: 12 train, 4 validation, 4 test"."""
     if all(", " in p for p in parts if p):
-        return f"each of the {len(parts)} {noun} cut in time into train, validation and test parts"
+        which = f"each of the {len(parts)} {noun}" if len(parts) > 1 else f"the {noun.removesuffix('s')}"
+        return f"{which} cut in time into train, validation and test parts"
     counts = {name: sum(p == name for p in parts) for name in PART_NAMES.values()}
     return f"{noun}: " + ", ".join(f"{n} {name}" for name, n in counts.items())
 

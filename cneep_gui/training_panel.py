@@ -60,7 +60,6 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         form.addRow(buttons)
         self.plan = PlanView()
-        form.addRow(self.plan)
         for box in [*self.boxes.values(), *self.closed_boxes.values(), self.threads, self.model, self.device]:
             changed_signal(box).connect(self.settingsChanged)
         self.progress = QProgressBar(maximum=1000, textVisible=True)
@@ -69,6 +68,8 @@ class TrainingPanel(QWidget):
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         form.addRow(self.progress)
         form.addRow(self.status)
+        # Below the progress, which then stays next to Cancel when the plan's text grows.
+        form.addRow(self.plan)
         self.train_button.clicked.connect(self.trainRequested)
         self.cancel_button.clicked.connect(self._cancel)
         self.train_button.setEnabled(False)

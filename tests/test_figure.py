@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 import tifffile
 
+from cneep_engine import Movie
 from cneep_engine.cli import main
 from cneep_engine.export import diverging_lut, lut_index, map_limits, save_run, write_image, write_overlay_movie
-from cneep_engine.figure import figure_renderer, render_figure, resample, round_length
+from cneep_engine.figure import figure_renderer, known_pixel_size, render_figure, resample, round_length
+from cneep_engine.io import Preprocess, prepare
 
 LUT = diverging_lut()[:, :3].astype(int)
 STEP = np.abs(np.diff(LUT, axis=0)).max()       # the largest change between neighbouring table rows
@@ -65,6 +67,15 @@ def test_scale_bar_is_a_round_length_drawn_to_scale():
         end = start + np.argmin(white[start:])                       # the white run that starts at the bar
         assert white[start - 1] == 0 and end - start == round(um / pixel_size * fig.scale)
     assert render_figure(np.zeros((20, 40)), None, (0, 1), 1.0).scale_bar is None   # no pixel size, no scale bar
+
+
+def test_a_binned_movie_has_a_known_pixel_size_only_when_the_unbinned_one_had():
+    frames = np.zeros((1, 4, 20, 40), np.uint8)
+    unknown = Movie(frames=frames, dt=0.1)                                   # the default 1 µm, not in the file
+    measured = Movie(frames=frames, dt=0.1, pixel_size=0.2, pixel_size_source="metadata")
+    assert known_pixel_size(unknown) is None and known_pixel_size(measured) == 0.2
+    assert known_pixel_size(prepare(unknown, Preprocess(bin=2))) is None    # 2 µm, but nobody measured it
+    assert known_pixel_size(prepare(measured, Preprocess(bin=2))) == pytest.approx(0.4)
 
 
 def test_round_lengths():

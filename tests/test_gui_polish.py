@@ -11,6 +11,7 @@ from cneep_engine.verdict import advice
 from cneep_gui import about_dialog, sample, settings
 from cneep_gui.movie_panel import TIME_AVERAGED
 from cneep_gui.plots import TracePlot, TrainingPlots
+from cneep_gui.summary_view import parts_text
 from cneep_gui.preferences import PreferencesDialog
 from cneep_gui.synth_dialog import SynthDialog
 
@@ -112,8 +113,9 @@ def test_movie_selector_and_summary_say_which_movies_were_train_validation_test(
     toy_run.part = np.where(toy_run.frame < 100, 0, np.where(toy_run.frame < 150, 1, 2)).astype(np.int8)
     studio.set_run(toy_run)          # fewer than three movies: each cut in time
     assert box.itemText(0) == "movie 1/3 (train, validation, test)"
-    assert "cut in time into train, validation and test" in studio.summary.text()
+    assert "each of the 3 movies cut in time into train, validation and test" in studio.summary.text()
     studio.set_run(None)
+    assert parts_text(["train, validation, test"]) == "the movie cut in time into train, validation and test parts"
     assert box.itemText(2) == "movie 3/3"
 
 
@@ -222,3 +224,9 @@ def test_each_problem_shows_what_it_means_and_what_to_do(studio, tiny_movie, toy
         [said] = advice(summary)
         assert words in said and "Next:" in said
         assert text.count("What this means") == 1 and words.replace("k_B", "k<sub>B</sub>") in text
+
+
+def test_the_results_panel_has_room_for_the_verdict_at_the_default_size(studio, qtbot):
+    studio.resize(1400, 900)
+    qtbot.waitUntil(lambda: studio.height() == 900)
+    assert studio.docks["Results"].height() > 250 and studio.docks["Training progress"].height() > 300

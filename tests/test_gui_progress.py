@@ -66,3 +66,34 @@ def test_scale_bar_in_the_viewer_follows_the_pixel_size_and_its_toggle(studio, t
     assert studio.movie_view.scale_bar.text.toPlainText() == "5 µm" and studio.movie_view.scale_bar.size == 10
     studio.set_data(replace(tiny_movie, pixel_size=1.0, pixel_size_source="default"))   # not known: no bar
     assert studio.movie_view.scale_bar is None and not studio.movie_panel.scale_bar.isEnabled()
+
+
+def test_a_job_scrolls_its_progress_into_view_in_a_short_training_dock(studio, qtbot, tiny_movie, tiny_config):
+    studio.resize(1200, 700)
+    studio.set_data(tiny_movie)
+    studio.training_panel.set_config(tiny_config)
+    area, panel = studio.docks["Training"].widget(), studio.training_panel
+    qtbot.waitUntil(lambda: area.verticalScrollBar().maximum() > 0)     # the settings overflow the dock
+
+    def in_view(widget) -> bool:
+        top = widget.mapTo(area.viewport(), widget.rect().topLeft()).y()
+        return 0 <= top and top + widget.height() <= area.viewport().height()
+
+    area.verticalScrollBar().setValue(0)
+    assert not in_view(panel.progress)
+    panel.train_button.click()
+    assert in_view(panel.progress) and in_view(panel.status)
+    panel.plan.setText("<br>".join(["a plan of many lines"] * 20))    # a plan that ends during training
+    qtbot.waitUntil(lambda: panel.plan.height() > 200)
+    assert in_view(panel.progress) and in_view(panel.status)
+    studio.cancel_job()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+
+
+def test_the_log_says_once_that_the_held_out_evaluation_runs(studio):
+    for done in (0, 10, 20, 30):
+        studio._training_progress(Progress(phase="evaluation", done=done, total=30, elapsed_s=done / 10,
+                                           message="beads: held-out evaluation"))
+    lines = studio.log_panel.toPlainText().splitlines()
+    assert sum("held-out evaluation" in line for line in lines) == 1
+    assert lines[-1].endswith("beads: held-out evaluation of 30 windows…")

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from cneep_engine import CneepError, Movie, TrainConfig, train
+from cneep_engine.io import Preprocess, prepare
 from cneep_engine.plan import plan_training
 
 
@@ -39,6 +40,20 @@ def test_the_timed_plan_gives_a_time_and_offers_faster_options_when_it_takes_hou
     options = dict(plan.faster)
     assert options["--bin 2"] == pytest.approx(plan.total_s / 4) and "--iters" in " ".join(options)
     assert "faster: --bin 2 about" in plan.text()
+
+
+def test_binning_offered_for_a_binned_movie_is_the_total_the_option_takes(monkeypatch):
+    binned = prepare(_movie(128, 128), Preprocess(bin=2))           # as `--bin 2` or the app's Binning 2 gives it
+    plan = plan_training(binned, TrainConfig(iterations=10_000_000, channels=4, batch=64))
+    assert [option for option, _ in plan.faster][:2] == ["--bin 4", "--bin 8"]
+    # Refused for memory: the binning that fits a raw movie of the same frames, times the binning done.
+    monkeypatch.setenv("CNEEP_TRAIN_BUDGET", "1M")
+    hints = []
+    for movie in (_movie(64, 64), binned):
+        with pytest.raises(CneepError, match=r"use --bin \d+") as refused:
+            plan_training(movie, TrainConfig(), timed=False)
+        hints.append(int(str(refused.value).split("use --bin ")[1].split()[0]))
+    assert hints[1] == 2 * hints[0]
 
 
 def test_training_uses_the_planned_batch_and_stays_within_the_estimated_peak(tmp_path):
