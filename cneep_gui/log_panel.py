@@ -36,8 +36,11 @@ class LogPanel(QPlainTextEdit):
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._bridge = _Bridge(self)
         self._bridge.line.connect(self.appendPlainText)
-        self._handler = _Handler(self._bridge)
-        log.addHandler(self._handler)
+        self._handler = handler = _Handler(self._bridge)
+        log.addHandler(handler)
+        # A window deleted without being closed (a crash, a failed test) must not leave a handler that
+        # writes to a widget that no longer exists.
+        self.destroyed.connect(lambda *_: log.removeHandler(handler))
 
     def detach(self) -> None:
         """Stop listening: the logger is global and outlives this window."""

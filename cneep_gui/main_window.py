@@ -412,8 +412,11 @@ class MainWindow(QMainWindow):
         return lambda movie, frame: figure(movie, frame).rgb
 
     # --- jobs -----------------------------------------------------------------------------------
-    def _start_job(self, fn, on_returned, what: str) -> Job:
+    def _start_job(self, fn, on_returned, what: str, on_progress=None) -> Job:
+        """Run `fn` on a worker thread; every handler is connected before it starts, so no event is lost."""
         self.job = Job(fn, self)
+        if on_progress is not None:
+            self.job.progress.connect(on_progress)
         self.job.returned.connect(on_returned)
         self.job.errored.connect(lambda message, details: self.show_error(f"{what}: {message}", details))
         self.job.finished.connect(self._job_finished)
@@ -502,8 +505,7 @@ class MainWindow(QMainWindow):
                 return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks,
                              closed_form=closed_form), trained
 
-            self._start_job(job, self._trained, f"training {config.model} on {data.name}")
-            self.job.progress.connect(self._training_progress)
+            self._start_job(job, self._trained, f"training {config.model} on {data.name}", self._training_progress)
 
     def _training_progress(self, ev: Progress) -> None:
         self.training_panel.show_progress(ev)
@@ -553,8 +555,7 @@ class MainWindow(QMainWindow):
     def _start_export(self, write, path: Path) -> None:
         """`write(progress, cancel)` as a job whose progress and Cancel are those of the training panel."""
         self._start_job(lambda emit, cancel: write(emit, cancel), lambda p: log.info(f"wrote {p}"),
-                        f"writing {path.name}")
-        self.job.progress.connect(self.training_panel.show_progress)
+                        f"writing {path.name}", self.training_panel.show_progress)
         self._show_progress()
 
     def _show_progress(self) -> None:

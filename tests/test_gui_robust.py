@@ -27,3 +27,13 @@ def test_a_folder_of_images_opens_as_a_movie(studio, tmp_path, tiny_movie):
         tifffile.imwrite(tmp_path / f"frame{t}.tif", np.asarray(tiny_movie.frames[0, t]))
     assert studio.open_path(tmp_path)
     assert studio.error_box is None and studio.data.n_frames == 6 and studio.run is None
+
+
+def test_a_window_deleted_without_closing_leaves_no_log_handler_behind(qtbot):
+    from cneep_gui.log_panel import LogPanel, log
+    panel = LogPanel()
+    handler = panel._handler
+    assert handler in log.handlers
+    panel.deleteLater()
+    qtbot.waitUntil(lambda: handler not in log.handlers, timeout=2000)
+    log.info("after the panel is gone")      # would raise: wrapped C/C++ object has been deleted
