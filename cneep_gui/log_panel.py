@@ -25,7 +25,10 @@ class _Handler(logging.Handler):
         self.setFormatter(logging.Formatter("%(asctime)s  %(message)s", "%H:%M:%S"))
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.bridge.line.emit(self.format(record))
+        try:
+            self.bridge.line.emit(self.format(record))
+        except RuntimeError:   # its window was deleted without being closed (a crash, a failed test)
+            log.removeHandler(self)
 
 
 class LogPanel(QPlainTextEdit):
@@ -36,11 +39,8 @@ class LogPanel(QPlainTextEdit):
         self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self._bridge = _Bridge(self)
         self._bridge.line.connect(self.appendPlainText)
-        self._handler = handler = _Handler(self._bridge)
-        log.addHandler(handler)
-        # A window deleted without being closed (a crash, a failed test) must not leave a handler that
-        # writes to a widget that no longer exists.
-        self.destroyed.connect(lambda *_: log.removeHandler(handler))
+        self._handler = _Handler(self._bridge)
+        log.addHandler(self._handler)
 
     def detach(self) -> None:
         """Stop listening: the logger is global and outlives this window."""
