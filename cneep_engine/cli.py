@@ -12,7 +12,7 @@ from . import allocator, bench
 from .errors import CneepError
 from .io import input_formats
 from .io.preprocess import Preprocess
-from .params import add_options, from_options
+from .params import add_options, from_options, specs
 from .estimators import ClosedFormConfig
 from .registry import ESTIMATORS, estimators_for
 from .training import STOPS, Progress, TrainConfig
@@ -251,8 +251,8 @@ def _bench(args) -> None:
 
 
 # Options that only mean something for movies, with their "not given" values.
-_MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None, "frame_step": 1,
-               "bin": 1, "normalize": False, "split_into": 1, "register": False, "bleach_correct": False}
+_MOVIE_ONLY = {"channel": None, "z": None, "pixel_size": None, "crop": None, "time_range": None,
+               **{p.name: p.default for p in specs(Preprocess)}}
 
 
 def _load(args, method: str | None = None, truth: bool = True):
