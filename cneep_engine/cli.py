@@ -14,34 +14,21 @@ from .io import input_formats
 from .io.preprocess import Preprocess
 from .params import add_options, from_options, specs
 from .estimators import ClosedFormConfig
-from .registry import ESTIMATORS, estimators_for
+from .registry import ESTIMATORS, SYSTEMS, estimators_for
 from .training import STOPS, Progress, TrainConfig
 
 
 def _add_simulate(sub) -> None:
-    from .synth import BeadRenderer, BeadSpringChain, FlashingRatchet
     p = sub.add_parser("simulate", help="write a synthetic movie or trajectories with exact entropy production")
     systems = p.add_subparsers(dest="system", required=True)
-    b = systems.add_parser("bead-spring", help="bead-spring chain between a cold and a hot bath",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_options(b, BeadSpringChain)
-    b.add_argument("--movies", type=int, default=1)
-    b.add_argument("--trajectories", type=int, metavar="M",
-                   help="write M trajectories of bead positions (.npy, .npz or .csv) instead of movies")
-    b.add_argument("--frames", type=int, default=1000, help="frames per movie or trajectory")
-    b.add_argument("--seed", type=int, default=0)
-    add_options(b, BeadRenderer)
-    b.add_argument("-o", "--output", type=Path, required=True, help="movie file (.tif), or trajectory file "
-                   "(.npy, .npz, .csv) with --trajectories")
-    r = systems.add_parser("ratchet", help="discrete flashing ratchet: 3 sites, a sawtooth potential switched on "
-                           "and off", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_options(r, FlashingRatchet)
-    r.add_argument("--partial", action="store_true", help="record the position only, hiding whether the "
-                   "potential is on (a non-Markovian series for rneep)")
-    r.add_argument("--trajectories", type=int, default=1, metavar="M")
-    r.add_argument("--steps", type=int, default=100_000, metavar="L", help="states per trajectory")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("-o", "--output", type=Path, required=True, help="state file (.npy, .npz or .csv)")
+    for system in SYSTEMS.values():
+        q = systems.add_parser(system.name, help=system.summary, description=system.summary,
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        for config in system.configs:
+            add_options(q, config)
+        files = (["movie (.tif)"] if "movie" in system.kinds else []) + \
+                ([f"{k} (.npy, .npz or .csv)" for k in system.kinds if k != "movie"])
+        q.add_argument("-o", "--output", type=Path, required=True, help=" or ".join(files))
 
 
 def _run_folder(text: str) -> Path:
@@ -351,39 +338,19 @@ class ProgressBar:
 
 
 def _simulate(args) -> None:
-    if args.system == "ratchet":
-        return _simulate_ratchet(args)
     from .io import save_movie, save_trajectories
-    from .synth import BeadRenderer, BeadSpringChain, simulate_bead_spring, simulate_bead_spring_trajectories
-    chain = from_options(BeadSpringChain, args)
-    if args.trajectories is not None:
-        if args.trajectories < 1 or args.frames < 2:
-            raise CneepError("need at least 1 trajectory of at least 2 frames")
-        traj = simulate_bead_spring_trajectories(chain, args.trajectories, args.frames, seed=args.seed)
-        path = save_trajectories(traj, args.output)
-        print(f"wrote {path} ({traj.n_trajectories} x {traj.n_frames} frames of {chain.beads} coordinates); "
-              f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
-        return
-    renderer = from_options(BeadRenderer, args)
-    if args.movies < 1 or args.frames < 2:
-        raise CneepError("need at least 1 movie of at least 2 frames")
-    movie = simulate_bead_spring(chain, renderer, movies=args.movies, frames=args.frames, seed=args.seed)
-    path = save_movie(movie, args.output)
-    print(f"wrote {path} ({movie.n_movies} x {movie.n_frames} frames of {movie.frame_shape[0]}x{movie.frame_shape[1]}); "
-          f"sigma = {chain.ep_rate:.6g}, sigma_2pt = {chain.ep_rate_two_frame:.6g} per s")
-
-
-def _simulate_ratchet(args) -> None:
-    from .io import save_trajectories
-    from .synth import FlashingRatchet, simulate_ratchet
-    if args.trajectories < 1 or args.steps < 2:
-        raise CneepError("need at least 1 trajectory of at least 2 steps")
-    ratchet = from_options(FlashingRatchet, args)
-    traj = simulate_ratchet(ratchet, args.trajectories, args.steps, partial=args.partial, seed=args.seed)
-    path = save_trajectories(traj, args.output)
-    seen = f"; pairs of positions reveal {ratchet.ep_per_step_positions:.6g}" if args.partial else ""
-    print(f"wrote {path} ({traj.n_trajectories} x {traj.n_frames} steps of {traj.n_states} states); "
-          f"EP per step {ratchet.ep_per_step:.6g}{seen}")
+    from .movie import Movie
+    system = SYSTEMS[args.system]
+    data = system.simulate(*(from_options(config, args) for config in system.configs))
+    if isinstance(data, Movie):
+        path = save_movie(data, args.output)
+        what = f"{data.n_movies} x {data.n_frames} frames of {data.frame_shape[0]}x{data.frame_shape[1]}"
+    else:
+        path = save_trajectories(data, args.output)
+        what = f"{data.n_trajectories} x {data.n_frames} frames of " + \
+               (f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates")
+    t = data.truth
+    print(f"wrote {path} ({what}); sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {system.time_unit}")
 
 
 def _estimate(args) -> None:

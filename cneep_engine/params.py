@@ -105,9 +105,11 @@ def check(obj) -> None:
 
 def _help(p: Param) -> str:
     s = p.spec
-    bounds = (f"{s.low:g} to {s.high:g}" if s.low is not None and s.high is not None
-              else f">= {s.low:g}" if s.low is not None else f"> {s.above:g}" if s.above is not None
-              else f"<= {s.high:g}" if s.high is not None else "")
+    def n(v) -> str:   # whole numbers in full: "2 to 100000000", not "2 to 1e+08"
+        return str(v) if isinstance(v, int) else f"{v:g}"
+    bounds = (f"{n(s.low)} to {n(s.high)}" if s.low is not None and s.high is not None
+              else f">= {n(s.low)}" if s.low is not None else f"> {n(s.above)}" if s.above is not None
+              else f"<= {n(s.high)}" if s.high is not None else "")
     notes = "; ".join(n for n in (s.unit, bounds, f"{', '.join(s.only)} only" if s.only else "") if n)
     return (f"{s.help} ({notes})" if notes else s.help).replace("%", "%%")
 

@@ -6,12 +6,16 @@ is an entry here next to its module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .estimators import ClosedFormConfig
 from .params import Param, specs
-from .synth import BeadRenderer, BeadSpringChain, FlashingRatchet
+from .movie import Movie
+from .synth import (BeadRenderer, BeadSpringChain, FlashingRatchet, RatchetSampling, Sampling, bead_spring,
+                    ratchet)
 from .training import TrainConfig
+from .trajectories import Trajectories
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,20 @@ class Estimator:
 
 @dataclass(frozen=True)
 class System:
+    """A synthetic system with exact EP: its declared settings and how to simulate it.
+
+    simulate takes one instance of each class in `configs`, in that order, and returns a Movie or Trajectories
+    with its GroundTruth attached; the CLI's options and the app's generator forms come from `configs`."""
+
     name: str
     summary: str
     kinds: tuple[str, ...]        # what it writes: "movie", "coordinates", "states"
     configs: tuple[type, ...]
+    simulate: Callable[..., Movie | Trajectories]
+    time_unit: str = "s"
+
+    def params(self) -> list[Param]:
+        return [p for c in self.configs for p in specs(c)]
 
 
 SPLIT = ("val_fraction", "test_fraction", "seed")
@@ -54,9 +68,9 @@ ESTIMATORS = {e.name: e for e in (
 
 SYSTEMS = {s.name: s for s in (
     System("bead-spring", "beads joined by springs between a cold and a hot bath, as a movie or as coordinates",
-           ("movie", "coordinates"), (BeadSpringChain, BeadRenderer)),
+           ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
-           (FlashingRatchet,)),
+           (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
 )}
 
 
@@ -71,5 +85,5 @@ def listing() -> dict:
                             "requires": list(e.requires), "params": [p.describe() for p in e.params()]}
                            for e in ESTIMATORS.values()],
             "systems": [{"name": s.name, "summary": s.summary, "kind": list(s.kinds),
-                         "params": [p.describe() for c in s.configs for p in specs(c)]}
+                         "params": [p.describe() for p in s.params()]}
                         for s in SYSTEMS.values()]}

@@ -68,6 +68,16 @@ def test_simulate_options_come_from_the_systems_and_are_checked(tmp_path, capsys
     assert "r.npy" in capsys.readouterr().out
 
 
+def test_every_system_is_a_simulate_command_with_its_declared_options(capsys):
+    from cneep_engine.registry import SYSTEMS
+    for system in SYSTEMS.values():
+        with pytest.raises(SystemExit):
+            main(["simulate", system.name, "--help"])
+        help_text = capsys.readouterr().out
+        assert system.summary.split(",")[0] in " ".join(help_text.split())
+        assert all(p.option in help_text for p in system.params()) and "--output" in help_text
+
+
 def test_cneep_list_json_names_every_estimator_and_system_with_its_parameters(capsys):
     assert main(["list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
@@ -82,7 +92,8 @@ def test_cneep_list_json_names_every_estimator_and_system_with_its_parameters(ca
     assert (seq_len["default"], seq_len["low"], seq_len["high"], seq_len["type"]) == (2, 2, 512, "int")
     systems = {s["name"]: s for s in listing["systems"]}
     assert {p["option"] for p in systems["bead-spring"]["params"]} >= {"--beads", "--th", "--psf-sigma"}
-    assert [p["option"] for p in systems["ratchet"]["params"]] == ["--potential", "--rate"]
+    assert [p["option"] for p in systems["ratchet"]["params"]] == ["--potential", "--rate", "--trajectories", "--steps",
+                                                                   "--partial", "--seed"]
     dt = next(p for p in systems["bead-spring"]["params"] if p["name"] == "dt")
     assert dt["unit"] == "s" and dt["above"] == 0
 

@@ -7,11 +7,12 @@ import numpy as np
 from ..movie import GroundTruth, Movie
 from ..trajectories import Trajectories
 from .bead_spring import BeadSpringChain
-from .ratchet import SITES, FlashingRatchet
+from .ratchet import SITES, FlashingRatchet, RatchetSampling
 from .render import BeadRenderer
+from .sampling import Sampling
 
-__all__ = ["BeadSpringChain", "BeadRenderer", "FlashingRatchet", "simulate_bead_spring",
-           "simulate_bead_spring_trajectories", "simulate_ratchet"]
+__all__ = ["BeadSpringChain", "BeadRenderer", "FlashingRatchet", "RatchetSampling", "Sampling", "bead_spring",
+           "ratchet", "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_ratchet"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
@@ -61,3 +62,15 @@ def simulate_ratchet(ratchet: FlashingRatchet = FlashingRatchet(), trajectories:
     n = SITES if partial else 2 * SITES
     return Trajectories(data=states % n, dt=1.0, dt_source="metadata", n_states=n, labels=list(range(n)),
                         truth=truth, provenance={"format": "simulated", "source": "flashing ratchet"})
+
+
+# Each system as the registry runs it: one instance of each of its declared settings in, data with its truth out.
+
+def bead_spring(chain: BeadSpringChain, renderer: BeadRenderer, sampling: Sampling) -> Movie | Trajectories:
+    if sampling.trajectories is not None:
+        return simulate_bead_spring_trajectories(chain, sampling.trajectories, sampling.frames, sampling.seed)
+    return simulate_bead_spring(chain, renderer, sampling.movies, sampling.frames, sampling.seed)
+
+
+def ratchet(model: FlashingRatchet, sampling: RatchetSampling) -> Trajectories:
+    return simulate_ratchet(model, sampling.trajectories, sampling.steps, sampling.partial, sampling.seed)

@@ -31,6 +31,20 @@ SITES = 3
 
 
 @dataclass(frozen=True)
+class RatchetSampling:
+    """Trajectories of states, one step per unit time, of the whole state or of the position only."""
+
+    trajectories: int = param(1, "state series to write", low=1, high=100_000)
+    steps: int = param(100_000, "states per trajectory", low=2, high=100_000_000)
+    partial: bool = param(False, "record the position only, hiding whether the potential is on (a non-Markovian "
+                          "series for rneep)", label="Position only")
+    seed: int = param(0, "random seed", low=0, high=2**32 - 1)
+
+    def __post_init__(self):
+        check(self)
+
+
+@dataclass(frozen=True)
 class FlashingRatchet:
     """A particle on 3 sites of a sawtooth potential that is switched on and off at random."""
 

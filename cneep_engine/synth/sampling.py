@@ -1,0 +1,26 @@
+"""How much of a synthetic system to simulate, declared once for the CLI, the app and `cneep list`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..params import check, param
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Rendered movies, or trajectories of the coordinates behind them, all started in the steady state."""
+
+    movies: int = param(1, "movies to render", low=1, high=100_000)
+    trajectories: int | None = param(None, "write this many trajectories of the coordinates instead of movies "
+                                     "(.npy, .npz or .csv)", low=1, high=100_000)
+    frames: int = param(1000, "frames per movie or trajectory", low=2, high=100_000_000)
+    seed: int = param(0, "random seed: the same seed gives the same draws, as movies or as trajectories", low=0,
+                      high=2**32 - 1)
+
+    def __post_init__(self):
+        check(self)
+
+    @property
+    def kind(self) -> str:
+        return "movie" if self.trajectories is None else "coordinates"
