@@ -135,3 +135,19 @@ def test_simulated_movie_carries_consistent_truth_and_is_reproducible():
     np.testing.assert_array_equal(again.frames, m.frames)
     other = simulate_bead_spring(BeadSpringChain(beads=3), BeadRenderer(binning=2), movies=2, frames=40, seed=6)
     assert not np.array_equal(other.frames, m.frames)
+
+
+def test_partial_observation_of_a_linear_system_is_its_covariance_block():
+    """Seeing part of the chain: the exact ceiling is the KL of the seen coordinates' pairs, below the full one
+    (0 for one coordinate: a scalar stationary Gaussian process is reversible), and the per-transition EP of what
+    is seen averages to it."""
+    from cneep_engine.synth import BeadSpringChain
+    chain = BeadSpringChain(beads=3, dt=0.05)
+    assert chain.two_frame_rate() == pytest.approx(chain.ep_rate_two_frame)
+    assert chain.two_frame_rate([0, 1, 2]) == pytest.approx(chain.ep_rate_two_frame)
+    assert chain.two_frame_rate([0]) == pytest.approx(0, abs=1e-9)
+    seen = chain.two_frame_rate([0, 2])
+    assert 0.01 * chain.ep_rate_two_frame < seen < chain.ep_rate_two_frame
+    x = chain.sample(200, 500, seed=3)[..., [0, 2]]
+    ds = chain.transition_ep(x, observed=[0, 2])
+    assert ds.mean() / chain.dt == pytest.approx(seen, abs=4 * ds.std() / np.sqrt(ds.size) / chain.dt)

@@ -46,9 +46,14 @@ class LinearDiffusion:
         a, c = self.drift, self.covariance
         return float(np.trace(a.T @ np.linalg.solve(self.diffusion, a @ c)) + np.trace(a))
 
-    def _pair_covariances(self) -> tuple[np.ndarray, np.ndarray]:
+    def _pair_covariances(self, observed=None) -> tuple[np.ndarray, np.ndarray]:
+        """Covariances of (x, x') for the forward and the reversed pair, of the coordinates `observed` (indices;
+        None: all). A Gaussian's marginal is the same block of its covariance, so partial observation is exact."""
         c, e = self.covariance, self.propagator
         cross = e @ c  # Cov(x_{t+dt}, x_t)
+        if observed is not None:
+            keep = np.ix_(np.asarray(observed), np.asarray(observed))
+            c, cross = c[keep], cross[keep]
         forward = np.block([[c, cross.T], [cross, c]])
         reverse = np.block([[c, cross], [cross.T, c]])
         return forward, reverse
@@ -59,7 +64,11 @@ class LinearDiffusion:
 
         It is the EP rate any estimator that sees pairs of frames converges to; it tends to sigma as
         dt -> 0 and falls below it at finite dt."""
-        fwd, rev = self._pair_covariances()
+        return self.two_frame_rate()
+
+    def two_frame_rate(self, observed=None) -> float:
+        """sigma_2pt(dt) of the coordinates `observed` (None: all): the best rate from pairs of what is seen."""
+        fwd, rev = self._pair_covariances(observed)
         kl = 0.5 * (np.trace(np.linalg.solve(rev, fwd)) - fwd.shape[0])
         return float(kl / self.dt)
 
@@ -88,12 +97,14 @@ class LinearDiffusion:
         diff = d @ p @ d.T / (2 * self.dt) if estimated_diffusion else self.diffusion
         return float(np.trace(np.linalg.solve(diff, vel @ np.linalg.solve(self.covariance, vel.T))))
 
-    def transition_ep(self, positions: np.ndarray) -> np.ndarray:
-        """Exact per-transition EP, ln p(x, x') / p(x', x), for consecutive frames.
+    def transition_ep(self, positions: np.ndarray, observed=None) -> np.ndarray:
+        """Exact per-transition EP, ln p(x, x') / p(x', x), for consecutive frames; with `observed` (indices),
+        of those coordinates' pair density, the best any estimator of them can assign.
 
-        positions: (..., L, n) -> (..., L-1). The pair densities are Gaussian with equal determinants,
-        so the log-ratio is the quadratic form w^T (Sigma_r^-1 - Sigma_f^-1) w / 2 with w = (x, x')."""
-        fwd, rev = self._pair_covariances()
+        positions: (..., L, n) -> (..., L-1), n the coordinates given (all, or the observed ones). The pair
+        densities are Gaussian with equal determinants, so the log-ratio is the quadratic form
+        w^T (Sigma_r^-1 - Sigma_f^-1) w / 2 with w = (x, x')."""
+        fwd, rev = self._pair_covariances(observed)
         q = 0.5 * (np.linalg.inv(rev) - np.linalg.inv(fwd))
         w = np.concatenate([positions[..., :-1, :], positions[..., 1:, :]], axis=-1)
         return np.einsum("...i,ij,...j->...", w, q, w)
