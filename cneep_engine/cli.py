@@ -13,8 +13,8 @@ from .errors import CneepError
 from .io import input_formats
 from .io.preprocess import Preprocess
 from .params import add_options, from_options, specs
-from .estimators import ClosedFormConfig
-from .registry import ESTIMATORS, SYSTEMS, estimators_for
+from .estimators import ESTIMATORS, estimators_for
+from .registry import SYSTEMS
 from .training import STOPS, Progress, TrainConfig
 
 
@@ -48,7 +48,8 @@ def _add_train(sub) -> None:
                    + ". Unset: cneep, or neep for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy. See "
                    "cneep list")
     add_options(p, TrainConfig)
-    add_options(p, ClosedFormConfig)
+    for settings in dict.fromkeys(e.settings for e in ESTIMATORS.values() if e.settings is not None):
+        add_options(p, settings)
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores); fewer can be "
                    "faster on a machine busy with other work")
     _add_input_options(p)
@@ -353,37 +354,17 @@ def _simulate(args) -> None:
     print(f"wrote {path} ({what}); sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {system.time_unit}")
 
 
-def _estimate(args) -> None:
-    """--method tur or sfi: a closed-form estimate on the held-out part, written as a run folder."""
-    from .estimators.report import run_estimator
-    from .verdict import describe
-    data = _load(args, method=args.method)
-    config = from_options(TrainConfig, args, model=args.method)
-    s = run_estimator(data, config, from_options(ClosedFormConfig, args), run_dir=args.output).summary
-    debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
-    bound = " (a lower bound)" if s["lower_bound"] else ""
-    print(f"{args.method}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
-          f"{s['wall_s']:.2g} s")
-    if "truth" in s:
-        t = s["truth"]
-        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
-              f"({t['rel_err_2pt']:+.2%}), R^2 {t['r2']:.4f} per transition")
-    for warning in s["warnings"]:
-        print(f"warning: {warning}")
-    print(f"results in {args.output}")
-
-
 def _train(args) -> None:
-    if args.method in ("tur", "sfi"):
-        return _estimate(args)
     from . import distributed
     from .movie import Movie
     from .run import train
-    from .verdict import describe
     main_rank = distributed.is_main()   # under torchrun only rank 0 reports
     args.quiet = args.quiet or not main_rank
     data = _load(args, method=args.method)
-    config = from_options(TrainConfig, args, model=args.method or ("cneep" if isinstance(data, Movie) else "neep"))
+    kind = "movie" if isinstance(data, Movie) else data.kind
+    config = from_options(TrainConfig, args, model=args.method or estimators_for(kind)[0])
+    method = ESTIMATORS[config.model]
+    method.check_reads(data)
     if not args.quiet:
         for note in data.provenance.get("notes", []):
             print(f"note: {note}", file=sys.stderr)
@@ -392,7 +373,6 @@ def _train(args) -> None:
             raise CneepError("--threads must be at least 1")
         import torch
         torch.set_num_threads(args.threads)
-    from .plan import plan_training
     checks = None
     if isinstance(data, Movie):
         from .timearrow import input_report
@@ -400,35 +380,47 @@ def _train(args) -> None:
         if not args.quiet:
             for warning in checks["warnings"]:
                 print(f"warning: {warning}", file=sys.stderr)
-    if not args.quiet:   # train() makes the same choice of batch again, without the timing
+    if not args.quiet and method.trained:   # train() makes the same choice of batch again, without the timing
+        from .plan import plan_training
         print(plan_training(data, config).text(), file=sys.stderr)
+    settings = {} if method.trained else {"closed_form": from_options(method.settings, args)}
     cancel = threading.Event()
     # First Ctrl-C: stop after the current step, keep the best model and write the results.
     previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
     try:
         run = train(data, config, callback=None if args.quiet else ProgressBar(), cancel=cancel,
-                    run_dir=args.output, checks=checks)
+                    run_dir=args.output, checks=checks, **settings)
     finally:
         signal.signal(signal.SIGINT, previous)
-    if not main_rank:
-        return
-    s = run.summary
-    spread = f"; spread over seeds {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
-    print(f"{describe(s)}{spread}")
-    print(f"  {s['ep_per_frame']:.4g} per frame; loss-based {s['loss_based_rate']:.4g} per s; on {s['test_windows']} "
-          f"held-out windows in {s['block']['blocks']} blocks of ~{s['block']['windows']}; {s['device']}, "
-          f"{s['wall_s']:.0f} s")
+    if main_rank:
+        _print_result(run.summary, config, args.output)
+
+
+def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
+    """The last lines of `cneep train`: the verdict, how it was reached, the comparison with the truth."""
+    from .verdict import describe
+    if ESTIMATORS[config.model].trained:
+        spread = f"; spread over seeds {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
+        print(f"{describe(s)}{spread}")
+        print(f"  {s['ep_per_frame']:.4g} per frame; loss-based {s['loss_based_rate']:.4g} per s; on "
+              f"{s['test_windows']} held-out windows in {s['block']['blocks']} blocks of ~{s['block']['windows']}; "
+              f"{s['device']}, {s['wall_s']:.0f} s")
+    else:
+        debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
+        bound = " (a lower bound)" if s["lower_bound"] else ""
+        print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
+              f"{s['wall_s']:.2g} s")
     if "truth" in s:
         t = s["truth"]
-        print(f"truth: sigma {t['sigma']:.4g}, sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%}), "
-              f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f}")
+        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
+              f"({t['rel_err_2pt']:+.2%}), R^2 {t['r2']:.4f}, slope {t['slope']:.3f} per window")
         if "observed" in t:
             o = t["observed"]
-            print(f"best reachable from windows of {args.seq_len} observations: {o['ep_rate']:.4g} per s "
+            print(f"best reachable from windows of {config.seq_len} observations: {o['ep_rate']:.4g} per s "
                   f"({o['rel_err']:+.2%}), R^2 {o['r2']:.4f} per window, slope {o['slope']:.3f}")
     for warning in s.get("warnings", []):
         print(f"warning: {warning}")
-    print(f"results in {args.output}")
+    print(f"results in {output}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,7 @@
-"""The estimators and synthetic systems the engine offers, with what they read and their declared parameters.
+"""The synthetic systems the engine offers, and the listing of everything with its declared parameters.
 
-One table feeds `cneep list`, the CLI's choices and the app's pickers, so adding an estimator or a system
-is an entry here next to its module.
+The systems' table here and the estimators' (`estimators.ESTIMATORS`) feed `cneep list`, the CLI's commands and
+choices and the app's pickers and forms, so adding a system is an entry here next to its module.
 """
 
 from __future__ import annotations
@@ -9,28 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .estimators import ClosedFormConfig
+from .estimators import ESTIMATORS
 from .params import Param, specs
 from .movie import Movie
 from .synth import (BeadRenderer, BeadSpringChain, FlashingRatchet, RatchetSampling, Sampling, bead_spring,
                     ratchet)
-from .training import TrainConfig
 from .trajectories import Trajectories
-
-
-@dataclass(frozen=True)
-class Estimator:
-    name: str
-    summary: str
-    accepts: tuple[str, ...]      # "movie", "coordinates", "states"
-    requires: tuple[str, ...] = ()   # what it needs beyond the data, e.g. a known drift
-    config: type = TrainConfig
-
-    def params(self) -> list[Param]:
-        own = [p for p in specs(self.config) if not p.spec.only or self.name in p.spec.only]
-        if self.config is not TrainConfig:   # every estimator reports on the same split
-            own += [p for p in specs(TrainConfig) if p.name in SPLIT]
-        return own
 
 
 @dataclass(frozen=True)
@@ -51,32 +35,12 @@ class System:
         return [p for c in self.configs for p in specs(c)]
 
 
-SPLIT = ("val_fraction", "test_fraction", "seed")
-
-ESTIMATORS = {e.name: e for e in (
-    Estimator("cneep", "a convolutional network on consecutive frames, odd under time reversal (Bae, Kim & Jeong "
-              "2022): EP per window and a dissipation map that sums to it", ("movie",)),
-    Estimator("neep", "a network on pairs of frames of coordinates (an MLP) or discrete states (embeddings) "
-              "(Kim et al. 2020)", ("coordinates", "states")),
-    Estimator("rneep", "a recurrent network (GRU) over the frames of a window, for hidden degrees of freedom "
-              "(Kim et al. 2020)", ("coordinates", "states")),
-    Estimator("tur", "training-free lower bound from the short-time thermodynamic uncertainty relation with the "
-              "best linear combination of currents", ("coordinates",), config=ClosedFormConfig),
-    Estimator("sfi", "training-free projected EP of a velocity field linear in the coordinates (stochastic force "
-              "inference), with its finite-data bias removed", ("coordinates",), config=ClosedFormConfig),
-)}
-
 SYSTEMS = {s.name: s for s in (
     System("bead-spring", "beads joined by springs between a cold and a hot bath, as a movie or as coordinates",
            ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
 )}
-
-
-def estimators_for(kind: str) -> list[str]:
-    """The estimators that read data of this kind ("movie", "coordinates" or "states")."""
-    return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
 
 
 def listing() -> dict:

@@ -20,7 +20,7 @@ import torch
 
 from . import distributed
 from .errors import Cancelled, CneepError
-from .estimators import ClosedFormConfig
+from .estimators import SPLIT, ClosedFormConfig, estimator
 from .io.atomic import atomic_path, write_json
 from .maps import time_average, upsample
 from .metrics import compare
@@ -29,12 +29,11 @@ from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
 from .progress import PhaseReporter
-from .registry import SPLIT
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
-from .training import (BROKEN, CLOSED_FORMS, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
+from .training import (BROKEN, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
                        read_log, save_checkpoint, write_log)
 from .verdict import verdict
 from .windows import PARTS, window_starts
@@ -218,7 +217,7 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
     t0 = time.perf_counter()
     if run_dir is not None and str(run_dir) == "":
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
-    if config.model in CLOSED_FORMS:
+    if not estimator(config.model).trained:
         from .estimators.report import run_estimator   # it builds on this module
         return run_estimator(movie, config, closed_form, callback, cancel, run_dir)
     plan = plan_training(movie, config, timed=False)   # the batch lowered to fit memory, if it must be
@@ -445,9 +444,10 @@ def load_run(run_dir: str | Path) -> Run:
         summary = json.loads((run_dir / SUMMARY_FILE).read_text())
         with open(run_dir / "ep_trace.csv", newline="") as f:
             rows = list(csv.DictReader(f))
-        has_maps = cfg["train"].get("model", "cneep") == "cneep"   # trajectory runs have none
+        method = estimator(cfg["train"].get("model", "cneep"))
+        has_maps = "movie" in method.accepts   # trajectory runs have none
         maps = _read_maps(run_dir / MAPS_FILE) if has_maps else None
-        closed_form = ClosedFormConfig(**cfg["closed_form"]) if "closed_form" in cfg else None
+        closed_form = method.settings(**cfg["closed_form"]) if "closed_form" in cfg else None
         # runs trained before the weight average had none
         config = TrainConfig(**{**({} if closed_form else {"average": 0.0}), **cfg["train"]})
         col = lambda name, dtype: np.array([r[name] for r in rows], dtype=dtype)  # noqa: E731

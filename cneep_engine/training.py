@@ -25,7 +25,8 @@ from .errors import CneepError
 from .io.atomic import atomic_path
 from .losses import LOSSES, make_loss
 from .metrics import compare
-from .models import CNEEP, NEEP, RNEEP, CNEEPConfig, from_description
+from .estimators import estimator
+from .models import CNEEPConfig
 from .movie import Movie
 from .params import check, param
 from .progress import Callback, Progress, Throttle, seconds_left
@@ -34,8 +35,6 @@ from .windows import WindowGather, assign_parts, frame_statistics, window_starts
 
 
 SCHEDULES = ("cosine", "plateau", "constant")
-MODELS = ("cneep", "neep", "rneep")
-CLOSED_FORMS = ("tur", "sfi")   # training-free (estimators.METHODS): of a TrainConfig only the split and seed apply
 # How a seed's training ended; the BROKEN ones stop at once and keep the last sane model (Trainer.train_seed).
 BROKEN = ("ran away", "overfitted", "diverged")
 STOPS = ("finished", "stopped early", "cancelled") + BROKEN
@@ -56,7 +55,7 @@ EVAL_BUDGET = {"cpu": 64 << 20, "cuda": 512 << 20}   # bytes of activations of o
 class TrainConfig:
     """Settings of a training, each declared once (help, range, option, app label: see params.py)."""
 
-    model: str = "cneep"          # cneep for movies; neep, rneep, tur or sfi for trajectories
+    model: str = "cneep"          # the estimator (estimators.ESTIMATORS): cneep for movies, neep etc. for trajectories
     seq_len: int = param(2, "consecutive frames the network sees at once: 2 learns from single transitions; longer "
                          "windows can pick up slower dynamics but give coarser maps in time", low=2, high=512,
                          label="Frames per window")
@@ -102,8 +101,7 @@ class TrainConfig:
     device: str = param("auto", "auto (the first GPU when there is one), cpu, cuda or cuda:N", app=False)
 
     def __post_init__(self):
-        if self.model not in MODELS + CLOSED_FORMS:
-            raise CneepError(f"unknown model {self.model!r} (available: {', '.join(MODELS + CLOSED_FORMS)})")
+        estimator(self.model)   # refuses an unknown name
         check(self)
         make_loss(self.loss, self.alpha)   # refuses the alphas the loss cannot take
 
@@ -359,12 +357,10 @@ def _runaway(train_rate: float, val_rate: float) -> str:
 
 
 def check_model_reads(data: Movie | Trajectories, config: TrainConfig) -> None:
-    if config.model in CLOSED_FORMS:
+    method = estimator(config.model)
+    if not method.trained:
         raise CneepError(f"{config.model} is training-free: it has no network to build or plan")
-    is_movie = isinstance(data, Movie)
-    if is_movie != (config.model == "cneep"):
-        raise CneepError(f"{data.name}: the {config.model} model reads {'trajectories' if is_movie else 'movies'}"
-                         f"; for {'a movie use cneep' if is_movie else data.kind + ' use neep or rneep'}")
+    method.check_reads(data)
 
 
 def build_model(data: Movie | Trajectories, config: TrainConfig, mean=None, std=None) -> torch.nn.Module:
@@ -372,12 +368,7 @@ def build_model(data: Movie | Trajectories, config: TrainConfig, mean=None, std=
     training data's statistics, which travel with the weights; None leaves the data unscaled)."""
     check_model_reads(data, config)
     try:
-        if config.model == "cneep":
-            return CNEEP(data.frame_shape, config.model_config, 0.0 if mean is None else mean,
-                         1.0 if std is None else std)
-        net, layers = (NEEP, 2) if config.model == "neep" else (RNEEP, 1)
-        return net(config.seq_len, None if data.n_states else data.n_coordinates, data.n_states,
-                   config.hidden, config.layers or layers, mean, std)
+        return estimator(config.model).network.from_data(data, config, mean, std)
     except ValueError as e:
         raise CneepError(f"{data.name}: {e}") from e
 
@@ -441,7 +432,7 @@ def save_checkpoint(model: torch.nn.Module, path: Path, **info) -> None:
 def load_checkpoint(path: Path, device: str | torch.device = "cpu") -> torch.nn.Module:
     try:
         ckpt = torch.load(path, map_location=device, weights_only=True)
-        model = from_description(ckpt["model"])
+        model = estimator(ckpt["model"]["model"]).network.from_description(ckpt["model"])
         model.load_state_dict(ckpt["state_dict"])
     except Exception as e:  # torch.load and load_state_dict raise many types; all mean "not our checkpoint"
         raise CneepError(f"{path}: not a readable estimator checkpoint ({type(e).__name__}: {e})") from e

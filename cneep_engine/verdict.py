@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .training import Progress
+from .progress import Progress
 
 BLOCK_TAUS = 10          # blocks shorter than this many integrated autocorrelation times are warned about
 MIN_BLOCKS = 80          # blocks per held-out part, as long as that allows: the test flips 40 of them

@@ -24,10 +24,9 @@ from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Traject
                           simulate_bead_spring, train)
 from cneep_engine import export
 from cneep_engine.device import set_cpu_threads
-from cneep_engine.estimators import METHODS
+from cneep_engine.estimators import ESTIMATORS, estimators_for
 from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
-from cneep_engine.registry import estimators_for
 from cneep_engine.run_folder import is_run_folder
 
 from . import about_dialog, sample, settings
@@ -494,7 +493,7 @@ class MainWindow(QMainWindow):
 
             stem = data.path.stem if data.path else "synthetic"
             run_dir = settings.runs_dir() / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            what = "the results go" if config.model in METHODS else "checkpoints and log go"
+            what = "checkpoints and log go" if ESTIMATORS[config.model].trained else "the results go"
             log.info(f"{what} to {run_dir} (runs folder: File > Preferences)")
 
             checks = self.training_panel.plan.checks_of(ready)   # None: train() makes them

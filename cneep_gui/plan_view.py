@@ -15,7 +15,7 @@ from PyQt6.QtWidgets import QLabel
 from cneep_engine import CneepError, Movie
 from cneep_engine.plan import plan_training
 from cneep_engine.timearrow import input_report
-from cneep_engine.estimators import METHODS
+from cneep_engine.estimators import ESTIMATORS
 
 from .log_panel import log
 from .worker import Job
@@ -59,7 +59,7 @@ class PlanView(QLabel):
         except CneepError as e:
             self.setText(str(e))
             return
-        if config.model in METHODS:
+        if not ESTIMATORS[config.model].trained:
             self.setText(f"{config.model} needs no training: a closed form on the held-out part, in seconds")
             return
         known = self.checks_of(data)

@@ -14,9 +14,8 @@ from PyQt6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgr
 
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices, cpu_threads
-from cneep_engine.estimators import METHODS, ClosedFormConfig
+from cneep_engine.estimators import ESTIMATORS, ClosedFormConfig
 from cneep_engine.params import specs
-from cneep_engine.registry import ESTIMATORS, SPLIT
 
 from .param_form import changed_signal, editor, value
 from .plan_view import PlanView
@@ -88,12 +87,15 @@ class TrainingPanel(QWidget):
     def _show_model_fields(self, model: str) -> None:
         """The rows `model` reads: for a training-free estimator its own and the split, for a network the
         training settings (some only for one family of networks)."""
-        closed = model in METHODS
+        method = ESTIMATORS.get(model)
+        if method is None:   # the picker is being refilled
+            return
+        reads = {p.name for p in method.params()}
         for p in _FIELDS:
-            reads = p.name in SPLIT if closed else not p.spec.only or model in p.spec.only
-            self.form.setRowVisible(self.boxes[p.name], reads)
+            self.form.setRowVisible(self.boxes[p.name], p.name in reads)
         for p in _CLOSED_FORM:
-            self.form.setRowVisible(self.closed_boxes[p.name], closed and (not p.spec.only or model in p.spec.only))
+            self.form.setRowVisible(self.closed_boxes[p.name], not method.trained and p.name in reads)
+        closed = not method.trained
         for box in (self.device, self.threads):
             self.form.setRowVisible(box, not closed)
 

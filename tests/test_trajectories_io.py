@@ -113,7 +113,7 @@ def test_load_input_picks_trajectories_or_movie(beads, tmp_path):
     assert load_input(npy).kind == "coordinates"                # its sidecar says: simulated trajectories
     (tmp_path / "beads.truth.npz").unlink()
     assert type(load_input(npy)).__name__ == "Movie"              # a bare 3-D .npy: a movie unless told
-    assert load_input(npy, model="neep").kind == "coordinates"
+    assert load_input(npy, kind="coordinates").kind == "coordinates"
     assert load_input(save_trajectories(beads, tmp_path / "b.npz")).kind == "coordinates"
 
 

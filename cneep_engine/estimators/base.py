@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import CneepError
 from ..params import check, param
-from ..training import TrainConfig
 from ..trajectories import Trajectories
 from ..verdict import BLOCK_TAUS, blocks, integrated_time, segments
 from ..windows import PARTS, assign_parts, window_starts
@@ -83,6 +82,7 @@ class Transitions:
 
 def default_split(traj: Trajectories) -> np.ndarray:
     """The split a training run with default settings would use."""
+    from ..training import TrainConfig   # training builds on the estimators' table, so not at the top
     d = TrainConfig()
     return assign_parts(traj.n_trajectories, traj.n_frames, d.val_fraction, d.test_fraction, seq_len=2)
 

@@ -18,15 +18,14 @@ from ..run import Run, report_held_out
 from ..training import TrainConfig
 from ..trajectories import Trajectories
 from ..windows import assign_parts, window_starts
-from . import METHODS
+from . import estimator
 from .base import ClosedFormConfig
-from .sfi import NOISE_ROBUST
 
 
 def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFormConfig = ClosedFormConfig(),
                   callback: Callback | None = None, cancel: threading.Event | None = None,
                   run_dir: str | Path | None = None) -> Run:
-    """Estimate with config.model ("tur" or "sfi") on the split of config's fractions and seed, and return the run;
+    """Estimate with a training-free config.model (tur, sfi) on the split of config's fractions and seed, and return the run;
     with `run_dir`, save it there (an earlier run's results are replaced).
 
     One "evaluation" event starts the estimate and one ends it; `cancel` set by then raises Cancelled and
@@ -34,12 +33,12 @@ def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFo
     estimator's own bootstrap error as ep_rate_err, and its coefficients (and for sfi debiased_rate)."""
     t0 = time.perf_counter()
     method = config.model
-    if method not in METHODS:
-        raise CneepError(f"unknown method {method!r} (use {' or '.join(METHODS)})")
+    closed_form_of = estimator(method).closed_form
+    if closed_form_of is None:
+        raise CneepError(f"{method} is trained, not a closed form: use run.train")
     if run_dir is not None and str(run_dir) == "":
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
-    if not isinstance(data, Trajectories):
-        raise CneepError(f"{data.name}: {method} reads coordinate trajectories, not movies")
+    estimator(method).check_reads(data)
     # What the run records: its split and seed; seq_len 2, as its dS is per transition.
     config = TrainConfig(model=method, seq_len=2, val_fraction=config.val_fraction,
                          test_fraction=config.test_fraction, seed=config.seed)
@@ -51,8 +50,7 @@ def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFo
     report = PhaseReporter("evaluation", len(starts), callback, cancel, f"{data.name}: {method} estimate",
                            "transitions", "; no result")
     report(0)
-    extra = {"diffusion": None if closed_form.diffusion == "increments" else NOISE_ROBUST} if method == "sfi" else {}
-    estimate = METHODS[method](data, parts, n_boot=closed_form.bootstrap, seed=config.seed, **extra)
+    estimate = closed_form_of(data, parts, closed_form, config.seed)
     true_ds = data.truth.window_ep(starts, 2) if data.truth is not None else None
     summary = {"method": method, "ep_rate": estimate.rate, "ep_per_frame": estimate.rate * data.dt, "dt": data.dt,
                "input": str(data.path) if data.path else None, "movies": data.n_trajectories,

@@ -87,13 +87,12 @@ def load_movie(path: str | Path, truth: bool = True, *, channel: int | None = No
     return prepare(movie, options)
 
 
-def load_input(path: str | Path, model: str | None = None, kind: str | None = None,
-               **options) -> Movie | Trajectories:
-    """A movie or trajectories: what `model` reads (cneep: a movie; neep, rneep: trajectories), what `kind`
-    says ("coordinates" or "states"), or else what the file holds (`is_trajectory_file`).
+def load_input(path: str | Path, kind: str | None = None, **options) -> Movie | Trajectories:
+    """Trajectories when `kind` says so ("coordinates" or "states") or the file holds them
+    (`is_trajectory_file`), else a movie.
 
     options go to `load_trajectories` (truth, dt, id_column) or `load_movie`."""
-    if kind is not None or model in ("neep", "rneep") or (model is None and is_trajectory_file(path)):
+    if kind is not None or is_trajectory_file(path):
         return load_trajectories(path, kind=kind, **options)
     return load_movie(path, **options)
 

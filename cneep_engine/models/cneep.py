@@ -111,3 +111,13 @@ class CNEEP(nn.Module):
     def describe(self) -> dict:
         return {"model": "cneep", **asdict(self.config), "frame_shape": list(self.frame_shape),
                 "feature_shape": list(self.feature_shape)}
+
+    @classmethod
+    def from_description(cls, desc: dict) -> CNEEP:
+        return cls(tuple(desc["frame_shape"]), CNEEPConfig(desc["seq_len"], desc["depth"], desc["channels"]))
+
+    @classmethod
+    def from_data(cls, data, config, mean=None, std=None) -> CNEEP:
+        """The network a training `config` (TrainConfig) asks for, shaped for a movie's frames."""
+        return cls(data.frame_shape, config.model_config,
+                   0.0 if mean is None else mean, 1.0 if std is None else std)

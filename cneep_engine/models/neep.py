@@ -68,3 +68,10 @@ class NEEP(nn.Module):
     @classmethod
     def from_description(cls, desc: dict) -> NEEP:
         return cls(desc["seq_len"], desc.get("n_coordinates"), desc.get("n_states"), desc["hidden"], desc["layers"])
+
+    @classmethod
+    def from_data(cls, data, config, mean=None, std=None) -> NEEP:
+        """The network a training `config` (TrainConfig) asks for, shaped for trajectories (2 hidden layers unless
+        config.layers says otherwise)."""
+        return cls(config.seq_len, None if data.n_states else data.n_coordinates, data.n_states, config.hidden,
+                   config.layers or 2, mean, std)

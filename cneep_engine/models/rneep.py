@@ -38,3 +38,10 @@ class RNEEP(nn.Module):
     @classmethod
     def from_description(cls, desc: dict) -> RNEEP:
         return cls(desc["seq_len"], desc.get("n_coordinates"), desc.get("n_states"), desc["hidden"], desc["layers"])
+
+    @classmethod
+    def from_data(cls, data, config, mean=None, std=None) -> RNEEP:
+        """The network a training `config` (TrainConfig) asks for, shaped for trajectories (1 GRU layer unless
+        config.layers says otherwise)."""
+        return cls(config.seq_len, None if data.n_states else data.n_coordinates, data.n_states, config.hidden,
+                   config.layers or 1, mean, std)
