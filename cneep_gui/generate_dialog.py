@@ -43,7 +43,7 @@ def exact(data: Movie | Trajectories, system: System) -> str:
     """The exact EP the estimators should find, in the system's unit of time."""
     t, unit = data.truth, f"k_B/{system.time_unit}"
     return (f"exact EP rate σ = {t.sigma:.4g} {unit}; two-frame ceiling σ_2pt = {t.sigma_2pt:.4g} {unit} (the most "
-            f"an estimator seeing pairs of frames can find)")
+            f"pairs of frames reveal)")
 
 
 class GenerateDialog(QDialog):
@@ -90,8 +90,9 @@ class GenerateDialog(QDialog):
         layout.addLayout(top)
         for page in self.pages.values():
             layout.addWidget(page)
-        layout.addWidget(self.preview)
+        layout.addWidget(self.preview, 1)
         layout.addWidget(self.message)
+        layout.addStretch()   # room the wrapped labels leave over goes here, not between the forms, when no preview
         layout.addWidget(self.buttons)
         self._shown = None     # the system and kind of data the dialog's layout was last sized for
         self.system.currentTextChanged.connect(self._show_system)
@@ -141,4 +142,4 @@ class GenerateDialog(QDialog):
         ok.setEnabled(True)
         if self._shown != (system.name, movie):   # only then, so that a size the user chose stays
             self._shown = system.name, movie
-            self.adjustSize()
+            QTimer.singleShot(0, self.adjustSize)   # once the layout has taken in what was just hidden or shown
