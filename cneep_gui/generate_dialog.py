@@ -55,10 +55,10 @@ class GenerateDialog(QDialog):
         top = QFormLayout()
         top.addRow("System", self.system)
         top.addRow(self.summary)
-        # One page per system, each a group per settings class; a hidden page takes no room.
         # Typing fires many edits; the preview is simulated once they pause.
         self._debounce = QTimer(self, singleShot=True, interval=150)
         self._debounce.timeout.connect(self.update_preview)
+        # One page per system, each a group per settings class; a hidden page takes no room.
         self.forms: dict[str, dict[type, ParamForm]] = {}
         self.groups: dict[str, dict[type, QGroupBox]] = {}
         self.pages: dict[str, QWidget] = {}

@@ -44,7 +44,8 @@ def editor(p: Param) -> QWidget:
         if p.optional:
             low -= 1 if p.kind is int else 10.0 ** -s.decimals
             w.setSpecialValueText(UNSET)
-        w.setRange(p.kind(low) if p.kind is int else low, min(s.high if s.high is not None else math.inf, _LARGEST[p.kind]))
+        high = min(s.high if s.high is not None else math.inf, _LARGEST[p.kind])
+        w.setRange(p.kind(low) if p.kind is int else low, high)
         if s.unit:
             w.setSuffix(f" {s.unit}")
         set_value(w, p.default)
