@@ -7,7 +7,7 @@ choices and the app's pickers and forms, so adding a system is an entry here nex
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .estimators import ESTIMATORS
 from .params import Param, specs
@@ -22,7 +22,9 @@ class System:
     """A synthetic system with exact EP: its declared settings and how to simulate it.
 
     simulate takes one instance of each class in `configs`, in that order, and returns a Movie or Trajectories
-    with its GroundTruth attached; the CLI's options and the app's generator forms come from `configs`."""
+    with its GroundTruth attached; the CLI's options and the app's generator forms come from `configs`.
+    `movie_configs` are those that only shape a movie (a renderer): the app shows them only when a movie is
+    written. How much to simulate is read from the fields named in LEAST."""
 
     name: str
     summary: str
@@ -30,14 +32,35 @@ class System:
     configs: tuple[type, ...]
     simulate: Callable[..., Movie | Trajectories]
     time_unit: str = "s"
+    movie_configs: tuple[type, ...] = ()
 
     def params(self) -> list[Param]:
         return [p for c in self.configs for p in specs(c)]
 
+    def writes(self, *configs) -> str:
+        """What these settings make: a Sampling among them chooses movie or coordinates, else the one kind."""
+        return next((c.kind for c in configs if isinstance(c, Sampling)), self.kinds[0])
+
+    def amount(self, *configs) -> tuple[int, int]:
+        """(movies or trajectories, frames of each) that these settings make."""
+        counts = {n: getattr(c, n) for c in configs for n in LEAST if getattr(c, n, None) is not None}
+        series = counts["movies"] if self.writes(*configs) == "movie" else counts["trajectories"]
+        return series, counts.get("frames", counts.get("steps"))
+
+    def preview(self, *configs) -> Movie | Trajectories:
+        """The least data these settings make, one movie or trajectory of two frames, with its exact EP: what
+        the app shows while the settings are edited, in milliseconds whatever the length asked for."""
+        return self.simulate(*(replace(c, **{n: v for n, v in LEAST.items() if getattr(c, n, None) is not None})
+                               for c in configs))
+
+
+# The sampling fields that say how much to simulate, at their least: one movie or trajectory of two frames.
+LEAST = {"movies": 1, "trajectories": 1, "frames": 2, "steps": 2}
 
 SYSTEMS = {s.name: s for s in (
     System("bead-spring", "beads joined by springs between a cold and a hot bath, as a movie or as coordinates",
-           ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring),
+           ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring,
+           movie_configs=(BeadRenderer,)),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
 )}

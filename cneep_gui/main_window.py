@@ -20,27 +20,26 @@ from PyQt6.QtGui import QAction, QIcon, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
                              QStackedWidget, QVBoxLayout, QWidget)
 
-from cneep_engine import (CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input,
-                          simulate_bead_spring, train)
+from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input, train
 from cneep_engine import export
 from cneep_engine.device import set_cpu_threads
 from cneep_engine.estimators import ESTIMATORS, estimators_for
 from cneep_engine.figure import figure_renderer, known_pixel_size
 from cneep_engine.io import SUFFIXES, TRAJECTORY_SUFFIXES, prepare
+from cneep_engine.registry import System
 from cneep_engine.run_folder import is_run_folder
 
 from . import about_dialog, sample, settings
 from .log_panel import LogPanel, log
 from .movie_panel import OFF, TIME_AVERAGED, MoviePanel
+from .generate_dialog import GenerateDialog, exact
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
 from .preferences import PreferencesDialog
 from .preprocess_panel import PreprocessPanel
 from .run_dialog import ask_run_folder, check_run_folder
 from .summary_view import SummaryView, movie_parts
-from .synth_dialog import SynthDialog, SynthRequest
 from .timeline import Timeline
-from .trajectory_dialog import TrajectoryDialog
 from .training_panel import TrainingPanel
 from .trajectory_view import TrajectoryView
 from .worker import Job
@@ -154,9 +153,7 @@ class MainWindow(QMainWindow):
         self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
         self.sample_action = self._action(file, "Open sam&ple (synthetic beads with their exact EP)",
                                           self.open_sample)
-        self.generate_action = self._action(file, "&Generate synthetic movie…", self.generate_dialog, "Ctrl+G")
-        self.generate_trajectories_action = self._action(file, "Generate synthetic &trajectories…",
-                                                         self.generate_trajectories_dialog, "Ctrl+Shift+G")
+        self.generate_action = self._action(file, "&Generate synthetic data…", self.generate_dialog, "Ctrl+G")
         file.addSeparator()
         self.save_run_action = self._action(file, "&Save run…", self.save_run_dialog, QKeySequence.StandardKey.Save)
         exports = file.addMenu("&Export")
@@ -209,7 +206,6 @@ class MainWindow(QMainWindow):
             action.setEnabled(self.run is not None and has_maps and not busy)
         self.generate_action.setEnabled(not busy)
         self.sample_action.setEnabled(not busy)
-        self.generate_trajectories_action.setEnabled(not busy)
         self.training_panel.train_button.setEnabled(self.data is not None and not busy)
 
     # --- errors ---------------------------------------------------------------------------------
@@ -436,41 +432,23 @@ class MainWindow(QMainWindow):
             log.info("cancelling: training keeps its best model so far; an evaluation or export leaves no result")
             self.job.cancel()
 
-    def generate_dialog(self) -> SynthDialog:
+    def generate_dialog(self) -> GenerateDialog:
         """Open the generator dialog without blocking; Generate starts the job."""
-        dialog = SynthDialog(self)
+        dialog = GenerateDialog(self)
         dialog.accepted.connect(lambda: self._generate(dialog))
         dialog.open()
         return dialog
 
-    def _generate(self, dialog: SynthDialog) -> None:
+    def _generate(self, dialog: GenerateDialog) -> None:
         with self._reporting():
-            req: SynthRequest = dialog.request()
-            self._start_job(lambda emit, cancel: simulate_bead_spring(req.chain, req.renderer, movies=req.movies,
-                                                                      frames=req.frames, seed=req.seed),
-                            self._generated, "generating a synthetic movie")
+            system, configs = dialog.request()
+            self._start_job(lambda emit, cancel: system.simulate(*configs),
+                            lambda data: self._generated(data, system), f"generating {system.name} data")
 
-    def _generated(self, movie: Movie) -> None:
-        self.set_data(movie)
-        log.info(f"generated {movie.n_movies} × {movie.n_frames} frames; exact σ = {movie.truth.sigma:.4g} k_B/s")
-
-    def generate_trajectories_dialog(self) -> TrajectoryDialog:
-        """Open the trajectory generator without blocking; Generate starts the job."""
-        dialog = TrajectoryDialog(self)
-        dialog.accepted.connect(lambda: self._generate_trajectories(dialog))
-        dialog.open()
-        return dialog
-
-    def _generate_trajectories(self, dialog: TrajectoryDialog) -> None:
-        with self._reporting():
-            req = dialog.request()
-            self._start_job(lambda emit, cancel: req.generate(),
-                            lambda data: self._generated_trajectories(data, req.exact()),
-                            "generating synthetic trajectories")
-
-    def _generated_trajectories(self, data: Trajectories, exact: str) -> None:
+    def _generated(self, data: Movie | Trajectories, system: System) -> None:
         self.set_data(data)
-        log.info(f"generated {data.n_trajectories} × {data.n_frames} frames; {exact}")
+        series = data.n_movies if isinstance(data, Movie) else data.n_trajectories
+        log.info(f"generated {series} × {data.n_frames} frames of {system.name}; {exact(data, system)}")
 
     def start_training(self) -> None:
         if self.data is None or self.job is not None:

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import math
+
 from PyQt6.QtCore import pyqtSignal
 from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
 
 from cneep_engine.params import Param, specs
 
-_LARGEST = {int: 2**31 - 1, float: 1e9}   # spin boxes need an upper end where the declaration has none
+_LARGEST = {int: 2**31 - 1, float: 1e9}   # a spin box's end where none is declared; a Qt int holds no more
 
 
 def tooltip(p: Param) -> str:
@@ -22,9 +24,13 @@ def tooltip(p: Param) -> str:
     return f"{s.help[0].upper()}{s.help[1:]}{unit}. Command line: {p.option}"
 
 
+UNSET = "none"   # what a spin box shows at its lowest value for an optional setting left unset (None)
+
+
 def editor(p: Param) -> QWidget:
     """The widget for one parameter, showing its default: a check box, a choice, or a spin box over the
-    declared range (an open lower bound starts at the smallest step the box shows)."""
+    declared range (an open lower bound starts at the smallest step the box shows; an optional setting gets
+    one step more below it, which reads "none")."""
     s = p.spec
     if p.kind is bool:
         w = QCheckBox(checked=bool(p.default))
@@ -35,10 +41,14 @@ def editor(p: Param) -> QWidget:
     else:
         w = QSpinBox() if p.kind is int else QDoubleSpinBox(decimals=s.decimals, singleStep=s.step)
         low = s.low if s.low is not None else (s.above + 10.0 ** -s.decimals if s.above is not None else 0)
-        w.setRange(p.kind(low) if p.kind is int else low, s.high if s.high is not None else _LARGEST[p.kind])
+        if p.optional:
+            low -= 1 if p.kind is int else 10.0 ** -s.decimals
+            w.setSpecialValueText(UNSET)
+        high = min(s.high if s.high is not None else math.inf, _LARGEST[p.kind])
+        w.setRange(p.kind(low) if p.kind is int else low, high)
         if s.unit:
             w.setSuffix(f" {s.unit}")
-        w.setValue(p.default)
+        set_value(w, p.default)
     w.setToolTip(tooltip(p))
     return w
 
@@ -48,7 +58,7 @@ def value(w: QWidget):
         return w.isChecked()
     if isinstance(w, QComboBox):
         return w.currentText()
-    return w.value()
+    return None if w.specialValueText() and w.value() == w.minimum() else w.value()
 
 
 def set_value(w: QWidget, v) -> None:
@@ -57,7 +67,7 @@ def set_value(w: QWidget, v) -> None:
     elif isinstance(w, QComboBox):
         w.setCurrentText(str(v))
     else:
-        w.setValue(v)
+        w.setValue(w.minimum() if v is None else v)
 
 
 def changed_signal(w: QWidget):

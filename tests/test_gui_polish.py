@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
-from cneep_engine import Progress, save_movie
+from cneep_engine import BeadSpringChain, Progress, save_movie
 from cneep_engine.io import sidecar_path
 from cneep_engine.verdict import advice
 from cneep_gui import about_dialog, sample, settings
+from cneep_gui.generate_dialog import GenerateDialog
 from cneep_gui.movie_panel import TIME_AVERAGED
 from cneep_gui.plots import TracePlot, TrainingPlots
 from cneep_gui.summary_view import parts_text
 from cneep_gui.preferences import PreferencesDialog
-from cneep_gui.synth_dialog import SynthDialog
 
 
 def _progress(i, rate, loss):
@@ -83,9 +83,9 @@ def test_empty_states_before_an_input_and_before_a_run(studio, tiny_movie):
 
 
 def test_generator_and_opacity_show_their_units(studio, qtbot):
-    dialog = SynthDialog(studio)
+    dialog = GenerateDialog(studio)
     qtbot.addWidget(dialog)
-    assert dialog.chain["dt"].suffix() == " s"
+    assert dialog.forms["bead-spring"][BeadSpringChain]["dt"].suffix() == " s"
     studio.movie_panel.opacity.setValue(35)
     assert studio.movie_panel.opacity_value.text() == "35 %"
 

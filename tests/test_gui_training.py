@@ -5,17 +5,19 @@ from dataclasses import replace
 import numpy as np
 from PyQt6.QtWidgets import QDialogButtonBox
 
-from cneep_engine import Progress
+from cneep_engine import BeadRenderer, Progress
+from cneep_engine.synth import Sampling
 from cneep_gui.plots import TrainingPlots
 
 
 def _generate(studio, qtbot, frames=200):
     dialog = studio.generate_dialog()
-    dialog.frames.setValue(frames)
-    dialog.movies.setValue(3)
+    sampling = dialog.forms["bead-spring"][Sampling]
+    sampling["frames"].setValue(frames)
+    sampling["movies"].setValue(3)
     dialog.update_preview()
     assert dialog.preview_image.image.shape == (20, 40)
-    assert "σ = 2.025" in dialog.message.text()
+    assert "σ = 2.025 k_B/s" in dialog.message.text() and "3 movies × 200 frames" in dialog.message.text()
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: studio.job is None and studio.data is not None, timeout=30_000)
 
@@ -88,12 +90,13 @@ def test_a_bug_in_the_engine_shows_its_message_and_logs_the_traceback(studio, qt
 
 def test_the_generator_refuses_impossible_parameters(studio):
     dialog = studio.generate_dialog()
-    dialog.camera["cell"].setValue(4)
-    dialog.camera["binning"].setValue(8)
+    camera = dialog.forms["bead-spring"][BeadRenderer]
+    camera["cell"].setValue(4)
+    camera["binning"].setValue(8)
     dialog.update_preview()
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert "binning" in dialog.message.text()
-    dialog.camera["binning"].setValue(2)
+    camera["binning"].setValue(2)
     dialog.update_preview()
     assert dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
     assert dialog.preview_image.image.shape == (2, 4)

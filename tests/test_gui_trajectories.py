@@ -94,14 +94,19 @@ def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, t
 def test_generate_partially_observed_ratchet_trajectories(studio, qtbot):
     from PyQt6.QtWidgets import QDialogButtonBox
     from cneep_engine import FlashingRatchet
-    from cneep_gui.trajectory_dialog import PARTIAL
-    dialog = studio.generate_trajectories_dialog()
-    dialog.system.setCurrentIndex(PARTIAL)
-    dialog.ratchet["potential"].setValue(2.0)
-    dialog.trajectories.setValue(3)
-    dialog.frames.setValue(500)
-    assert dialog.pages.currentIndex() == 1
-    assert f"{FlashingRatchet(2.0).ep_per_step_positions:.4g}" in dialog.message.text()
+    from cneep_engine.synth import RatchetSampling
+    dialog = studio.generate_dialog()
+    dialog.system.setCurrentText("ratchet")
+    dialog.forms["ratchet"][FlashingRatchet]["potential"].setValue(2.0)
+    sampling = dialog.forms["ratchet"][RatchetSampling]
+    sampling["partial"].setChecked(True)
+    sampling["trajectories"].setValue(3)
+    sampling["steps"].setValue(500)
+    dialog.update_preview()
+    assert dialog.pages["ratchet"].isVisibleTo(dialog) and not dialog.pages["bead-spring"].isVisibleTo(dialog)
+    assert not dialog.preview.isVisibleTo(dialog)
+    assert f"σ_2pt = {FlashingRatchet(2.0).ep_per_step_positions:.4g} k_B/step" in dialog.message.text()
+    assert "3 trajectories × 500 frames of 3 states" in dialog.message.text()
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
     qtbot.waitUntil(lambda: studio.job is None and studio.data is not None, timeout=30_000)
     data = studio.data

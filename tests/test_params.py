@@ -3,6 +3,7 @@
 import argparse
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -115,21 +116,52 @@ def test_the_apps_training_form_is_built_from_the_same_declarations(qtbot):
 
 
 def test_the_generators_forms_are_built_from_the_systems_declarations(qtbot):
-    from cneep_gui.synth_dialog import SynthDialog
-    from cneep_gui.trajectory_dialog import TrajectoryDialog
-    movie, tracks = SynthDialog(), TrajectoryDialog()
-    qtbot.addWidget(movie)
-    qtbot.addWidget(tracks)
-    for form, cls in ((movie.chain, BeadSpringChain), (movie.camera, BeadRenderer), (tracks.ratchet, FlashingRatchet)):
-        assert set(form.widgets) == {p.name for p in specs(cls)}
-        assert form.build() == cls()                               # the declared defaults
+    from cneep_engine.registry import SYSTEMS
+    from cneep_gui.generate_dialog import GenerateDialog
+    dialog = GenerateDialog()
+    qtbot.addWidget(dialog)
+    assert [dialog.system.itemText(i) for i in range(dialog.system.count())] == list(SYSTEMS)
+    for system in SYSTEMS.values():
+        dialog.system.setCurrentText(system.name)
+        assert system.summary[1:] in dialog.summary.text()
+        assert list(dialog.forms[system.name]) == list(system.configs)
+        for cls, form in dialog.forms[system.name].items():
+            assert list(form.widgets) == [p.name for p in specs(cls)]
+            assert form.build() == cls()                               # the declared defaults
+        assert dialog.request() == (system, [cls() for cls in system.configs])
     dt = next(p for p in specs(BeadSpringChain) if p.name == "dt")
-    box = movie.chain["dt"]
+    dialog.system.setCurrentText("bead-spring")
+    chain, camera, sampling = dialog.forms["bead-spring"].values()
+    box = chain["dt"]
     assert box.suffix() == " s" and dt.spec.help[1:] in box.toolTip() and box.minimum() == pytest.approx(1e-5)
-    movie.camera["poisson"].setChecked(True)
-    movie.camera["dtype"].setCurrentText("uint16")
-    movie.chain["th"].setValue(4.0)
-    request = movie.request()
-    assert request.renderer.poisson and request.renderer.dtype == "uint16" and request.chain.th == 4.0
-    tracks.ratchet["rate"].setValue(0.5)
-    assert tracks.request().ratchet == FlashingRatchet(rate=0.5)
+    camera["poisson"].setChecked(True)
+    camera["dtype"].setCurrentText("uint16")
+    chain["th"].setValue(4.0)
+    _, (c, renderer, how) = dialog.request()
+    assert renderer.poisson and renderer.dtype == "uint16" and c.th == 4.0 and how.trajectories is None
+    assert sampling["trajectories"].text() == "none"                  # an optional setting left unset
+    sampling["trajectories"].setValue(3)
+    assert dialog.request()[1][2].trajectories == 3
+    dialog.system.setCurrentText("ratchet")
+    dialog.forms["ratchet"][FlashingRatchet]["rate"].setValue(0.5)
+    assert dialog.request()[1][0] == FlashingRatchet(rate=0.5)
+
+
+def test_a_preview_is_the_least_data_of_the_same_settings_with_the_same_exact_ep():
+    from cneep_engine import Movie
+    from cneep_engine.registry import SYSTEMS
+
+    def short(c, **more):   # 30 frames, and whatever else is given, where the class declares it
+        return replace(c, **{n: v for n, v in {"frames": 30, "steps": 30, **more}.items() if hasattr(c, n)})
+
+    for system in SYSTEMS.values():
+        defaults = [cls() for cls in system.configs]
+        # as declared, and, where a sampling setting offers it, as trajectories instead of movies
+        for configs in {tuple(short(c) for c in defaults), tuple(short(c, trajectories=2) for c in defaults)}:
+            data, sample = system.simulate(*configs), system.preview(*configs)
+            series = data.n_movies if isinstance(data, Movie) else data.n_trajectories
+            assert system.amount(*configs) == (series, 30)
+            assert system.writes(*configs) == ("movie" if isinstance(data, Movie) else data.kind)
+            assert type(sample) is type(data) and sample.n_frames == 2
+            assert (sample.n_movies if isinstance(data, Movie) else sample.n_trajectories) == 1
+            assert (sample.truth.sigma, sample.truth.sigma_2pt) == (data.truth.sigma, data.truth.sigma_2pt)

@@ -11,10 +11,13 @@ from ..params import check, param
 class Sampling:
     """Rendered movies, or trajectories of the coordinates behind them, all started in the steady state."""
 
-    movies: int = param(1, "movies to render", low=1, high=100_000)
+    # 20 x 5000 frames (80 MB of the default movie) simulate in about a second and give the default training
+    # enough transitions not to overfit (10 x 2000 frames gave R^2 0.80 and a rate 27% low: docs/benchmarks.md,
+    # "The README demo").
+    movies: int = param(20, "movies to render", low=1, high=100_000)
     trajectories: int | None = param(None, "write this many trajectories of the coordinates instead of movies "
                                      "(.npy, .npz or .csv)", low=1, high=100_000)
-    frames: int = param(1000, "frames per movie or trajectory", low=2, high=100_000_000)
+    frames: int = param(5000, "frames per movie or trajectory", low=2, high=100_000_000)
     seed: int = param(0, "random seed: the same seed gives the same draws, as movies or as trajectories", low=0,
                       high=2**32 - 1)
 

@@ -1,0 +1,56 @@
+"""File > Generate synthetic data…: every system of the registry, as a movie and as trajectories where it offers
+both, generated small in the real window and opened with its exact EP."""
+
+import pytest
+from PyQt6.QtWidgets import QDialogButtonBox
+
+from cneep_engine import Movie, Trajectories
+from cneep_engine.registry import LEAST, SYSTEMS
+from cneep_gui.generate_dialog import GenerateDialog
+
+# Small enough to generate in well under a second; trajectories only where the system offers them instead of movies.
+SMALL = {"movies": 3, "frames": 60, "steps": 60}
+
+
+def _variants():
+    for system in SYSTEMS.values():
+        yield system.name, {}
+        if any(p.name == "trajectories" and p.optional for p in system.params()):
+            yield system.name, {"trajectories": 3}
+
+
+@pytest.mark.parametrize("name, more", list(_variants()))
+def test_every_system_generates_small_data_that_opens_with_its_exact_ep(studio, qtbot, name, more):
+    system = SYSTEMS[name]
+    dialog = studio.generate_dialog()
+    dialog.system.setCurrentText(name)
+    for form in dialog.forms[name].values():
+        for field, v in {**SMALL, **more}.items():
+            if field in form.widgets and field in LEAST:
+                form[field].setValue(v)
+    dialog.update_preview()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert ok.isEnabled(), dialog.message.text()
+    series, frames = system.amount(*dialog.request()[1])
+    assert dialog.message.text().startswith(f"{series} ") and f" × {frames} frames of " in dialog.message.text()
+    movie = system.writes(*dialog.request()[1]) == "movie"
+    assert dialog.preview.isVisibleTo(dialog) == movie
+    for cls in system.movie_configs:
+        assert dialog.groups[name][cls].isVisibleTo(dialog) == movie
+    ok.click()
+    qtbot.waitUntil(lambda: studio.job is None and studio.data is not None, timeout=30_000)
+    data = studio.data
+    assert isinstance(data, Movie if movie else Trajectories) and data.truth is not None and data.path is None
+    assert data.n_frames == frames
+    assert (data.n_movies if movie else data.n_trajectories) == series
+    assert studio.views.currentWidget() is (studio.movie_view if movie else studio.trajectory_view)
+    assert f"exact EP rate σ = {data.truth.sigma:.4g} k_B/{system.time_unit}" in studio.log_panel.toPlainText()
+    assert [line.value() for line in studio.training_plots.truth_lines] == [data.truth.sigma, data.truth.sigma_2pt]
+
+
+def test_one_menu_entry_generates_every_system(studio):
+    action = studio.generate_action
+    assert action.text() == "&Generate synthetic data…" and action.shortcut().toString() == "Ctrl+G"
+    action.trigger()
+    dialog, = studio.findChildren(GenerateDialog)
+    assert dialog.isVisible() and [dialog.system.itemText(i) for i in range(dialog.system.count())] == list(SYSTEMS)
