@@ -43,8 +43,8 @@ class TrainingPanel(QWidget):
             form.addRow(p.label, self.boxes.get(p.name) or self.closed_boxes[p.name])
         self.form = form
         self.device = QComboBox(toolTip="Where to train: auto picks the first GPU when there is one")
-        for value, label in available_devices():
-            self.device.addItem(label, value)
+        for name, label in available_devices():
+            self.device.addItem(label, name)
         form.addRow("Device", self.device)
         self.threads = QSpinBox(minimum=1, maximum=os.cpu_count() or 1, value=cpu_threads(),
                                 toolTip="CPU threads torch may use (CPU training and data handling)")

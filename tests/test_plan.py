@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from cneep_engine import CneepError, Movie, TrainConfig, train
+from cneep_engine import CneepError, Movie, TrainConfig
 from cneep_engine.io import Preprocess, prepare
 from cneep_engine.plan import plan_training
 
