@@ -166,7 +166,7 @@ def test_cli_method_writes_the_run(tmp_path, capsys):
     assert json.loads((run / "summary.json").read_text())["method"] == "sfi"
     states = save_trajectories(simulate_ratchet(trajectories=3, steps=2000), tmp_path / "states.npz")
     assert main(["train", str(states), "--method", "tur", "-o", str(tmp_path / "r2")]) == 2
-    assert "states.npz: tur reads coordinates, not states; for states use neep or rneep" in capsys.readouterr().err
+    assert "states.npz: tur reads coordinate trajectories, not state series; for state series use neep or rneep" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("method", ["tur", "sfi"])

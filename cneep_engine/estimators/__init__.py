@@ -50,8 +50,12 @@ class Estimator:
         """Refuse data of a kind this estimator does not read, naming the ones that do."""
         kind = getattr(data, "kind", "movie")
         if kind not in self.accepts:
-            raise CneepError(f"{data.name}: {self.name} reads {' or '.join(self.accepts)}, not {kind}; for {kind} "
-                             f"use {' or '.join(estimators_for(kind))}")
+            what = " or ".join(_NOUNS[k] for k in self.accepts)
+            raise CneepError(f"{data.name}: {self.name} reads {what}, not {_NOUNS[kind]}; for {_NOUNS[kind]} use "
+                             f"{' or '.join(estimators_for(kind))}")
+
+
+_NOUNS = {"movie": "movies", "coordinates": "coordinate trajectories", "states": "state series"}
 
 
 def _sfi(data, split, settings: ClosedFormConfig, seed: int) -> Estimate:
