@@ -64,8 +64,9 @@ class FilamentNetwork(LinearDiffusion):
             raise CneepError(f"--prestress {self.prestress:g} must be below --k {self.k:g}: the rest length "
                              "a - tau/k would not be positive")
         self._check_hot()
+        # x and y may be independent (a square lattice) without harm; more parts are rows and columns on their own
         parts, _ = connected_components(np.abs(self.drift) > 0, directed=False)
-        if parts > 1:
+        if parts > 2:
             raise CneepError(f"this {self.lattice} network without prestress splits into {parts} independent "
                              "one-dimensional chains (bonds along x hold only x, along y only y), so its "
                              "dissipation map is a cross through each hot node: use --lattice triangular or a "
@@ -88,9 +89,12 @@ class FilamentNetwork(LinearDiffusion):
     def hot_nodes(self) -> list[tuple[int, int]]:
         """The hot nodes as (i, j)."""
         try:
-            return [tuple(int(v) for v in part.split(",")) for part in self.hot.replace(" ", "").split(";") if part]
+            nodes = [tuple(int(v) for v in part.split(",")) for part in self.hot.replace(" ", "").split(";") if part]
         except ValueError:
-            raise CneepError(f"--hot {self.hot!r}: expected i,j;i,j (e.g. 2,2;5,3)") from None
+            nodes = [()]
+        if any(len(n) != 2 for n in nodes):
+            raise CneepError(f"--hot {self.hot!r}: expected i,j;i,j (e.g. 2,2;5,3)")
+        return nodes
 
     @property
     def n_nodes(self) -> int:
