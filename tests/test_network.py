@@ -39,6 +39,9 @@ def test_velocity_heat_and_bond_decompositions_each_sum_to_sigma():
     hot = [DEFAULT.node(i, j) for i, j in DEFAULT.hot_nodes]
     assert np.all((velocity[hot] > 1.97) & (velocity[hot] < 2.02)) and velocity.min() >= 0
     assert np.all((heat[hot] > -0.93) & (heat[hot] < -0.90))
+    rest = DEFAULT.rest_positions
+    first_shell = np.linalg.norm(rest[:, None] - rest[hot][None], axis=-1).min(axis=1) < 1.01
+    assert velocity[first_shell].sum() / sigma == pytest.approx(0.983, abs=1e-3)
     # Only the 18 bonds joining a hot node to a cold one dissipate; pinned bonds carry nothing.
     t = DEFAULT.temperatures[DEFAULT.bonds]
     unequal = t[:, 0] != t[:, 1]

@@ -229,7 +229,7 @@ class FilamentNetwork(LinearDiffusion):
 class FilamentRenderer(Renderer2D):
     """The network under the microscope: every bond a straight filament of point emitters, pinned ones too."""
 
-    spacing: float = param(14.0, "pixels per lattice spacing a (the length unit)", unit="px", above=0,
+    spacing: float = param(14.0, "pixels per lattice spacing a = 1 µm (pixel size a / spacing)", unit="px", above=0,
                            label="Spacing")
     margin: float = param(7.0, "pixels between the outermost nodes and the frame's edge", unit="px", low=0)
     emitters: int = param(8, "point emitters along each bond; at least one per 2 px makes a smooth filament",
@@ -250,9 +250,11 @@ class FilamentRenderer(Renderer2D):
         out[..., network.free, :] += self.spacing * displacements.reshape(*displacements.shape[:-1], -1, 2)
         return out
 
-    def emitter_pixels(self, network: FilamentNetwork, nodes: np.ndarray) -> np.ndarray:
-        """Node pixels (..., nodes, 2) -> (..., bonds * emitters, 2): evenly along each bond, none at its ends."""
-        b = network.bonds
+    def emitter_pixels(self, network: FilamentNetwork, nodes: np.ndarray, bonds: np.ndarray | None = None
+                       ) -> np.ndarray:
+        """Node pixels (..., nodes, 2) -> (..., bonds * emitters, 2): evenly along each bond (all, or `bonds`),
+        none at its ends."""
+        b = network.bonds if bonds is None else bonds
         frac = ((np.arange(self.emitters) + 0.5) / self.emitters)[:, None]
         start, end = nodes[..., b[:, 0], None, :], nodes[..., b[:, 1], None, :]
         return (start + frac * (end - start)).reshape(*nodes.shape[:-2], -1, 2)
@@ -266,9 +268,13 @@ class FilamentRenderer(Renderer2D):
         """Displacements (..., dof) of the free nodes -> frames (..., h, w) of `dtype`."""
         shape = self.frame_shape(network)
         self.check_frame(shape)
+        moves = np.isin(network.bonds, network.free).any(axis=1)   # bonds between pinned nodes never move
+        still = self.blur(self.emitter_pixels(network, self.node_pixels(network), network.bonds[~moves])[None],
+                          shape)[0]
         # float32 positions: 1e-5 px at this frame size, and half the memory traffic of the splat
-        points = self.emitter_pixels(network, self.node_pixels(network, displacements.astype(np.float32)))
-        return Renderer2D.render(self, points, shape, self.scale(network), seed)
+        nodes = self.node_pixels(network, displacements.astype(np.float32))
+        points = self.emitter_pixels(network, nodes, network.bonds[moves])
+        return Renderer2D.render(self, points, shape, self.scale(network), seed, still=still)
 
     def visible_nodes(self, network: FilamentNetwork) -> np.ndarray:
         """Free nodes (indices into `network.free`) that the crop shows: a node counts as seen when a point of one

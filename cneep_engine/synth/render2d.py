@@ -91,10 +91,14 @@ class Renderer2D:
             out[start:start + _CHUNK] = gaussian_filter(img, (0, self.psf_sigma, self.psf_sigma), mode="constant")
         return out.reshape(*lead, *shape)
 
-    def render(self, points: np.ndarray, shape: tuple[int, int], scale: float, seed=None) -> np.ndarray:
+    def render(self, points: np.ndarray, shape: tuple[int, int], scale: float, seed=None,
+               still: np.ndarray | None = None) -> np.ndarray:
         """Emitters at points (..., E, 2) in frames of `shape` -> recorded frames (..., h, w) of `dtype`, `scale`
-        the blurred image's value that is shown as `peak` counts."""
+        the blurred image's value that is shown as `peak` counts. still: the blurred image (H, W) of emitters that
+        never move, added to every frame (drawn once instead of in each)."""
         img = self.blur(points, shape)
+        if still is not None:
+            img += still
         img *= np.float32(self.peak / scale)
         img += np.float32(self.background)
         if self.box is not None:
