@@ -174,3 +174,19 @@ def test_cli_simulate_network_writes_a_movie_that_info_reads(tmp_path, capsys):
     assert movie.truth.sigma == pytest.approx(1.3841, abs=1e-4)
     assert main(["simulate", "network", "--lattice", "square", "--frames", "5", "-o", str(out)]) == 2
     assert "independent" in capsys.readouterr().err
+
+
+def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position():
+    from cneep_engine.synth.render2d import Renderer2D, splat
+    points = np.array([[[10.3, 7.6], [-0.5, 3.0], [30.0, 4.0]]])   # the last one outside a 20 x 25 frame
+    assert splat(points, (20, 25)).sum() == pytest.approx(1.5, abs=1e-6)
+    r = Renderer2D(psf_sigma=1.5, crop="2:18,4:24", binning=2, dtype="uint16", peak=1000)
+    spot = np.array([[[12.3, 9.6]]])
+    img = r.blur(spot, (20, 25))[0]
+    rows, cols = np.mgrid[:20, :25]
+    assert [(img * cols).sum() / img.sum(), (img * rows).sum() / img.sum()] == pytest.approx([12.3, 9.6], abs=0.02)
+    frame = r.render(spot, (20, 25), scale=img.max())[0].astype(float)
+    assert frame.shape == r.recorded_shape((20, 25)) == (8, 10)
+    rows, cols = np.mgrid[:8, :10]
+    centre = [(frame * cols).sum() / frame.sum(), (frame * rows).sum() / frame.sum()]
+    assert centre == pytest.approx(r.in_frame([12.3, 9.6]), abs=0.05)

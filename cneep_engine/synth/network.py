@@ -318,7 +318,7 @@ def simulate_network(network: FilamentNetwork = FilamentNetwork(), renderer: Fil
         ds = network.transition_ep(displacements[..., coords], coords)
         sigma_2pt = network.two_frame_rate(coords)
     params = {**network.describe(), "renderer": renderer.describe(), "movies": movies, "frames": frames,
-              "seed": seed, "frame": _frame_description(network, renderer, seen)}
+              "seed": seed, "integrator": "exact propagator", "frame": _frame_description(network, renderer, seen)}
     truth = GroundTruth(ds=ds, sigma=network.ep_rate, sigma_2pt=sigma_2pt, positions=displacements, params=params)
     return Movie(frames=video, dt=network.dt, pixel_size=renderer.binning / renderer.spacing,
                  dt_source="metadata", pixel_size_source="metadata", truth=truth)
@@ -365,7 +365,8 @@ def simulate_network_trajectories(network: FilamentNetwork = FilamentNetwork(), 
     """Displacements of the free nodes (trajectories, frames, 2 per node: x, y in units of a) with their exact
     per-transition EP: the same draws as `simulate_network`'s movies with the same seed."""
     displacements = network.sample(trajectories, frames, seed=seed)
-    params = {**network.describe(), "trajectories": trajectories, "frames": frames, "seed": seed}
+    params = {**network.describe(), "trajectories": trajectories, "frames": frames, "seed": seed,
+              "integrator": "exact propagator"}
     truth = GroundTruth(ds=network.transition_ep(displacements), sigma=network.ep_rate,
                         sigma_2pt=network.ep_rate_two_frame, params=params)
     labels = [f"{axis}{network.node_labels()[p]}" for p in network.free for axis in "xy"]
