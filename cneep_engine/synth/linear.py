@@ -13,6 +13,8 @@ defines `drift` (A), `diffusion` (D) and `dt`.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 from scipy.linalg import expm, solve_continuous_lyapunov
 
@@ -28,16 +30,21 @@ class LinearDiffusion:
     def dimension(self) -> int:
         return self.drift.shape[0]
 
-    @property
+    # Systems are frozen dataclasses, so these are solved once per instance (and kept read-only).
+    @cached_property
     def covariance(self) -> np.ndarray:
         """Stationary covariance C, solving A C + C A^T + 2 D = 0."""
         c = solve_continuous_lyapunov(self.drift, -2.0 * self.diffusion)
-        return (c + c.T) / 2
+        c = (c + c.T) / 2
+        c.setflags(write=False)
+        return c
 
-    @property
+    @cached_property
     def propagator(self) -> np.ndarray:
         """E = exp(A dt): the mean of x_{t+dt} given x_t is E x_t."""
-        return expm(self.drift * self.dt)
+        e = expm(self.drift * self.dt)
+        e.setflags(write=False)
+        return e
 
     # --- exact entropy production -----------------------------------------------------------------
     @property
