@@ -14,12 +14,14 @@ from .io import load_input, load_movie, load_trajectories, save_movie, save_traj
 from .maps import upsample
 from .movie import GroundTruth, Movie
 from .run import Run, load_run, train
-from .synth import (BeadRenderer, BeadSpringChain, FlashingRatchet, simulate_bead_spring,
-                    simulate_bead_spring_trajectories, simulate_ratchet)
+from .synth import (BeadRenderer, BeadSpringChain, FilamentNetwork, FilamentRenderer, FlashingRatchet,
+                    simulate_bead_spring, simulate_bead_spring_trajectories, simulate_network,
+                    simulate_network_trajectories, simulate_ratchet)
 from .training import Progress, TrainConfig
 from .trajectories import Trajectories
 
-__all__ = ["BeadRenderer", "BeadSpringChain", "CneepError", "FlashingRatchet", "GroundTruth", "Movie", "Progress",
-           "Run", "TrainConfig", "Trajectories", "load_input", "load_movie", "load_run", "load_trajectories",
-           "save_movie", "save_trajectories", "simulate_bead_spring", "simulate_bead_spring_trajectories",
+__all__ = ["BeadRenderer", "BeadSpringChain", "CneepError", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet",
+           "GroundTruth", "Movie", "Progress", "Run", "TrainConfig", "Trajectories", "load_input", "load_movie",
+           "load_run", "load_trajectories", "save_movie", "save_trajectories", "simulate_bead_spring",
+           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
            "simulate_ratchet", "train", "upsample"]

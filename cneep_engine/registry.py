@@ -12,8 +12,8 @@ from dataclasses import dataclass, replace
 from .estimators import ESTIMATORS
 from .params import Param, specs
 from .movie import Movie
-from .synth import (BeadRenderer, BeadSpringChain, FlashingRatchet, RatchetSampling, Sampling, bead_spring,
-                    ratchet)
+from .synth import (BeadRenderer, BeadSpringChain, FilamentNetwork, FilamentRenderer, FlashingRatchet,
+                    RatchetSampling, Sampling, bead_spring, network, ratchet)
 from .trajectories import Trajectories
 
 
@@ -61,6 +61,9 @@ SYSTEMS = {s.name: s for s in (
     System("bead-spring", "beads joined by springs between a cold and a hot bath, as a movie or as coordinates",
            ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring,
            movie_configs=(BeadRenderer,)),
+    System("network", "an elastic filament network on a triangular lattice, a few nodes in hot baths: the bonds "
+           "as filaments in a movie, or the node coordinates", ("movie", "coordinates"),
+           (FilamentNetwork, FilamentRenderer, Sampling), network, movie_configs=(FilamentRenderer,)),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
 )}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from PyQt6.QtCore import pyqtSignal
-from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QSpinBox, QWidget
+from PyQt6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 from cneep_engine.params import Param, specs
 
@@ -28,7 +28,7 @@ UNSET = "none"   # what a spin box shows at its lowest value for an optional set
 
 
 def editor(p: Param) -> QWidget:
-    """The widget for one parameter, showing its default: a check box, a choice, or a spin box over the
+    """The widget for one parameter, showing its default: a check box, a choice, a line of text, or a spin box over the
     declared range (an open lower bound starts at the smallest step the box shows; an optional setting gets
     one step more below it, which reads "none")."""
     s = p.spec
@@ -38,6 +38,8 @@ def editor(p: Param) -> QWidget:
         w = QComboBox()
         w.addItems([str(c) for c in s.choices])
         w.setCurrentText(str(p.default))
+    elif p.kind is str:   # free text the dataclass parses and checks, e.g. "2,2;5,3" or "0:50,0:60"
+        w = QLineEdit(p.default or "", placeholderText="none" if not p.default else "")
     else:
         w = QSpinBox() if p.kind is int else QDoubleSpinBox(decimals=s.decimals, singleStep=s.step)
         low = s.low if s.low is not None else (s.above + 10.0 ** -s.decimals if s.above is not None else 0)
@@ -58,6 +60,8 @@ def value(w: QWidget):
         return w.isChecked()
     if isinstance(w, QComboBox):
         return w.currentText()
+    if isinstance(w, QLineEdit):
+        return w.text().strip()
     return None if w.specialValueText() and w.value() == w.minimum() else w.value()
 
 
@@ -66,13 +70,15 @@ def set_value(w: QWidget, v) -> None:
         w.setChecked(bool(v))
     elif isinstance(w, QComboBox):
         w.setCurrentText(str(v))
+    elif isinstance(w, QLineEdit):
+        w.setText(v or "")
     else:
         w.setValue(w.minimum() if v is None else v)
 
 
 def changed_signal(w: QWidget):
     return (w.toggled if isinstance(w, QCheckBox) else w.currentIndexChanged if isinstance(w, QComboBox)
-            else w.valueChanged)
+            else w.textChanged if isinstance(w, QLineEdit) else w.valueChanged)
 
 
 class ParamForm(QWidget):

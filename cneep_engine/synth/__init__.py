@@ -7,12 +7,15 @@ import numpy as np
 from ..movie import GroundTruth, Movie
 from ..trajectories import Trajectories
 from .bead_spring import BeadSpringChain
+from .network import FilamentNetwork, FilamentRenderer, network, simulate_network, simulate_network_trajectories
 from .ratchet import SITES, FlashingRatchet, RatchetSampling
 from .render import BeadRenderer
 from .sampling import Sampling
 
-__all__ = ["BeadSpringChain", "BeadRenderer", "FlashingRatchet", "RatchetSampling", "Sampling", "bead_spring",
-           "ratchet", "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_ratchet"]
+__all__ = ["BeadSpringChain", "BeadRenderer", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet",
+           "RatchetSampling", "Sampling", "bead_spring", "network", "ratchet", "simulate_bead_spring",
+           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
+           "simulate_ratchet"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),

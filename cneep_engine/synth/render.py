@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import CneepError
 from ..params import check, param
 
-_DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
+DTYPES = {"uint8": np.uint8, "uint16": np.uint16}
 
 
 @dataclass(frozen=True)
@@ -62,18 +62,24 @@ class BeadRenderer:
 
     def render(self, positions: np.ndarray, seed: int | None = None) -> np.ndarray:
         """Positions (..., beads) -> frames (..., H, W) of `dtype`, with binning and noise applied."""
-        img = self.expected_counts(positions)
-        b = self.binning
-        if b > 1:
-            h, w = (img.shape[-2] // b) * b, (img.shape[-1] // b) * b
-            img = img[..., :h, :w].reshape(*img.shape[:-2], h // b, b, w // b, b).mean(axis=(-3, -1))
-        rng = np.random.default_rng(seed)
-        if self.poisson:
-            img = rng.poisson(img).astype(np.float32)
-        if self.read_noise > 0:
-            img = img + rng.normal(0.0, self.read_noise, img.shape).astype(np.float32)
-        info = np.iinfo(_DTYPES[self.dtype])
-        return np.clip(np.rint(img), info.min, info.max).astype(self.dtype)
+        return expose(self.expected_counts(positions), self.binning, self.poisson, self.read_noise, self.dtype,
+                      seed)
 
     def describe(self) -> dict:
         return asdict(self)
+
+
+def expose(img: np.ndarray, binning: int, poisson: bool, read_noise: float, dtype: str, seed=None) -> np.ndarray:
+    """What the camera records of expected counts (..., H, W): b x b blocks averaged (a partial block at the
+    edge is dropped), then shot noise and read noise, then rounded and clipped to the pixel type."""
+    if binning > 1:
+        b = binning
+        h, w = (img.shape[-2] // b) * b, (img.shape[-1] // b) * b
+        img = img[..., :h, :w].reshape(*img.shape[:-2], h // b, b, w // b, b).mean(axis=(-3, -1))
+    rng = np.random.default_rng(seed)
+    if poisson:
+        img = rng.poisson(img).astype(np.float32)
+    if read_noise > 0:
+        img = img + rng.normal(0.0, read_noise, img.shape).astype(np.float32)
+    info = np.iinfo(DTYPES[dtype])
+    return np.clip(np.rint(img), info.min, info.max).astype(dtype)
