@@ -216,7 +216,7 @@ def test_a_closed_form_run_folder_reopens_with_its_summary_and_ep(tmp_path):
         assert again.config == run.config and again.models == [] and again.maps is None
         saved = json.loads((folder / "config.json").read_text())
         assert saved["train"] == {"model": method, "seq_len": 2, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 3}
-        assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "noise-robust"}
+        assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "noise-robust", "components": 8}
         assert not (folder / "train_log.csv").exists()
     save_run(run, traj, tmp_path / "saved")        # trajectories only in memory: saved into the folder
     again, data = open_run(tmp_path / "saved")
