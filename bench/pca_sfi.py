@@ -63,8 +63,9 @@ def main() -> None:
         for k in range(args.components):
             rate, debiased, err, var = (np.array([r["curve"][k][key] for r in runs])
                                         for key in ("ep_rate", "debiased_rate", "ep_rate_err", "variance_explained"))
-            print(f"  {k + 1:2d} components: plug-in {rate.mean():.4g} (sd {rate.std(ddof=1) if len(runs) > 1 else 0:.2g})"
-                  f", debiased {debiased.mean():.4g}, bootstrap error {err.mean():.2g}, variance {var.mean():.4f}")
+            spread = rate.std(ddof=1) if len(runs) > 1 else 0.0
+            print(f"  {k + 1:2d} components: plug-in {rate.mean():.4g} (sd {spread:.2g}), debiased "
+                  f"{debiased.mean():.4g}, bootstrap error {err.mean():.2g}, variance {var.mean():.4f}")
     noisy = run_case(1.0, 10.0, args.components, 0, diffusion="noise-robust")
     out["noise-robust Tc=1, Th=10, seed 0"] = noisy
     print("noise-robust D, Tc=1, Th=10, seed 0: " + "; ".join(
