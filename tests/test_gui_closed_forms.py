@@ -105,7 +105,7 @@ def test_a_movie_offers_pca_sfi_whose_maps_are_shown_and_saved(studio, qtbot, pi
     qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
     run = studio.run
     assert run.summary["method"] == "pca-sfi" and run.closed_form.components == 3
-    assert "pca-sfi, training-free" in studio.summary.text() and "with 1, 2, … principal components" in \
+    assert "pca-sfi, training-free" in studio.summary.text() and "debiased, with 1, 2, … principal components" in \
         studio.summary.text()
     assert all(a.isEnabled() for a in studio.map_export_actions)
     studio.timeline.set_position(3, 100)      # a held-out movie: its transition's map over the frame
