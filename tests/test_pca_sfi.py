@@ -126,6 +126,9 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, small):
     flat[:] = 7
     with pytest.raises(CneepError, match="training frames do not change"):
         estimate_pca_sfi(type(small)(flat, dt=small.dt), None, components=2)
+    flat[..., 3, 4] = np.random.default_rng(0).integers(0, 9, flat.shape[:2])     # one pixel flickers
+    with pytest.raises(CneepError, match="vary along only 1 direction; use --components 1 or fewer"):
+        estimate_pca_sfi(type(small)(flat, dt=small.dt), None, components=2)
     few = save_movie(_movie(1.0, 1, 12), tmp_path / "few.tif")
     assert main(["train", str(few), "--method", "pca-sfi", "--components", "8", "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()

@@ -49,10 +49,11 @@ def estimate_pca_sfi(movie: Movie, split: np.ndarray | None = None, *, component
         raise CneepError(f"{movie.name}: --components {components} needs more than {components} training frames "
                          f"and the split leaves {len(train)}; use fewer components or longer movies")
     pcs = fit_components(movie.frames, train, components, seed)
-    flat = int(np.sum(pcs.variance > FLAT * pcs.total_variance))
-    if flat < components:
-        raise CneepError(f"{movie.name}: the training frames vary along only {flat} directions; use --components "
-                         f"{flat} or fewer" if flat else f"{movie.name}: the training frames do not change")
+    varying = int(np.sum(pcs.variance > FLAT * pcs.total_variance))
+    if varying < components:
+        raise CneepError(f"{movie.name}: the training frames vary along only {varying} direction"
+                         f"{'s' * (varying > 1)}; use --components {varying} or fewer" if varying else
+                         f"{movie.name}: the training frames do not change")
     coords = pcs.project(movie.frames, np.arange(labels.size)).reshape(*labels.shape, components)
     curve = []
     for n in range(1, components + 1):
