@@ -1,12 +1,14 @@
 """pca-sfi: SFI on a movie's principal components, against SFI on the beads' exact coordinates, its maps and runs."""
 
 import json
+import threading
 
 import numpy as np
 import pytest
 
 from cneep_engine import BeadRenderer, BeadSpringChain, CneepError, TrainConfig, load_run, simulate_bead_spring, train
 from cneep_engine import pca
+from cneep_engine.errors import Cancelled
 from cneep_engine.cli import main
 from cneep_engine.estimators import ClosedFormConfig, default_split, estimate_pca_sfi, estimate_sfi
 from cneep_engine.io import save_movie
@@ -135,3 +137,15 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, small):
     assert "\n" not in err and "--components 8 needs more than 8 training frames" in err
     with pytest.raises(CneepError, match="reads movie, not coordinates"):
         train(Trajectories(small.truth.positions.astype(np.float64), dt=0.01), TrainConfig(model="pca-sfi"))
+
+
+def test_a_cancel_during_the_estimate_leaves_the_earlier_run(tmp_path, small):
+    folder = tmp_path / "run"
+    settings = ClosedFormConfig(components=2, bootstrap=20)
+    train(small, TrainConfig(model="pca-sfi"), run_dir=folder, closed_form=settings)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    cancel = threading.Event()
+    with pytest.raises(Cancelled, match="no result"):
+        train(small, TrainConfig(model="pca-sfi", seed=5), callback=lambda ev: cancel.set(), cancel=cancel,
+              run_dir=folder, closed_form=settings)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before

@@ -36,8 +36,8 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
     """Estimate with a training-free config.model (tur, sfi, pca-sfi) on the split of config's fractions and seed,
     and return the run; with `run_dir`, save it there (an earlier run's results are replaced).
 
-    One "evaluation" event starts the estimate and one ends it; `cancel` set by then raises Cancelled and
-    nothing is written. The summary has what every run reports (ep_rate, the verdict, the truth report), the
+    One "evaluation" event starts the estimate and one ends it (between them, for maps, events as they are
+    written); `cancel` set by then raises Cancelled and no result is written. The summary has what every run reports (ep_rate, the verdict, the truth report), the
     estimator's own bootstrap error as ep_rate_err, and its coefficients (and for sfi debiased_rate). A movie's
     time arrows that are not dissipation (`timearrow.input_report`; `checks` when already made) go into the
     summary as for a network; an estimate with per-coordinate maps (pca-sfi) gets the dissipation map of every
@@ -89,7 +89,7 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
     with locked(run_dir) if run_dir is not None else nullcontext():
         maps = None
         if estimate.coordinate_maps is not None:
-            maps = _dissipation_maps(estimate, data, run_dir)
+            maps = _dissipation_maps(estimate, data, run_dir, report)
         report(report.total)
         summary["wall_s"] = time.perf_counter() - t0
         run = Run(config=config, dt=data.dt, pixel_size=getattr(data, "pixel_size", 1.0), frame_shape=frame_shape,
@@ -101,9 +101,11 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
     return run
 
 
-def _dissipation_maps(estimate: Estimate, data: Movie, run_dir: Path | None) -> np.ndarray:
+def _dissipation_maps(estimate: Estimate, data: Movie, run_dir: Path | None, report: PhaseReporter) -> np.ndarray:
     """The map of every transition, ds_by_coordinate @ coordinate_maps: in memory, or (with `run_dir`, which must
-    be held) into the folder's maps file, an earlier run's results cleared first, and memory-mapped from there."""
+    be held) into the folder's maps file, an earlier run's results cleared first, and memory-mapped from there.
+    `report(transitions mapped)` as they go: a cancel before the first leaves the folder as it was, a later one
+    leaves no maps file."""
     basis = estimate.coordinate_maps.reshape(len(estimate.coordinate_maps), -1)
     shape = (len(estimate.ds_by_coordinate), *estimate.coordinate_maps.shape[1:])
     step = max(1, MAP_BYTES // (8 * basis.shape[1]))
@@ -111,8 +113,10 @@ def _dissipation_maps(estimate: Estimate, data: Movie, run_dir: Path | None) -> 
     def fill(maps: np.ndarray) -> None:
         flat = maps.reshape(len(maps), -1)
         for a in range(0, len(flat), step):
+            report(a)
             flat[a:a + step] = estimate.ds_by_coordinate[a:a + step] @ basis
 
+    report(0)
     if run_dir is None:
         maps = np.empty(shape, np.float32)
         fill(maps)
