@@ -410,6 +410,10 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         bound = " (a lower bound)" if s["lower_bound"] else ""
         print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
               f"{s['wall_s']:.2g} s")
+        if "components_curve" in s:
+            print("  by components kept (rate ± error, debiased): " + "; ".join(
+                f"{c['components']}: {c['ep_rate']:.3g} ± {c['ep_rate_err']:.2g}, {c['debiased_rate']:.3g}"
+                for c in s["components_curve"]))
     if "truth" in s:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "

@@ -219,7 +219,7 @@ def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), call
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
     if not estimator(config.model).trained:
         from .estimators.report import run_estimator   # it builds on this module
-        return run_estimator(movie, config, closed_form, callback, cancel, run_dir)
+        return run_estimator(movie, config, closed_form, callback, cancel, run_dir, checks)
     plan = plan_training(movie, config, timed=False)   # the batch lowered to fit memory, if it must be
     trainer = Trainer(movie, plan.config)   # every setting checked and a model built before the folder is touched
     if run_dir is not None and movie.path is not None:

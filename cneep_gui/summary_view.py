@@ -47,6 +47,9 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
         lines.append("a lower bound on the EP rate (thermodynamic uncertainty relation)")
     if s.get("debiased_rate") is not None:
         lines.append(f"with its finite-data bias removed: {s['debiased_rate']:.4g} k<sub>B</sub>/s")
+    if s.get("components_curve"):
+        lines.append("debiased, with 1, 2, … principal components: " + "; ".join(
+            f"{c['debiased_rate']:.3g} ± {c['ep_rate_err']:.2g}" for c in s["components_curve"]) + " k<sub>B</sub>/s")
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")

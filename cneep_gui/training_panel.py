@@ -1,7 +1,7 @@
 """Training settings with their tooltips, Train and Cancel, and the progress bar of any job with its time left.
 
 The rows are the declared settings (cneep_engine/params.py) of the chosen estimator: a network's training
-settings (TrainConfig), or for a training-free one (tur, sfi) its ClosedFormConfig and the split it shares."""
+settings (TrainConfig), or for a training-free one (tur, sfi, pca-sfi) its ClosedFormConfig and the split it shares."""
 
 from __future__ import annotations
 

@@ -216,12 +216,12 @@ def test_a_closed_form_run_folder_reopens_with_its_summary_and_ep(tmp_path):
         assert again.config == run.config and again.models == [] and again.maps is None
         saved = json.loads((folder / "config.json").read_text())
         assert saved["train"] == {"model": method, "seq_len": 2, "val_fraction": 0.2, "test_fraction": 0.2, "seed": 3}
-        assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "noise-robust"}
+        assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "noise-robust", "components": 8}
         assert not (folder / "train_log.csv").exists()
     save_run(run, traj, tmp_path / "saved")        # trajectories only in memory: saved into the folder
     again, data = open_run(tmp_path / "saved")
     np.testing.assert_array_equal(data.data, traj.data)
     assert again.summary["ep_rate"] == run.summary["ep_rate"] and again.closed_form.diffusion == "noise-robust"
-    with pytest.raises(CneepError, match="reads coordinate trajectories, not movies"):
+    with pytest.raises(CneepError, match="sfi reads coordinates, not movie; for movie use cneep or pca-sfi"):
         from cneep_engine import BeadRenderer, simulate_bead_spring
         train(simulate_bead_spring(CHAINS["N=2"], BeadRenderer(), movies=1, frames=30), TrainConfig(model="sfi"))

@@ -88,3 +88,34 @@ def test_a_closed_form_runs_as_a_job_and_its_run_is_shown_exported_and_saved(stu
     np.testing.assert_array_equal(again.run.ds, run.ds)
     np.testing.assert_array_equal(again.data.data, beads.data)
     assert f"{method}, training-free" in again.summary.text()
+
+
+def test_a_movie_offers_pca_sfi_whose_maps_are_shown_and_saved(studio, qtbot, pick_file, tmp_path):
+    from cneep_engine import BeadRenderer, simulate_bead_spring
+    from cneep_engine.export import frame_map
+    movie = simulate_bead_spring(BeadSpringChain(beads=2, tc=0.1, th=1, dt=0.01), BeadRenderer(cell=10, psf_sigma=2),
+                                 movies=4, frames=1500, seed=1)
+    studio.set_data(movie)
+    panel = studio.training_panel
+    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["cneep", "pca-sfi"]
+    panel.model.setCurrentText("pca-sfi")
+    assert _visible(panel, "components") and _visible(panel, "diffusion") and not _visible(panel, "channels")
+    panel.closed_boxes["components"].setValue(3)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    run = studio.run
+    assert run.summary["method"] == "pca-sfi" and run.closed_form.components == 3
+    assert "pca-sfi, training-free" in studio.summary.text() and "debiased, with 1, 2, … principal components" in \
+        studio.summary.text()
+    assert all(a.isEnabled() for a in studio.map_export_actions)
+    studio.timeline.set_position(3, 100)      # a held-out movie: its transition's map over the frame
+    assert np.array_equal(studio.movie_view.overlay.image, frame_map(run, 3, 100))
+    assert studio.movie_view.overlay.isVisible()
+
+    pick_file(tmp_path / "saved")
+    studio.save_run_action.trigger()
+    again = MainWindow()
+    qtbot.addWidget(again)
+    assert again.open_path(tmp_path / "saved")
+    assert again.run.summary["components_curve"] == run.summary["components_curve"]
+    np.testing.assert_array_equal(np.asarray(again.run.maps), np.asarray(run.maps))

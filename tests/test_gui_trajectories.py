@@ -85,7 +85,8 @@ def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, t
     studio.open_path(tracks[0])
     studio.set_data(replace(tiny_movie))
     assert studio.views.currentWidget() is studio.movie_view
-    assert [studio.training_panel.model.itemText(i) for i in range(studio.training_panel.model.count())] == ["cneep"]
+    picker = studio.training_panel.model
+    assert [picker.itemText(i) for i in range(picker.count())] == ["cneep", "pca-sfi"]
     assert studio.movie_panel.pixel_size.isVisibleTo(studio.movie_panel)
     panel = studio.training_panel
     assert panel.boxes["channels"].isVisibleTo(panel) and not panel.boxes["hidden"].isVisibleTo(panel)

@@ -7,6 +7,7 @@ summary and verdict; the CLI's `--method`, `cneep list` and the app's picker and
 
     est = estimate_tur(traj, split)      # split: windows.assign_parts(...); None: a run's default split
     est.rate, est.rate_err, est.coefficients["force"]
+    estimate_pca_sfi(movie, split, components=8).details["components_curve"]
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import CneepError
 from ..models import CNEEP, NEEP, RNEEP
 from ..params import Param, specs
 from .base import ClosedFormConfig, Estimate, default_split
+from .pca_sfi import estimate_pca_sfi
 from .sfi import estimate_sfi
 from .tur import estimate_tur
 
@@ -63,6 +65,11 @@ def _sfi(data, split, settings: ClosedFormConfig, seed: int) -> Estimate:
                         diffusion=None if settings.diffusion == "increments" else settings.diffusion)
 
 
+def _pca_sfi(data, split, settings: ClosedFormConfig, seed: int) -> Estimate:
+    return estimate_pca_sfi(data, split, components=settings.components, n_boot=settings.bootstrap, seed=seed,
+                            diffusion=None if settings.diffusion == "increments" else settings.diffusion)
+
+
 def _tur(data, split, settings: ClosedFormConfig, seed: int) -> Estimate:
     return estimate_tur(data, split, n_boot=settings.bootstrap, seed=seed)
 
@@ -79,6 +86,9 @@ ESTIMATORS = {e.name: e for e in (
     Estimator("sfi", "training-free projected EP of a velocity field linear in the coordinates (stochastic force "
               "inference), with its finite-data bias removed", ("coordinates",), closed_form=_sfi,
               settings=ClosedFormConfig),
+    Estimator("pca-sfi", "training-free: sfi on the movie's leading principal components (Gnesotto et al. 2020), "
+              "with the rate against the number of components and a dissipation map spread by their loadings",
+              ("movie",), closed_form=_pca_sfi, settings=ClosedFormConfig),
 )}
 
 
@@ -94,5 +104,5 @@ def estimators_for(kind: str) -> list[str]:
     return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
 
 
-__all__ = ["ESTIMATORS", "SPLIT", "ClosedFormConfig", "Estimate", "Estimator", "default_split", "estimate_sfi",
-           "estimate_tur", "estimator", "estimators_for"]
+__all__ = ["ESTIMATORS", "SPLIT", "ClosedFormConfig", "Estimate", "Estimator", "default_split", "estimate_pca_sfi",
+           "estimate_sfi", "estimate_tur", "estimator", "estimators_for"]

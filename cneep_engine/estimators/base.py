@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import CneepError
+from ..movie import Movie
 from ..params import check, param
 from ..trajectories import Trajectories
 from ..verdict import BLOCK_TAUS, blocks, integrated_time, segments
@@ -31,7 +32,10 @@ class ClosedFormConfig:
     bootstrap: int = param(200, "bootstrap resamples of the held-out blocks for the error bar", low=10,
                            high=100_000)
     diffusion: str = param("increments", "diffusion matrix from the increments, or from neighbouring increments "
-                           "(robust to localisation noise)", choices=("increments", "noise-robust"), only=("sfi",))
+                           "(robust to localisation noise)", choices=("increments", "noise-robust"),
+                           only=("sfi", "pca-sfi"))
+    components: int = param(8, "principal components of the movie to keep; the rate is also reported with "
+                            "fewer, from 1 up (components_curve)", low=1, high=4096, only=("pca-sfi",))
 
     def __post_init__(self):
         check(self)
@@ -43,7 +47,10 @@ class Estimate:
     estimator infers. lower_bound: the estimator bounds sigma from below rather than estimating it.
     coefficients: named arrays in the data's units, e.g. the thermodynamic force F(x) = force @ x + force_offset.
     ds: the estimated EP of every transition (all parts, `window_starts(split, 2)` order) whose mean over the
-    held-out ones is rate * dt."""
+    held-out ones is rate * dt; ds_by_coordinate: (transitions, n) its terms, which sum to it.
+    coordinate_maps: for coordinates read off a movie, (n, H, W) how each spreads over the frame's pixels, each
+    summing to 1, so that a transition's dissipation map ds_by_coordinate @ coordinate_maps sums to its ds.
+    details: further JSON-ready results that the run's summary adds under their own names."""
 
     rate: float
     rate_err: float
@@ -53,12 +60,15 @@ class Estimate:
     transitions: int = 0           # held-out transitions the rate comes from
     blocks: int = 0                # bootstrap blocks they form
     ds: np.ndarray | None = None
+    ds_by_coordinate: np.ndarray | None = None
+    coordinate_maps: np.ndarray | None = None
+    details: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """What a run's summary adds for this estimator, JSON-ready (debiased_rate only where it is defined)."""
         return {"lower_bound": self.lower_bound, "bootstrap_blocks": self.blocks,
                 **({} if self.debiased_rate is None else {"debiased_rate": self.debiased_rate}),
-                "coefficients": {k: np.asarray(v).tolist() for k, v in self.coefficients.items()}}
+                "coefficients": {k: np.asarray(v).tolist() for k, v in self.coefficients.items()}, **self.details}
 
 
 @dataclass(frozen=True)
@@ -80,11 +90,16 @@ class Transitions:
         return (self.x0 + self.x1) / 2
 
 
-def default_split(traj: Trajectories) -> np.ndarray:
+def series(data: Movie | Trajectories) -> int:
+    """How many movies or trajectories `data` holds."""
+    return data.n_movies if isinstance(data, Movie) else data.n_trajectories
+
+
+def default_split(data: Movie | Trajectories) -> np.ndarray:
     """The split a training run with default settings would use."""
     from ..training import TrainConfig   # training builds on the estimators' table, so not at the top
     d = TrainConfig()
-    return assign_parts(traj.n_trajectories, traj.n_frames, d.val_fraction, d.test_fraction, seq_len=2)
+    return assign_parts(series(data), data.n_frames, d.val_fraction, d.test_fraction, seq_len=2)
 
 
 def transitions(traj: Trajectories, split: np.ndarray | None, method: str,

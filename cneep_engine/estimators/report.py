@@ -8,29 +8,40 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
+import tifffile
 
 from ..errors import CneepError
+from ..io.atomic import atomic_path
+from ..movie import Movie
 from ..progress import Callback, PhaseReporter
-from ..run import Run, report_held_out
+from ..run import Run, _map_file, _maps_metadata, report_held_out
+from ..run_folder import MAPS_FILE, clear, locked, refuse_inputs
+from ..timearrow import input_report
 from ..training import TrainConfig
 from ..trajectories import Trajectories
 from ..windows import assign_parts, window_starts
 from . import estimator
-from .base import ClosedFormConfig
+from .base import ClosedFormConfig, Estimate, series
+
+MAP_BYTES = 32 << 20   # float64 map values computed at a time
 
 
-def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFormConfig = ClosedFormConfig(),
+def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: ClosedFormConfig = ClosedFormConfig(),
                   callback: Callback | None = None, cancel: threading.Event | None = None,
-                  run_dir: str | Path | None = None) -> Run:
-    """Estimate with a training-free config.model (tur, sfi) on the split of config's fractions and seed, and return the run;
-    with `run_dir`, save it there (an earlier run's results are replaced).
+                  run_dir: str | Path | None = None, checks: dict | None = None) -> Run:
+    """Estimate with a training-free config.model (tur, sfi, pca-sfi) on the split of config's fractions and seed,
+    and return the run; with `run_dir`, save it there (an earlier run's results are replaced).
 
-    One "evaluation" event starts the estimate and one ends it; `cancel` set by then raises Cancelled and
-    nothing is written. The summary has what every run reports (ep_rate, the verdict, the truth report), the
-    estimator's own bootstrap error as ep_rate_err, and its coefficients (and for sfi debiased_rate)."""
+    One "evaluation" event starts the estimate and one ends it (between them, for maps, events as they are
+    written); `cancel` set by then raises Cancelled and no result is written. The summary has what every run reports (ep_rate, the verdict, the truth report), the
+    estimator's own bootstrap error as ep_rate_err, and its coefficients (and for sfi debiased_rate). A movie's
+    time arrows that are not dissipation (`timearrow.input_report`; `checks` when already made) go into the
+    summary as for a network; an estimate with per-coordinate maps (pca-sfi) gets the dissipation map of every
+    transition, written straight into the run folder's maps file when there is one."""
     t0 = time.perf_counter()
     method = config.model
     closed_form_of = estimator(method).closed_form
@@ -39,11 +50,14 @@ def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFo
     if run_dir is not None and str(run_dir) == "":
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
     estimator(method).check_reads(data)
+    movie = isinstance(data, Movie)
+    if checks is None and movie:
+        checks = input_report(data)
     # What the run records: its split and seed; seq_len 2, as its dS is per transition.
     config = TrainConfig(model=method, seq_len=2, val_fraction=config.val_fraction,
                          test_fraction=config.test_fraction, seed=config.seed)
     try:
-        parts = assign_parts(data.n_trajectories, data.n_frames, config.val_fraction, config.test_fraction, seq_len=2)
+        parts = assign_parts(series(data), data.n_frames, config.val_fraction, config.test_fraction, seq_len=2)
     except CneepError as e:
         raise CneepError(f"{data.name}: {e}") from e
     starts, part = window_starts(parts, 2)
@@ -53,21 +67,68 @@ def run_estimator(data: Trajectories, config: TrainConfig, closed_form: ClosedFo
     estimate = closed_form_of(data, parts, closed_form, config.seed)
     true_ds = data.truth.window_ep(starts, 2) if data.truth is not None else None
     summary = {"method": method, "ep_rate": estimate.rate, "ep_per_frame": estimate.rate * data.dt, "dt": data.dt,
-               "input": str(data.path) if data.path else None, "movies": data.n_trajectories,
+               "input": str(data.path) if data.path else None, "movies": series(data),
                "frames": data.n_frames, "test_windows": estimate.transitions,
-               "observed_time": estimate.transitions * data.dt, "seeds": [], "warnings": [], **estimate.as_dict()}
+               "observed_time": estimate.transitions * data.dt, "seeds": [],
+               "warnings": list((checks or {}).get("warnings", [])), **estimate.as_dict()}
+    if checks is not None:
+        summary["input_checks"] = {k: v for k, v in checks.items() if k != "warnings"}
     report_held_out(summary, data, estimate.ds, starts, part, 2, true_ds)
     # The rate is quadratic in the fitted current (tur) or velocity (sfi). The verdict's blocks resample dS at the
     # fitted values and leave that noise out (an error bar 0.079 against 0.11 k_B/s for both on the bead-spring
     # chain's 10^5 held-out steps); the estimator's bootstrap refits it. The equilibrium test stays the verdict's.
     summary["ep_rate_err"] = estimate.rate_err
     summary["ep_rate_ci95"] = [estimate.rate - 1.96 * estimate.rate_err, estimate.rate + 1.96 * estimate.rate_err]
-    report(report.total)
-    summary["wall_s"] = time.perf_counter() - t0
-    run = Run(config=config, dt=data.dt, pixel_size=1.0, frame_shape=tuple(data.data.shape[2:]),
-              movie=starts // data.n_frames, frame=starts % data.n_frames, part=part,
-              ds=estimate.ds.astype(np.float32), maps=None, summary=summary, true_ds=true_ds,
-              input=dict(data.provenance), closed_form=closed_form)
+    frame_shape = data.frame_shape if movie else tuple(data.data.shape[2:])
+    run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None:
-        run.save(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
+    with locked(run_dir) if run_dir is not None else nullcontext():
+        maps = None
+        if estimate.coordinate_maps is not None:
+            maps = _dissipation_maps(estimate, data, run_dir, report)
+        report(report.total)
+        summary["wall_s"] = time.perf_counter() - t0
+        run = Run(config=config, dt=data.dt, pixel_size=getattr(data, "pixel_size", 1.0), frame_shape=frame_shape,
+                  movie=starts // data.n_frames, frame=starts % data.n_frames, part=part,
+                  ds=estimate.ds.astype(np.float32), maps=maps, summary=summary, true_ds=true_ds,
+                  input=dict(data.provenance), closed_form=closed_form)
+        if run_dir is not None:
+            run.save(run_dir)
     return run
+
+
+def _dissipation_maps(estimate: Estimate, data: Movie, run_dir: Path | None, report: PhaseReporter) -> np.ndarray:
+    """The map of every transition, ds_by_coordinate @ coordinate_maps: in memory, or (with `run_dir`, which must
+    be held) into the folder's maps file, an earlier run's results cleared first, and memory-mapped from there.
+    `report(transitions mapped)` as they go: a cancel before the first leaves the folder as it was, a later one
+    leaves no maps file."""
+    basis = estimate.coordinate_maps.reshape(len(estimate.coordinate_maps), -1)
+    shape = (len(estimate.ds_by_coordinate), *estimate.coordinate_maps.shape[1:])
+    step = max(1, MAP_BYTES // (8 * basis.shape[1]))
+
+    def fill(maps: np.ndarray) -> None:
+        flat = maps.reshape(len(maps), -1)
+        for a in range(0, len(flat), step):
+            report(a)
+            flat[a:a + step] = estimate.ds_by_coordinate[a:a + step] @ basis
+
+    report(0)
+    if run_dir is None:
+        maps = np.empty(shape, np.float32)
+        fill(maps)
+        return maps
+    refuse_inputs(run_dir, [data.path] if data.path else [])
+    try:
+        clear(run_dir)
+    except OSError as e:
+        raise CneepError(f"{run_dir}: cannot clear the earlier run from the folder ({e.strerror or e})") from e
+    with atomic_path(run_dir / MAPS_FILE) as tmp:
+        maps = _map_file(tmp, shape, _maps_metadata(data.dt))
+        fill(maps)
+        maps.flush()
+        del maps
+    return tifffile.memmap(run_dir / MAPS_FILE, mode="r")

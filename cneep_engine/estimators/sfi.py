@@ -11,8 +11,9 @@ trajectory, so only the n (n - 1) / 2 antisymmetric coefficients are noisy and t
 D is given (a simulation's) or estimated from the same increments: <dx dx^T> / (2 dt), or, robust to independent
 localisation noise, (<dx_t dx_t^T> + <dx_t dx_{t+1}^T> + <dx_{t+1} dx_t^T>) / (2 dt), where the noise's
 contributions cancel. Everything is measured on the held-out part of the split, as the neural estimators' rates.
-Each step's EP is estimated as the Stratonovich increment dS_t = v(x_mid)^T D^-1 dx_t: summed over the held-out
-steps it is tr(D^-1 M Y^-1 M^T) tau, so its held-out mean is the plug-in rate times dt.
+Each step's EP is estimated as the Stratonovich increment dS_t = v(x_mid)^T D^-1 dx_t = sum_a F_a dx_a (F = D^-1 v,
+the thermodynamic force; the terms are kept per coordinate): summed over the held-out steps it is
+tr(D^-1 M Y^-1 M^T) tau, so its held-out mean is the plug-in rate times dt.
 """
 
 from __future__ import annotations
@@ -86,9 +87,9 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
     v = np.linalg.solve(yy, m.T).T    # (n, n + 1): velocity per centred coordinate, then the constant
     every = transitions(traj, split, "SFI", None)
     velocity = (every.midpoint - center) @ v[:, :n].T + v[:, n]
+    by_coordinate = np.linalg.solve(d, velocity.T).T * every.dx    # F_a dx_a, F = D^-1 v the thermodynamic force
     return Estimate(rate=rate, rate_err=bootstrap_error(sums, lambda t: solve(t)[0], n_boot, seed),
                     debiased_rate=rate - n * (n - 1) / tau,
                     coefficients={"velocity": v[:, :n], "velocity_offset": v[:, n] - v[:, :n] @ center,
                                   "diffusion": d},
-                    transitions=len(dx), blocks=len(sums),
-                    ds=np.einsum("ta,ta->t", velocity, np.linalg.solve(d.T, every.dx.T).T))
+                    transitions=len(dx), blocks=len(sums), ds=by_coordinate.sum(1), ds_by_coordinate=by_coordinate)
