@@ -455,6 +455,9 @@ def _train(args) -> None:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g}, sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%}), "
               f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f}")
+        if "map" in t:
+            from .sites import describe_map
+            print(f"  {describe_map(t['map'])}")
         if "observed" in t:
             o = t["observed"]
             print(f"best reachable from windows of {args.seq_len} observations: {o['ep_rate']:.4g} per s "
