@@ -13,7 +13,7 @@ frame pixels with their exact densities, optionally hot sites and bonds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from scipy.stats import rankdata
@@ -136,4 +136,4 @@ def describe_map(m: dict, max_sites: int = 8) -> str:
     if 0 < len(bonds) <= max_sites + 1:
         parts.append("springs " + ", ".join(f"{b['bond']} {b['map'] / total:.0%} (exact {b['exact'] / exact:.0%})"
                                             for b in bonds))
-    return "map shares: " + "; ".join(parts)
+    return "dissipation map: " + "; ".join(parts)

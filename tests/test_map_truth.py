@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from cneep_engine import BeadRenderer, BeadSpringChain, simulate_bead_spring, train
+from cneep_engine import BeadRenderer, BeadSpringChain, load_run, simulate_bead_spring
 from cneep_engine.io import load_movie, save_movie
 from cneep_engine.io.preprocess import Preprocess, preprocess
 from cneep_engine.io.truth import sidecar_path
@@ -111,12 +111,18 @@ def test_sidecar_keeps_the_sites_and_old_sidecars_get_them_from_their_parameters
     np.testing.assert_allclose(old.heat, movie.truth.sites.heat)
 
 
-def test_a_short_run_reports_the_map_against_the_exact_densities(tiny_movie, tiny_config, tmp_path):
-    run = train(tiny_movie, tiny_config, run_dir=tmp_path / "run")
-    m = run.summary["truth"]["map"]
+def test_a_short_run_reports_the_map_and_the_cli_and_app_show_it(tiny_movie, tmp_path, capsys):
+    from cneep_engine.cli import main
+    from cneep_gui.summary_view import summary_text
+    path = save_movie(tiny_movie, tmp_path / "beads.tif")
+    assert main(["train", str(path), "-o", str(tmp_path / "run"), "--iters", "2", "--eval-every", "1", "--batch", "8",
+                 "--channels", "4", "--depth", "1", "-q"]) == 0
+    m = json.loads((tmp_path / "run" / "summary.json").read_text())["truth"]["map"]
     assert {"per_site", "rank_correlation", "radius_px", "total", "outside", "per_bond"} <= set(m)
     assert [set(e) for e in m["per_site"]] == [{"site", "map", "exact", "heat"}] * 2
-    assert m["total"] == pytest.approx(float(run.mean_map.sum()), rel=1e-5)
-    assert sum(e["map"] for e in m["per_site"]) + m["outside"] == pytest.approx(m["total"], rel=1e-6)
-    saved = json.loads((tmp_path / "run" / "summary.json").read_text())
-    assert saved["truth"]["map"]["per_site"][0]["exact"] == pytest.approx(1.4284, abs=1e-4)
+    assert m["per_site"][0]["exact"] == pytest.approx(1.4284, abs=1e-4)
+    assert m["total"] == pytest.approx(float(load_run(tmp_path / "run").mean_map.sum()), rel=1e-5)
+    assert sum(e["map"] for e in m["per_site"]) + m["outside"] == pytest.approx(m["total"], rel=1e-5, abs=1e-9)
+    out = capsys.readouterr().out
+    assert "dissipation map: bead 0 " in out and "springs wall-0 " in out
+    assert "dissipation map: bead 0 " in summary_text(json.loads((tmp_path / "run" / "summary.json").read_text()))
