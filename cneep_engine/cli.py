@@ -418,6 +418,9 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "
               f"({t['rel_err_2pt']:+.2%}), R^2 {t['r2']:.4f}, slope {t['slope']:.3f} per window")
+        if "map" in t:
+            from .sites import describe_map
+            print(f"  {describe_map(t['map'])}")
         if "observed" in t:
             o = t["observed"]
             print(f"best reachable from windows of {config.seq_len} observations: {o['ep_rate']:.4g} per s "

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .sites import SiteTruth
+
 
 @dataclass
 class GroundTruth:
@@ -18,6 +20,7 @@ class GroundTruth:
     sigma_2pt: float                # best rate reachable from frame pairs at this dt, per unit time
     positions: np.ndarray | None = None   # (movies, frames, beads) coordinates behind the frames
     params: dict = field(default_factory=dict)   # everything the generator was given
+    sites: SiteTruth | None = None   # where the exact EP sits in the frame: per-site densities, bonds (movies)
     # Partially observed systems only: windows of observations (..., n) -> the exact EP that the best estimator
     # of those observations assigns, ln P(w) / P(reversed w). Not saved with the data; ds stays the full EP.
     observed_window_ep: Callable[[np.ndarray], np.ndarray] | None = None

@@ -31,6 +31,7 @@ from .plan import Plan, plan_training
 from .progress import PhaseReporter
 from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
+from .sites import score_map
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
 from .training import (BROKEN, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
@@ -396,6 +397,9 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
               ds=ds, maps=maps,
               summary=summary, true_ds=true_ds, models=models, history=history,
               input=dict(movie.provenance))
+    sites = movie.truth.sites if movie.truth is not None else None
+    if maps is not None and sites is not None and test.any():
+        summary["truth"]["map"] = score_map(run.mean_map, sites)
     if run_dir is not None:
         run.save(run_dir)
     return run

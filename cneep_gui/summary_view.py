@@ -9,6 +9,7 @@ import numpy as np
 from PyQt6.QtWidgets import QLabel
 
 from cneep_engine import Run
+from cneep_engine.sites import describe_map
 from cneep_engine.verdict import advice, describe
 from cneep_engine.windows import PARTS
 
@@ -64,6 +65,8 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
         r2 = f", R² = {t['r2']:.3f} per transition" if t.get("r2") is not None else ""
         lines.append(f"exact σ = {t['sigma']:.4g}, two-frame σ = {t['sigma_2pt']:.4g} k<sub>B</sub>/s: "
                      f"error {t['rel_err_2pt']:+.1%} against the two-frame value{r2}")
+        if "map" in t:   # the time-averaged map against the exact per-site densities
+            lines.append(_html(describe_map(t["map"])))
         if "observed" in t:   # partially observed data: the best any estimator of these windows can reach
             o = t["observed"]
             lines.append(f"best reachable from these windows = {o['ep_rate']:.4g} k<sub>B</sub>/s: "

@@ -136,6 +136,10 @@ def _without_time_arrows(movie: Movie, options: Preprocess) -> Movie:
     kept = preprocess(movie, Preprocess(crop=options.crop, time_range=options.time_range,
                                         frame_step=options.frame_step))
     corrected, record = remove_time_arrows(kept, register=options.register, bleach_correct=options.bleach_correct)
+    truth = corrected.truth
+    if truth is not None and truth.sites is not None and "register_margin_px" in record:
+        my, mx = record["register_margin_px"]
+        corrected.truth = replace(truth, sites=truth.sites.in_frame(mx, my))
     rest = preprocess(corrected, replace(options, crop=None, time_range=None, frame_step=1, register=False,
                                          bleach_correct=False))
     done = rest.provenance.get("preprocess", {}) if rest is not corrected else {}
@@ -202,7 +206,11 @@ def _truth(truth: GroundTruth | None, options: Preprocess, times: np.ndarray):
     positions = None
     if truth.positions is not None:
         positions = truth.positions[:, times].reshape(n_movies * n, length, *truth.positions.shape[2:])
-    kept = replace(truth, ds=ds, positions=positions)
+    sites = None
+    if truth.sites is not None:   # rest positions in the cropped and binned frame's pixels
+        y0, _, x0, _ = options.crop or (0, None, 0, None)
+        sites = truth.sites.in_frame(x0, y0, options.bin)
+    kept = replace(truth, ds=ds, positions=positions, sites=sites)
     spatial = options.crop is not None or options.bin > 1 or options.normalize
     return kept, ("ground truth kept: it is the EP of the whole system, whatever part of it the cropped "
                   "or binned frames still show") if spatial else ""

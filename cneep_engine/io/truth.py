@@ -15,6 +15,8 @@ import numpy as np
 
 from ..errors import CneepError
 from ..movie import GroundTruth
+from ..sites import SiteTruth
+from ..synth import sites_from_params
 from .atomic import atomic_path
 
 
@@ -45,6 +47,8 @@ def save_truth(truth: GroundTruth, path: Path, values) -> None:
         arrays["positions"] = truth.positions.astype(np.float32)
     meta = {"sigma": truth.sigma, "sigma_2pt": truth.sigma_2pt, "params": truth.params,
             "fingerprint": fingerprint(values)}
+    if truth.sites is not None:
+        meta["sites"] = truth.sites.as_dict()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:  # a file object keeps numpy from appending its own suffix
             np.savez(f, meta=np.array(json.dumps(meta)), **arrays)
@@ -60,6 +64,7 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
             ds = np.asarray(z["ds"], dtype=np.float64)
             positions = np.asarray(z["positions"]) if "positions" in z.files else None
         sigma, sigma_2pt = float(meta["sigma"]), float(meta["sigma_2pt"])
+        sites = SiteTruth.from_dict(meta["sites"]) if "sites" in meta else None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as e:
         raise CneepError(f"{path}: not a readable ground-truth sidecar ({type(e).__name__}: {e})") from e
     shape = tuple(values.shape[:2])
@@ -77,5 +82,7 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
     params = meta.get("params", {})
-    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params)
+    if sites is None:   # sidecars of bead-spring movies written before sites were stored
+        sites = sites_from_params(params)
+    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params, sites=sites)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
+from ..errors import CneepError
 from ..movie import GroundTruth, Movie
+from ..sites import SiteTruth
 from ..trajectories import Trajectories
 from .bead_spring import BeadSpringChain
 from .network import FilamentNetwork, FilamentRenderer, network, simulate_network, simulate_network_trajectories
@@ -13,9 +17,9 @@ from .render import BeadRenderer
 from .sampling import Sampling
 
 __all__ = ["BeadSpringChain", "BeadRenderer", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet",
-           "RatchetSampling", "Sampling", "bead_spring", "network", "ratchet", "simulate_bead_spring",
-           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
-           "simulate_ratchet"]
+           "RatchetSampling", "Sampling", "bead_spring", "bead_spring_sites", "network", "ratchet",
+           "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_network",
+           "simulate_network_trajectories", "simulate_ratchet"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
@@ -30,9 +34,40 @@ def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: B
     params = {**chain.describe(), "renderer": renderer.describe(), "movies": movies, "frames": frames,
               "seed": seed}
     truth = GroundTruth(ds=chain.transition_ep(positions), sigma=chain.ep_rate,
-                        sigma_2pt=chain.ep_rate_two_frame, positions=positions, params=params)
+                        sigma_2pt=chain.ep_rate_two_frame, positions=positions, params=params,
+                        sites=bead_spring_sites(chain, renderer))
     return Movie(frames=video, dt=chain.dt, pixel_size=renderer.pixel_size * renderer.binning,
                  dt_source="metadata", pixel_size_source="metadata", truth=truth)
+
+
+def bead_spring_sites(chain: BeadSpringChain, renderer: BeadRenderer) -> SiteTruth:
+    """The beads at rest in the rendered frame with their exact velocity and heat densities, and the springs
+    (walls at the frame's left and right edges) with their EP. A bead's cell is the part of the frame nearest to
+    it, hence the radius: half the cell's diagonal."""
+    rest = renderer.rest_positions(chain.beads)
+    ends = np.array([[rest[p] if p is not None else (0, rest[0, 1]),
+                      rest[q] if q is not None else (chain.beads * renderer.cell, rest[0, 1])]
+                     for p, q in chain.bonds], dtype=np.float64)
+    name = lambda i: "wall" if i is None else str(i)  # noqa: E731
+    sites = SiteTruth(labels=tuple(f"bead {i}" for i in range(chain.beads)), pixels=rest,
+                      velocity=chain.ep_density, heat=chain.heat_density, radius=renderer.cell / np.sqrt(2),
+                      bond_labels=tuple(f"{name(p)}-{name(q)}" for p, q in chain.bonds), bond_ends=ends,
+                      bond_ep=chain.bond_ep)
+    return sites.in_frame(binning=renderer.binning)
+
+
+def sites_from_params(params: dict) -> SiteTruth | None:
+    """The sites of a bead-spring movie rebuilt from the parameters its ground truth recorded; None for any other
+    data, or parameters this version cannot read."""
+    if params.get("system") != "bead-spring" or "renderer" not in params:
+        return None
+    try:
+        chain = BeadSpringChain(**{f.name: params[f.name] for f in fields(BeadSpringChain)})
+        renderer = BeadRenderer(**{k: v for k, v in params["renderer"].items()
+                                   if k in {f.name for f in fields(BeadRenderer)}})
+    except (KeyError, TypeError, ValueError, CneepError):
+        return None
+    return bead_spring_sites(chain, renderer)
 
 
 def simulate_bead_spring_trajectories(chain: BeadSpringChain = BeadSpringChain(), trajectories: int = 1,

@@ -51,6 +51,29 @@ class BeadSpringChain(LinearDiffusion):
     def diffusion(self) -> np.ndarray:
         return np.diag(self.temperatures / self.gamma)
 
+    @property
+    def bonds(self) -> list[tuple[int | None, int | None]]:
+        """The springs as (left bead, right bead), None for a wall: wall-0, 0-1, ..., (N-1)-wall."""
+        n = self.beads
+        return [(None, 0), *((i, i + 1) for i in range(n - 1)), (n - 1, None)]
+
+    @property
+    def bond_ep(self) -> np.ndarray:
+        """Per-spring EP rate (heat-flux decomposition), in the order of `bonds`: J (1/T_p - 1/T_q), J the heat
+        that the spring's force on bead p delivers to p's bath, <f o dx_p>/dt = m C a_p + D_pp m_p (Stratonovich;
+        m: the force as a row acting on x, a_p row p of A). The spring's energy is stationary, so bead q's bath
+        gets -J. A wall is no bath: a wall spring's power averages to zero. Sums to sigma."""
+        a, c, d, temps = self.drift, self.covariance, self.diffusion, self.temperatures
+        out = np.zeros(len(self.bonds))
+        for b, (p, q) in enumerate(self.bonds):
+            if p is None or q is None:
+                continue
+            m = np.zeros(self.beads)
+            m[p], m[q] = -self.k, self.k      # force on bead p from the spring to q
+            flux = m @ c @ a[p] + d[p, p] * m[p]
+            out[b] = flux * (1 / temps[p] - 1 / temps[q])
+        return out
+
     def describe(self) -> dict:
         """Parameters and exact EP figures, JSON-ready."""
         return {
@@ -60,4 +83,6 @@ class BeadSpringChain(LinearDiffusion):
             "sigma": self.ep_rate,
             "sigma_2pt": self.ep_rate_two_frame,
             "ep_density": self.ep_density.tolist(),
+            "heat_density": self.heat_density.tolist(),
+            "bond_ep": self.bond_ep.tolist(),
         }
