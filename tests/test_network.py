@@ -138,8 +138,7 @@ def test_a_crop_is_partial_observation_with_a_lower_ceiling():
     assert 0 < t.sigma_2pt < DEFAULT.ep_rate_two_frame and t.sigma == DEFAULT.ep_rate
     coords = (2 * np.searchsorted(DEFAULT.free, seen)[:, None] + np.arange(2)).ravel()
     np.testing.assert_allclose(t.ds, DEFAULT.transition_ep(t.positions[..., coords], coords))
-    sites = t.params["frame"]["sites"]
-    assert [sites["labels"][i] for i in sites["hot"]] == ["(2,2)"]
+    assert [t.sites.labels[i] for i in t.sites.hot] == ["(2,2)"]
 
 
 def test_the_sidecar_rebuilds_the_truth():
@@ -150,9 +149,9 @@ def test_the_sidecar_rebuilds_the_truth():
     np.testing.assert_allclose(model.transition_ep(movie.truth.positions), movie.truth.ds)
     renderer = FilamentRenderer(**p["renderer"])
     np.testing.assert_array_equal(renderer.render(model, movie.truth.positions[0]), movie.frames[0])
-    sites = p["frame"]["sites"]
-    assert sum(sites["velocity"]) == pytest.approx(movie.truth.sigma) and len(sites["labels"]) == 64
-    assert sum(sites["bond_ep"]) == pytest.approx(movie.truth.sigma)
+    sites = movie.truth.sites
+    assert sum(sites.velocity) == pytest.approx(movie.truth.sigma) and len(sites.labels) == 64
+    assert sum(sites.bond_ep) == pytest.approx(movie.truth.sigma)
 
 
 def test_trajectories_are_the_free_nodes_coordinates():
@@ -190,3 +189,18 @@ def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position(
     rows, cols = np.mgrid[:8, :10]
     centre = [(frame * cols).sum() / frame.sum(), (frame * rows).sum() / frame.sum()]
     assert centre == pytest.approx(r.in_frame([12.3, 9.6]), abs=0.05)
+
+
+def test_a_run_on_the_network_movie_scores_its_map_against_the_hot_nodes(tmp_path):
+    """The report a run gets from the truth's sites: every node, the hot fraction, and the sidecar keeps them."""
+    from cneep_engine import load_movie, save_movie
+    from cneep_engine.sites import score_map
+    movie = network(DEFAULT, FilamentRenderer(binning=2), Sampling(movies=1, frames=20, seed=2))
+    back = load_movie(save_movie(movie, tmp_path / "net.tif"))
+    assert back.truth.sites.labels == movie.truth.sites.labels
+    hot = np.zeros(back.frame_shape)
+    for x, y in back.truth.sites.pixels[list(back.truth.sites.hot)]:
+        hot[int(round(y)), int(round(x))] = 1.0
+    report = score_map(hot, back.truth.sites)
+    assert report["hot_fraction"] == pytest.approx(1.0) and len(report["per_site"]) == 64
+    assert report["rank_correlation"] > 0.3

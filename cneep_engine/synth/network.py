@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from ..errors import CneepError
 from ..movie import GroundTruth, Movie
 from ..params import check, param
+from ..sites import SiteTruth
 from ..trajectories import Trajectories
 from .linear import LinearDiffusion
 from .render2d import Renderer2D
@@ -317,9 +318,12 @@ def simulate_network(network: FilamentNetwork = FilamentNetwork(), renderer: Fil
         coords = (2 * seen[:, None] + np.arange(2)).ravel()
         ds = network.transition_ep(displacements[..., coords], coords)
         sigma_2pt = network.two_frame_rate(coords)
+    frame = _frame_description(network, renderer, seen)
+    sites = SiteTruth.from_dict(frame.pop("sites"))
     params = {**network.describe(), "renderer": renderer.describe(), "movies": movies, "frames": frames,
-              "seed": seed, "integrator": "exact propagator", "frame": _frame_description(network, renderer, seen)}
-    truth = GroundTruth(ds=ds, sigma=network.ep_rate, sigma_2pt=sigma_2pt, positions=displacements, params=params)
+              "seed": seed, "integrator": "exact propagator", "frame": frame}
+    truth = GroundTruth(ds=ds, sigma=network.ep_rate, sigma_2pt=sigma_2pt, positions=displacements, params=params,
+                        sites=sites)
     return Movie(frames=video, dt=network.dt, pixel_size=renderer.binning / renderer.spacing,
                  dt_source="metadata", pixel_size_source="metadata", truth=truth)
 
