@@ -7,7 +7,8 @@ A system whose coordinates x follow
 is Gaussian at every time, so its stationary covariance (Lyapunov equation), its EP rate, the best rate an
 estimator of frame pairs can reach at a frame interval dt, the EP of every observed transition and the infinite-
 data values of the training-free estimators are all exact (k_B = 1). Frames are sampled with the exact
-propagator, so they are the continuous process observed every dt. A system subclasses `LinearDiffusion` and
+propagator, so they are the continuous process observed every dt (`linear_trajectories` writes them with
+their ground truth). A system subclasses `LinearDiffusion` and
 defines `drift` (A), `diffusion` (D) and `dt`.
 """
 
@@ -15,6 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import expm, solve_continuous_lyapunov
+
+from ..movie import GroundTruth
+from ..trajectories import Trajectories
 
 
 class LinearDiffusion:
@@ -132,3 +136,19 @@ class LinearDiffusion:
         for t in range(1, frames):
             x[:, t] = x[:, t - 1] @ e.T + rng.standard_normal((movies, n)) @ noise.T
         return x
+
+
+def linear_trajectories(model: LinearDiffusion, trajectories: int, frames: int, seed: int, labels: list[str],
+                        params: dict, observed=None) -> Trajectories:
+    """Exact stationary trajectories of `model` with the exact EP of every transition of the whole state;
+    with `observed` (indices), only those coordinates are written and sigma_2pt is theirs. `params` (the
+    system's name and settings) go into the ground truth with sigma and sigma_2pt."""
+    x = model.sample(trajectories, frames, seed=seed)
+    sigma, sigma_2pt = model.ep_rate, model.two_frame_rate(observed)
+    truth = GroundTruth(ds=model.transition_ep(x), sigma=sigma, sigma_2pt=sigma_2pt,
+                        params={**params, "sigma": sigma, "sigma_2pt": sigma_2pt, "dt": model.dt,
+                                "trajectories": trajectories, "frames": frames, "seed": seed})
+    if observed is not None:
+        x, labels = x[..., observed], [labels[i] for i in observed]
+    return Trajectories(data=x, dt=model.dt, dt_source="metadata", labels=labels, truth=truth,
+                        provenance={"format": "simulated", "source": params["system"]})
