@@ -49,10 +49,16 @@ def test_active_pair_table(gamma, sigma_a, ceiling):
     assert pair.sigma_b == pytest.approx(2 * (1 + 1), rel=1e-9)   # -<div_x b_x> = tr K
 
 
-def test_active_pair_with_two_active_particles():
+def test_active_pair_windows_of_positions_reveal_less_as_they_grow():
     pair = ActivePair(gamma=0.5, v0_first=1, v0=3, eps=0.2)
-    assert _close(pair.sigma_a, "11.905") and _close(pair.ep_rate_two_frame, "11.7784")
-    assert _close(pair.two_frame_rate(pair.positions), "0.707")
+    assert _close(pair.sigma_a, "11.905")
+    for k in (2, 3, 5):   # the whole state is Markov: the same rate from windows of any length
+        assert _close(pair.window_rate(k), "11.7784")
+    for k, quoted in zip((2, 3, 5, 10, 20), ("0.707", "0.685", "0.646", "0.570", "0.473")):
+        assert _close(pair.window_rate(k, pair.positions), quoted)
+    x = pair.sample(3, 6, seed=0)[..., pair.positions]
+    pairs = pair.window_ep(np.stack([x[:, :-1], x[:, 1:]], axis=2), pair.positions)
+    assert pairs == pytest.approx(pair.transition_ep(x, pair.positions), rel=1e-9, abs=1e-12)
 
 
 def test_gyrator_and_curl_trap_closed_forms():
@@ -145,4 +151,6 @@ def test_sfi_on_the_gyrator_reaches_its_ceiling_and_sees_nothing_in_a_trapped_ao
         assert main(["train", data, "--method", "sfi", "-o", str(tmp_path / f"run_{system}")]) == 0
         s = json.loads((tmp_path / f"run_{system}" / "summary.json").read_text())
         assert abs(s["ep_rate"] - target) < 3 * s["ep_rate_err"] and s["truth"]["sigma_2pt"] == pytest.approx(target)
+    # Positions of one trapped AOUP: the best any estimator of them can assign is exactly 0, window by window.
+    assert abs(s["truth"]["observed"]["ep_rate"]) < 1e-9 and s["truth"]["sigma"] == pytest.approx(1)
     capsys.readouterr()

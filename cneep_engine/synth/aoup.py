@@ -26,7 +26,7 @@ with the data is the full state's (propulsion included), as for the partially ob
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
@@ -175,3 +175,14 @@ def simulate_linear_aoup(model: LinearAOUP, sampling: ActiveSampling, source: st
               "integrator": "exact propagator"}
     return linear_trajectories(model, sampling.trajectories, sampling.frames, sampling.seed, model.labels, params,
                                observed=seen)
+
+
+def positions_window_ep(params: dict):
+    """From a sidecar's parameters: for a file of the positions of linear AOUPs, the exact best EP of any window
+    of frames of them (`LinearDiffusion.window_ep`), the label an estimator of positions can at most reach;
+    None for files that hold the whole state or interacting particles."""
+    model_class = {"aoup": TrappedAOUP, "active-pair": ActivePair}.get(params.get("system"))
+    if model_class is None or params.get("propulsion") or params.get("integrator") != "exact propagator":
+        return None
+    model = model_class(**{f.name: params[f.name] for f in fields(model_class)})
+    return lambda windows: model.window_ep(windows, model.positions)
