@@ -21,7 +21,9 @@ The propulsion is what a microscope does not see. Positions alone reveal at most
 rate of the position block (`two_frame_rate(observed)`): 0 for one trapped particle, whose positions are a
 stationary Gaussian process of one coordinate per axis and hence reversible (an exact equilibrium look-alike
 of a dissipating system), and a few percent of sigma_A for the active pair. The per-transition EP written
-with the data is the full state's (propulsion included), as for the partially observed ratchet.
+with the data is the full state's (propulsion included), as for the partially observed ratchet, and an
+estimate from positions is also scored against the best EP that its windows of positions reveal, exact for
+every window (`positions_window_ep`).
 """
 
 from __future__ import annotations
