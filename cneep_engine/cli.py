@@ -266,11 +266,16 @@ def _info(args) -> None:
     import json
 
     from .io import describe, describe_trajectories
+    from .io.truth import describe_truth
     from .movie import Movie
     from .timearrow import describe_report, time_arrow_report
-    data = _load(args, truth=False)
+    data = _load(args)
+    # A synthetic file's exact EP, from its sidecar, in one line.
+    truth = describe_truth(data.truth) if data.truth is not None else None
+    exact = "" if truth is None else "  ground truth: " + ", ".join(
+        f"{k} {v:.6g}" for k, v in truth.items() if k.startswith("sigma") and v is not None)
     if not isinstance(data, Movie):
-        d = describe_trajectories(data)
+        d = describe_trajectories(data) | ({"truth": truth} if truth else {})
         if args.json:
             print(json.dumps(d))
             return
@@ -280,10 +285,12 @@ def _info(args) -> None:
         print(f"{d['path']}: {d['format']} trajectories, {size}\n"
               f"  {d['trajectories']} trajectory(ies) x {d['frames']} frames of {what}\n"
               f"  frame interval {d['dt']:g} s ({d['dt_source']})")
+        if exact:
+            print(exact)
         for note in d["notes"]:
             print(f"  note: {note}")
         return
-    d = describe(data)
+    d = describe(data) | ({"truth": truth} if truth else {})
     arrows = time_arrow_report(data)
     d["warnings"] = d.get("warnings", []) + arrows.pop("warnings")
     d.update(arrows)
@@ -300,6 +307,8 @@ def _info(args) -> None:
         types = ", ".join(f"{n} {t}" for t, n in d["frame_types"].items())
         print(f"  codec {d['codec']} ({lossy}: {d['lossy_basis']})\n  keyframe every {d['gop_length']} frames "
               f"({d['keyframes']} keyframes); first group: {types} ({d['frame_pattern']}...)")
+    if exact:
+        print(exact)
     for line in describe_report(d):
         print(f"  {line}")
     for note in d["notes"]:

@@ -31,6 +31,9 @@ class GroundTruth:
         if self.observed_window_ep is None and p.get("system") == "flashing ratchet" and p.get("partial"):
             from .synth.ratchet import FlashingRatchet   # here, not above: synth builds on this module
             self.observed_window_ep = FlashingRatchet(p["potential"], p["rate"]).observed_window_ep
+        if self.observed_window_ep is None and p.get("system") in ("aoup", "active-pair"):
+            from .synth.aoup import positions_window_ep
+            self.observed_window_ep = positions_window_ep(p)
 
     def window_ep(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
         """Exact EP of windows of seq_len frames given by flat start index (movie * frames + t).

@@ -12,8 +12,10 @@ from dataclasses import dataclass, replace
 from .estimators import ESTIMATORS
 from .params import Param, specs
 from .movie import Movie
-from .synth import (BeadRenderer, BeadSpringChain, FilamentNetwork, FilamentRenderer, FlashingRatchet,
-                    RatchetSampling, Sampling, bead_spring, network, ratchet)
+from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, BrownianGyrator, CurlTrap,
+                    FilamentNetwork, FilamentRenderer, FlashingRatchet, Integration, RatchetSampling, Repulsion,
+                    Sampling, TiltedRing, TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap,
+                    gyrator, network, ratchet, ring)
 from .trajectories import Trajectories
 
 
@@ -66,6 +68,17 @@ SYSTEMS = {s.name: s for s in (
            (FilamentNetwork, FilamentRenderer, Sampling), network, movie_configs=(FilamentRenderer,)),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
+    System("aoup", "active Ornstein-Uhlenbeck particles in a harmonic trap, repelling each other, with translational "
+           "noise: positions (the propulsion hidden) with sigma_A, exact for one particle or no repulsion",
+           ("coordinates",), (TrappedAOUP, Repulsion, Integration, ActiveSampling), aoup),
+    System("active-pair", "two particles joined by a spring in a trap, one of them active: sigma_A and the exact "
+           "ceiling of the positions alone", ("coordinates",), (ActivePair, ActiveSampling), active_pair),
+    System("gyrator", "Brownian gyrator: a particle in a tilted harmonic well, its axes in baths at two "
+           "temperatures", ("coordinates",), (BrownianGyrator, TrajectorySampling), gyrator),
+    System("curl-trap", "a particle in a harmonic trap driven around it by a rotational force", ("coordinates",),
+           (CurlTrap, TrajectorySampling), curl_trap),
+    System("ring", "a particle pulled around a ring over a cosine potential (tilted periodic potential), as its "
+           "position in the plane", ("coordinates",), (TiltedRing, TrajectorySampling), ring),
 )}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict, fields
 
 import numpy as np
 
@@ -10,16 +10,22 @@ from ..errors import CneepError
 from ..movie import GroundTruth, Movie
 from ..sites import SiteTruth
 from ..trajectories import Trajectories
+from .aoup import ActivePair, ActiveSampling, TrappedAOUP, simulate_linear_aoup
+from .aoup_interacting import Integration, Repulsion, simulate_interacting_aoup
 from .bead_spring import BeadSpringChain
+from .driven import BrownianGyrator, CurlTrap, TiltedRing, simulate_ring
+from .linear import LinearDiffusion, linear_trajectories
 from .network import FilamentNetwork, FilamentRenderer, network, simulate_network, simulate_network_trajectories
 from .ratchet import SITES, FlashingRatchet, RatchetSampling
 from .render import BeadRenderer
-from .sampling import Sampling
+from .sampling import Sampling, TrajectorySampling
 
-__all__ = ["BeadSpringChain", "BeadRenderer", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet",
-           "RatchetSampling", "Sampling", "bead_spring", "bead_spring_sites", "network", "ratchet",
-           "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_network",
-           "simulate_network_trajectories", "simulate_ratchet"]
+__all__ = ["ActivePair", "ActiveSampling", "BeadSpringChain", "BeadRenderer", "BrownianGyrator", "CurlTrap",
+           "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "Integration", "RatchetSampling", "Repulsion",
+           "Sampling", "TiltedRing", "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring",
+           "bead_spring_sites", "curl_trap", "gyrator", "network", "ratchet", "ring", "simulate_bead_spring",
+           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
+           "simulate_ratchet"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
@@ -112,3 +118,30 @@ def bead_spring(chain: BeadSpringChain, renderer: BeadRenderer, sampling: Sampli
 
 def ratchet(model: FlashingRatchet, sampling: RatchetSampling) -> Trajectories:
     return simulate_ratchet(model, sampling.trajectories, sampling.steps, sampling.partial, sampling.seed)
+
+
+def aoup(model: TrappedAOUP, repulsion: Repulsion, integration: Integration, sampling: ActiveSampling) -> Trajectories:
+    if model.particles == 1 or repulsion.repulsion == 0:   # no interaction: linear, exact
+        return simulate_linear_aoup(model, sampling, "aoup")
+    return simulate_interacting_aoup(model, repulsion, integration, sampling)
+
+
+def active_pair(model: ActivePair, sampling: ActiveSampling) -> Trajectories:
+    return simulate_linear_aoup(model, sampling, "active-pair")
+
+
+def _linear(name: str, model: LinearDiffusion, sampling: TrajectorySampling) -> Trajectories:
+    params = {"system": name, **asdict(model), "ep_density": model.ep_density.tolist()}
+    return linear_trajectories(model, sampling.trajectories, sampling.frames, sampling.seed, ["x", "y"], params)
+
+
+def gyrator(model: BrownianGyrator, sampling: TrajectorySampling) -> Trajectories:
+    return _linear("gyrator", model, sampling)
+
+
+def curl_trap(model: CurlTrap, sampling: TrajectorySampling) -> Trajectories:
+    return _linear("curl-trap", model, sampling)
+
+
+def ring(model: TiltedRing, sampling: TrajectorySampling) -> Trajectories:
+    return simulate_ring(model, sampling)

@@ -7,7 +7,8 @@ A system whose coordinates x follow
 is Gaussian at every time, so its stationary covariance (Lyapunov equation), its EP rate, the best rate an
 estimator of frame pairs can reach at a frame interval dt, the EP of every observed transition and the infinite-
 data values of the training-free estimators are all exact (k_B = 1). Frames are sampled with the exact
-propagator, so they are the continuous process observed every dt. A system subclasses `LinearDiffusion` and
+propagator, so they are the continuous process observed every dt (`linear_trajectories` writes them with
+their ground truth). A system subclasses `LinearDiffusion` and
 defines `drift` (A), `diffusion` (D) and `dt`.
 """
 
@@ -17,6 +18,9 @@ from functools import cached_property
 
 import numpy as np
 from scipy.linalg import expm, solve_continuous_lyapunov
+
+from ..movie import GroundTruth
+from ..trajectories import Trajectories
 
 
 class LinearDiffusion:
@@ -53,17 +57,24 @@ class LinearDiffusion:
         a, c = self.drift, self.covariance
         return float(np.trace(a.T @ np.linalg.solve(self.diffusion, a @ c)) + np.trace(a))
 
-    def _pair_covariances(self, observed=None) -> tuple[np.ndarray, np.ndarray]:
-        """Covariances of (x, x') for the forward and the reversed pair, of the coordinates `observed` (indices;
-        None: all). A Gaussian's marginal is the same block of its covariance, so partial observation is exact."""
-        c, e = self.covariance, self.propagator
-        cross = e @ c  # Cov(x_{t+dt}, x_t)
+    def _window_covariances(self, k: int, observed=None) -> tuple[np.ndarray, np.ndarray]:
+        """Covariances of k consecutive frames (x_t, ..., x_{t+k-1}) and of the same frames reversed, of the
+        coordinates `observed` (indices; None: all). Block (i, j), i >= j, is Cov(x_{t+i}, x_{t+j}) = E^(i-j) C.
+        A Gaussian's marginal is the same block of its covariance, so partial observation is exact."""
+        lags = [self.covariance]
+        for _ in range(k - 1):
+            lags.append(self.propagator @ lags[-1])
         if observed is not None:
             keep = np.ix_(np.asarray(observed), np.asarray(observed))
-            c, cross = c[keep], cross[keep]
-        forward = np.block([[c, cross.T], [cross, c]])
-        reverse = np.block([[c, cross], [cross.T, c]])
-        return forward, reverse
+            lags = [lag[keep] for lag in lags]
+        forward = np.block([[lags[i - j] if i >= j else lags[j - i].T for j in range(k)] for i in range(k)])
+        n = len(lags[0])
+        order = np.concatenate([np.arange(n) + n * i for i in reversed(range(k))])
+        return forward, forward[np.ix_(order, order)]
+
+    def _pair_covariances(self, observed=None) -> tuple[np.ndarray, np.ndarray]:
+        """Covariances of (x, x') for the forward and the reversed pair (see `_window_covariances`)."""
+        return self._window_covariances(2, observed)
 
     @property
     def ep_rate_two_frame(self) -> float:
@@ -75,9 +86,24 @@ class LinearDiffusion:
 
     def two_frame_rate(self, observed=None) -> float:
         """sigma_2pt(dt) of the coordinates `observed` (None: all): the best rate from pairs of what is seen."""
-        fwd, rev = self._pair_covariances(observed)
+        return self.window_rate(2, observed)
+
+    def window_rate(self, k: int, observed=None) -> float:
+        """KL divergence between forward and reversed windows of k frames of the coordinates `observed`, per unit
+        time, KL / ((k - 1) dt): the best rate an estimator of such windows reaches. Constant in k when every
+        coordinate is seen (Markov); with hidden ones it can fall as well as rise with k."""
+        fwd, rev = self._window_covariances(k, observed)
         kl = 0.5 * (np.trace(np.linalg.solve(rev, fwd)) - fwd.shape[0])
-        return float(kl / self.dt)
+        return float(kl / ((k - 1) * self.dt))
+
+    def window_ep(self, windows: np.ndarray, observed=None) -> np.ndarray:
+        """ln p(w) / p(reversed w) of stationary windows of k frames of the coordinates `observed`, (..., k, n)
+        -> (...): the best EP any estimator of those windows can assign (a quadratic form, as for a pair)."""
+        k = windows.shape[-2]
+        fwd, rev = self._window_covariances(k, observed)
+        q = 0.5 * (np.linalg.inv(rev) - np.linalg.inv(fwd))
+        w = windows.reshape(*windows.shape[:-2], -1)
+        return np.einsum("...i,ij,...j->...", w, q, w)
 
     def _pair_operators(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Forward pair covariance P of w = (x, x') and the maps w -> dx, w -> x_mid."""
@@ -156,3 +182,19 @@ class LinearDiffusion:
         for t in range(1, frames):
             x[:, t] = x[:, t - 1] @ e.T + rng.standard_normal((movies, n)) @ noise.T
         return x
+
+
+def linear_trajectories(model: LinearDiffusion, trajectories: int, frames: int, seed: int, labels: list[str],
+                        params: dict, observed=None) -> Trajectories:
+    """Exact stationary trajectories of `model` with the exact EP of every transition of the whole state;
+    with `observed` (indices), only those coordinates are written and sigma_2pt is theirs. `params` (the
+    system's name and settings) go into the ground truth with sigma and sigma_2pt."""
+    x = model.sample(trajectories, frames, seed=seed)
+    sigma, sigma_2pt = model.ep_rate, model.two_frame_rate(observed)
+    truth = GroundTruth(ds=model.transition_ep(x), sigma=sigma, sigma_2pt=sigma_2pt,
+                        params={**params, "sigma": sigma, "sigma_2pt": sigma_2pt, "dt": model.dt,
+                                "trajectories": trajectories, "frames": frames, "seed": seed})
+    if observed is not None:
+        x, labels = x[..., observed], [labels[i] for i in observed]
+    return Trajectories(data=x, dt=model.dt, dt_source="metadata", labels=labels, truth=truth,
+                        provenance={"format": "simulated", "source": params["system"]})

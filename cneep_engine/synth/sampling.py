@@ -27,3 +27,15 @@ class Sampling:
     @property
     def kind(self) -> str:
         return "movie" if self.trajectories is None else "coordinates"
+
+
+@dataclass(frozen=True)
+class TrajectorySampling:
+    """Trajectories of coordinates, for systems written as tracks only, all started in the steady state."""
+
+    trajectories: int = param(1, "trajectories to write (.npy, .npz or .csv)", low=1, high=100_000)
+    frames: int = param(1000, "frames per trajectory", low=2, high=100_000_000)
+    seed: int = param(0, "random seed", low=0, high=2**32 - 1)
+
+    def __post_init__(self):
+        check(self)
