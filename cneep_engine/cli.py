@@ -359,8 +359,14 @@ def _simulate(args) -> None:
         path = save_trajectories(data, args.output)
         what = f"{data.n_trajectories} x {data.n_frames} frames of " + \
                (f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates")
-    t = data.truth
-    print(f"wrote {path} ({what}); sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {system.time_unit}")
+    t, unit = data.truth, system.time_unit
+    if not t.params.get("sigma_exact", True):
+        ep = f"sigma = {t.sigma:.6g} per {unit} (Monte Carlo, from this simulation)"
+    elif not t.params.get("sigma_2pt_exact", True):
+        ep = f"sigma = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
+    else:
+        ep = f"sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
+    print(f"wrote {path} ({what}); {ep}")
 
 
 def _train(args) -> None:

@@ -164,4 +164,5 @@ def test_a_preview_is_the_least_data_of_the_same_settings_with_the_same_exact_ep
             assert system.writes(*configs) == ("movie" if isinstance(data, Movie) else data.kind)
             assert type(sample) is type(data) and sample.n_frames == 2
             assert (sample.n_movies if isinstance(data, Movie) else sample.n_trajectories) == 1
-            assert (sample.truth.sigma, sample.truth.sigma_2pt) == (data.truth.sigma, data.truth.sigma_2pt)
+            if data.truth.params.get("sigma_exact", True):   # else a Monte Carlo value of the length simulated
+                assert (sample.truth.sigma, sample.truth.sigma_2pt) == (data.truth.sigma, data.truth.sigma_2pt)

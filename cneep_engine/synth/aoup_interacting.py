@@ -124,7 +124,7 @@ def simulate_interacting_aoup(model: TrappedAOUP, repulsion: Repulsion, integrat
               "integrator": "Euler-Maruyama positions, exact propulsion decay", "substeps": substeps,
               "convention": "A: translational noise eps, propulsion even under time reversal",
               "sigma_A": sigma, "sigma_A_err": sigma_err, "sigma_A_medium": medium, "sigma_A_medium_err": medium_err,
-              "sigma_A_free": model.sigma_a, "sigma_2pt_exact": False}
+              "sigma_A_free": model.sigma_a, "sigma_exact": False, "sigma_2pt_exact": False}
     labels = model.labels[:n * d * written]
     # (m, frames, written, n, d) -> positions of every particle, then propulsions: the order of `labels`.
     data = out.reshape(m, frames, written * n * d)
