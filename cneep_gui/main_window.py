@@ -249,6 +249,7 @@ class MainWindow(QMainWindow):
                 run, data = export.open_run(path)
                 self.set_data(data)
                 self.set_run(run)
+                self.training_panel.set_config(run.config)   # the settings it was trained with, to train again
                 for ev in run.history:      # the training curves, as they were drawn live
                     self.training_plots.add(ev)
                 log.info(f"opened run {path}")

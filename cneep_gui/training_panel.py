@@ -110,6 +110,8 @@ class TrainingPanel(QWidget):
 
     def set_config(self, config: TrainConfig) -> None:
         self._base = config
+        if (index := self.model.findText(config.model)) >= 0:
+            self.model.setCurrentIndex(index)
         for name, box in self.boxes.items():
             box.setValue(getattr(config, name))
         index = self.device.findData(config.device)

@@ -79,6 +79,8 @@ def test_train_neep_on_tracks_plot_the_cumulative_ep_save_and_reopen(studio, qtb
     np.testing.assert_array_equal(again.data.data, data.data)
     np.testing.assert_array_equal(again.run.ds, run.ds)
     np.testing.assert_allclose(again.training_plots.curve_data("vl")[1], studio.training_plots.curve_data("vl")[1])
+    reopened = again.training_panel.config()   # ready to train again as it was trained
+    assert (reopened.model, reopened.hidden, reopened.iterations) == ("neep", 16, 40)
 
 
 def test_a_movie_after_trajectories_brings_the_movie_view_back(studio, tracks, tiny_movie):
