@@ -34,6 +34,9 @@ class GroundTruth:
         if self.observed_window_ep is None and p.get("system") in ("aoup", "active-pair"):
             from .synth.aoup import positions_window_ep
             self.observed_window_ep = positions_window_ep(p)
+        if self.sites is None and p.get("system") == "bead-spring":   # sidecars written before sites were stored
+            from .synth import sites_from_params
+            self.sites = sites_from_params(p)
 
     def window_ep(self, starts: np.ndarray, seq_len: int) -> np.ndarray:
         """Exact EP of windows of seq_len frames given by flat start index (movie * frames + t).

@@ -222,6 +222,6 @@ def test_a_closed_form_run_folder_reopens_with_its_summary_and_ep(tmp_path):
     again, data = open_run(tmp_path / "saved")
     np.testing.assert_array_equal(data.data, traj.data)
     assert again.summary["ep_rate"] == run.summary["ep_rate"] and again.closed_form.diffusion == "noise-robust"
-    with pytest.raises(CneepError, match="sfi reads coordinates, not movie; for movie use cneep or pca-sfi"):
+    with pytest.raises(CneepError, match="sfi reads coordinate trajectories, not movies; for movies use cneep or pca-sfi"):
         from cneep_engine import BeadRenderer, simulate_bead_spring
         train(simulate_bead_spring(CHAINS["N=2"], BeadRenderer(), movies=1, frames=30), TrainConfig(model="sfi"))

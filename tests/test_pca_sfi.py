@@ -135,7 +135,7 @@ def test_bad_input_is_one_clear_error(tmp_path, capsys, small):
     assert main(["train", str(few), "--method", "pca-sfi", "--components", "8", "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and "--components 8 needs more than 8 training frames" in err
-    with pytest.raises(CneepError, match="reads movie, not coordinates"):
+    with pytest.raises(CneepError, match="pca-sfi reads movies, not coordinate trajectories"):
         train(Trajectories(small.truth.positions.astype(np.float64), dt=0.01), TrainConfig(model="pca-sfi"))
 
 

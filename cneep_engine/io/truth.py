@@ -16,7 +16,6 @@ import numpy as np
 from ..errors import CneepError
 from ..movie import GroundTruth
 from ..sites import SiteTruth
-from ..synth import sites_from_params
 from .atomic import atomic_path
 
 
@@ -82,8 +81,6 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
     params = meta.get("params", {})
-    if sites is None:   # sidecars of bead-spring movies written before sites were stored
-        sites = sites_from_params(params)
     return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params, sites=sites)
 
 
