@@ -22,8 +22,10 @@ from .param_form import ParamForm
 
 
 def title(cls: type) -> str:
-    """A settings class's name in words: BeadRenderer -> "Bead renderer"."""
-    return re.sub(r"(?<!^)(?=[A-Z])", " ", cls.__name__).capitalize()
+    """A settings class's name in words, acronyms kept: BeadRenderer -> "Bead renderer", TrappedAOUP -> "Trapped
+    AOUP"."""
+    words = re.findall(r"[A-Z]+(?![a-z])|[A-Z][a-z0-9]*", cls.__name__)
+    return " ".join(w if i == 0 or w.isupper() else w.lower() for i, w in enumerate(words))
 
 
 def describe(data: Movie | Trajectories, series: int, frames: int) -> str:
@@ -36,7 +38,9 @@ def describe(data: Movie | Trajectories, series: int, frames: int) -> str:
         unit = data.data[0, 0].nbytes
         what = f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates"
         names = "trajectories" if series > 1 else "trajectory"
-    return f"{series} {names} × {frames} frames of {what}, {series * frames * unit / 1e6:.3g} MB"
+    size = series * frames * unit
+    amount = f"{size / 1e9:.3g} GB" if size >= 1e9 else f"{size / 1e6:.3g} MB"
+    return f"{series} {names} × {frames} frames of {what}, {amount}"
 
 
 def exact(data: Movie | Trajectories, system: System) -> str:

@@ -59,3 +59,9 @@ def test_one_menu_entry_generates_every_system(studio):
     action.trigger()
     dialog, = studio.findChildren(GenerateDialog)
     assert dialog.isVisible() and [dialog.system.itemText(i) for i in range(dialog.system.count())] == list(SYSTEMS)
+
+
+def test_settings_groups_are_titled_in_words_with_acronyms_kept():
+    from cneep_gui.generate_dialog import title
+    from cneep_engine.synth import BeadRenderer, TrappedAOUP
+    assert (title(BeadRenderer), title(TrappedAOUP)) == ("Bead renderer", "Trapped AOUP")
