@@ -129,7 +129,7 @@ def held_out_blocks(test: Transitions, name: str, *series: np.ndarray) -> np.nda
     block, _ = blocks(segment, max(1, int(np.ceil(BLOCK_TAUS * max(taus)))))
     if block.size == 0 or block[-1] < 1:
         raise CneepError(f"{name}: the held-out part has {block.size} transitions, too few for two independent "
-                         "blocks and an error bar; use longer or more trajectories")
+                         "blocks and an error bar; record longer or more movies or trajectories")
     return block
 
 

@@ -81,13 +81,8 @@ def simulate_bead_spring_trajectories(chain: BeadSpringChain = BeadSpringChain()
     """Stationary bead displacements (trajectories, frames, beads) with their exact per-transition EP.
 
     The same draws as `simulate_bead_spring` with the same seed: the positions behind its movies."""
-    positions = chain.sample(trajectories, frames, seed=seed)
-    params = {**chain.describe(), "trajectories": trajectories, "frames": frames, "seed": seed}
-    truth = GroundTruth(ds=chain.transition_ep(positions), sigma=chain.ep_rate,
-                        sigma_2pt=chain.ep_rate_two_frame, params=params)
-    return Trajectories(data=positions, dt=chain.dt, dt_source="metadata",
-                        labels=[f"x{i + 1}" for i in range(chain.beads)], truth=truth,
-                        provenance={"format": "simulated", "source": "bead-spring"})
+    return linear_trajectories(chain, trajectories, frames, seed, [f"x{i + 1}" for i in range(chain.beads)],
+                               chain.describe())
 
 
 def simulate_ratchet(ratchet: FlashingRatchet = FlashingRatchet(), trajectories: int = 1, steps: int = 100_000,

@@ -33,7 +33,7 @@ from ..movie import GroundTruth, Movie
 from ..params import check, param
 from ..sites import SiteTruth
 from ..trajectories import Trajectories
-from .linear import LinearDiffusion
+from .linear import LinearDiffusion, linear_trajectories
 from .render2d import Renderer2D
 from .sampling import Sampling
 
@@ -368,14 +368,9 @@ def simulate_network_trajectories(network: FilamentNetwork = FilamentNetwork(), 
                                   frames: int = 1000, seed: int = 0) -> Trajectories:
     """Displacements of the free nodes (trajectories, frames, 2 per node: x, y in units of a) with their exact
     per-transition EP: the same draws as `simulate_network`'s movies with the same seed."""
-    displacements = network.sample(trajectories, frames, seed=seed)
-    params = {**network.describe(), "trajectories": trajectories, "frames": frames, "seed": seed,
-              "integrator": "exact propagator"}
-    truth = GroundTruth(ds=network.transition_ep(displacements), sigma=network.ep_rate,
-                        sigma_2pt=network.ep_rate_two_frame, params=params)
     labels = [f"{axis}{network.node_labels()[p]}" for p in network.free for axis in "xy"]
-    return Trajectories(data=displacements, dt=network.dt, dt_source="metadata", labels=labels, truth=truth,
-                        provenance={"format": "simulated", "source": "filament network"})
+    return linear_trajectories(network, trajectories, frames, seed, labels,
+                               {**network.describe(), "integrator": "exact propagator"})
 
 
 def network(model: FilamentNetwork, renderer: FilamentRenderer, sampling: Sampling) -> Movie | Trajectories:
