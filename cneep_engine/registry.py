@@ -13,9 +13,10 @@ from .estimators import ESTIMATORS
 from .params import Param, specs
 from .movie import Movie
 from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, BrownianGyrator, CurlTrap,
-                    FilamentNetwork, FilamentRenderer, FlashingRatchet, Integration, RatchetSampling, Repulsion,
-                    Sampling, TiltedRing, TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap,
-                    gyrator, network, ratchet, ring)
+                    DrivenGaussianMixture, FilamentNetwork, FilamentRenderer, FlashingRatchet, Integration,
+                    RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing, TrajectorySampling,
+                    TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network, ratchet, ring,
+                    steady_trajectories)
 from .trajectories import Trajectories
 
 
@@ -79,6 +80,12 @@ SYSTEMS = {s.name: s for s in (
            (CurlTrap, TrajectorySampling), curl_trap),
     System("ring", "a particle pulled around a ring over a cosine potential (tilted periodic potential), as its "
            "position in the plane", ("coordinates",), (TiltedRing, TrajectorySampling), ring),
+    System("double-well", "a particle in a double well driven around its wells by a rotational force (EPR-Net's "
+           "benchmark): exact sigma and landscape", ("coordinates",), (RotatedDoubleWell, TrajectorySampling),
+           steady_trajectories),
+    System("gaussian-mixture", "a diffusion driven around a Gaussian mixture in up to 12 dimensions that stays its "
+           "steady density (EPR-Net's benchmark): Monte Carlo sigma", ("coordinates",),
+           (DrivenGaussianMixture, TrajectorySampling), steady_trajectories),
 )}
 
 

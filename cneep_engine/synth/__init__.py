@@ -13,19 +13,22 @@ from ..trajectories import Trajectories
 from .aoup import ActivePair, ActiveSampling, TrappedAOUP, simulate_linear_aoup
 from .aoup_interacting import Integration, Repulsion, simulate_interacting_aoup
 from .bead_spring import BeadSpringChain
+from .double_well import RotatedDoubleWell
 from .driven import BrownianGyrator, CurlTrap, TiltedRing, simulate_ring
+from .gaussian_mixture import DrivenGaussianMixture
 from .linear import LinearDiffusion, linear_trajectories
 from .network import FilamentNetwork, FilamentRenderer, network, simulate_network, simulate_network_trajectories
 from .ratchet import SITES, FlashingRatchet, RatchetSampling
 from .render import BeadRenderer
 from .sampling import Sampling, TrajectorySampling
+from .steady import steady_trajectories
 
 __all__ = ["ActivePair", "ActiveSampling", "BeadSpringChain", "BeadRenderer", "BrownianGyrator", "CurlTrap",
-           "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "Integration", "RatchetSampling", "Repulsion",
-           "Sampling", "TiltedRing", "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring",
-           "bead_spring_sites", "curl_trap", "gyrator", "network", "ratchet", "ring", "simulate_bead_spring",
-           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
-           "simulate_ratchet"]
+           "DrivenGaussianMixture", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "Integration",
+           "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling", "TiltedRing", "TrajectorySampling",
+           "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites", "curl_trap", "gyrator", "network",
+           "ratchet", "ring", "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_network",
+           "simulate_network_trajectories", "simulate_ratchet", "steady_trajectories"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
