@@ -43,7 +43,7 @@ def run(model, n_train: int, box, steps: int, seed: int = 0) -> dict:
     test = torch.as_tensor(draws[parts == TEST])
     force, div = (t.detach() for t in divergence(model.drift, test))
     exact_up, _ = bound_terms(lambda z: -model.log_density(z), test, force, div,
-                              torch.as_tensor(np.diag(model.diffusion)).clone())
+                              torch.as_tensor(np.diag(model.diffusion).copy()))
     b = d["bounds"]
     return {"steps": steps, "wall_s": round(time.perf_counter() - t0, 1), "sigma": sigma,
             "upper": b["upper"], "upper_err": b["upper_err"], "lower": b["lower"], "lower_err": b["lower_err"],
