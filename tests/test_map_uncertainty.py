@@ -10,6 +10,7 @@ from scipy.stats import t as student_t
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, load_run, train
 from cneep_engine import map_uncertainty as mu
 from cneep_engine.export import write_mean_map
+from cneep_engine.sites import density_map
 from cneep_engine.synth import bead_spring_sites
 from cneep_engine.verdict import block_bootstrap, verdict, verdict_blocks
 
@@ -83,23 +84,12 @@ def test_the_mask_hides_pixels_within_two_standard_errors_of_zero():
     assert u.describe(mean) == {"method": "bootstrap", "z": 2.0, "significant_fraction": 0.5, "blocks": 80}
 
 
-def _exact_density_map(chain: BeadSpringChain, renderer: BeadRenderer) -> np.ndarray:
-    """The chain's exact velocity density, each bead's spread evenly over the pixels within its PSF width of its
-    rest pixel, none elsewhere (sums to sigma)."""
-    sites = bead_spring_sites(chain, renderer)
-    rows, cols = np.mgrid[:20, :40]
-    out = np.zeros((20, 40))
-    for (x, y), density in zip(sites.pixels, sites.velocity):
-        spot = (cols - x) ** 2 + (rows - y) ** 2 <= renderer.psf_sigma ** 2
-        out += density * spot / spot.sum()
-    return out
-
-
 @pytest.mark.parametrize("method", ["bootstrap", "seeds"])
 def test_on_the_n2_chain_the_mask_keeps_the_pixels_where_the_exact_density_is_large(rng, method):
     chain, renderer = BeadSpringChain(), BeadRenderer()
-    exact = _exact_density_map(chain, renderer)
-    assert exact.sum() == pytest.approx(chain.ep_rate, rel=1e-6)
+    # each bead's exact velocity density over the pixels of its spot, none elsewhere
+    exact = density_map(bead_spring_sites(chain, renderer), (20, 40), radius=renderer.psf_sigma)
+    assert exact.sum() == pytest.approx(chain.ep_rate, rel=1e-6) and (exact == 0).mean() > 0.8
     dt = chain.dt
     movie, frame = _windows(3, 1000)
     held_out = movie == 2
