@@ -88,7 +88,7 @@ def driven(seed: int, kind: str, movies: int, frames: int, train: dict, fresh: i
     run = _train(_simulate(kind, chain, movies, frames, seed), config)
     # The trained estimator's own expectation: its mean dS on `fresh` times more windows of new data.
     new = Trainer(_simulate(kind, chain, fresh * movies, frames, 50_000 + seed), config)
-    ds, _, _ = evaluate(new, run.models, window_starts(new.parts, 2)[0])
+    ds = evaluate(new, run.models, window_starts(new.parts, 2)[0])[0]
     t = run.summary["truth"]
     return {**_fields(run.summary), "empirical_rate": t["empirical_rate"], "sigma_2pt": t["sigma_2pt"],
             "r2": t["r2"], "expectation": float(ds.mean() / chain.dt)}

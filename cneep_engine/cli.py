@@ -429,6 +429,11 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
             print("  by components kept (rate ± error, debiased): " + "; ".join(
                 f"{c['components']}: {c['ep_rate']:.3g} ± {c['ep_rate_err']:.2g}, {c['debiased_rate']:.3g}"
                 for c in s["components_curve"]))
+    if "map_uncertainty" in s:
+        u = s["map_uncertainty"]
+        how = f"over {u['seeds']} seeds" if u["method"] == "seeds" else f"block bootstrap, {u['blocks']} blocks"
+        print(f"  map: {u['significant_fraction']:.0%} of pixels beyond {u['z']:g} standard errors of 0 ({how}; "
+              "dissipation_map_sem.tif)")
     if "truth" in s:
         t = s["truth"]
         print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}), sigma_2pt {t['sigma_2pt']:.4g} "

@@ -138,12 +138,11 @@ def write_map_stack(run: Run, path: str | Path, progress: Callback | None = None
 
 
 def write_mean_map(run: Run, path: str | Path) -> Path:
-    """The time-averaged map over the test windows, EP per second per pixel, float32 ImageJ TIFF."""
+    """The time-averaged map over the test windows, EP per second per pixel, float32 ImageJ TIFF; beside it
+    (`*_sem`, `*_seed_spread`) its standard error and spread over seeds when the run has them."""
     path = Path(path)
     _needs_maps(run, path)
-    with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, run.mean_map.astype(np.float32), imagej=True, **_calibration(run),
-                         metadata={"axes": "YX", "unit": "um", "Info": "EP rate per pixel (k_B/s), test windows"})
+    run.write_mean_map(path)
     return path
 
 

@@ -92,17 +92,20 @@ def _format(value: float) -> str:
     return f"{value:.3g}".replace("-", "−")
 
 
-def map_unit(pixel_size: float | None, rate: bool) -> str:
+def map_unit(pixel_size: float | None, rate: bool, error: bool = False) -> str:
     per = "per µm²" if pixel_size else "per pixel"
+    if error:
+        return f"standard error of the EP rate (k_B/s {per})"
     return f"EP rate (k_B/s {per})" if rate else f"EP, this transition (k_B {per})"
 
 
 def render_figure(frame: np.ndarray, ep_map: np.ndarray | None, levels: tuple[float, float], limit: float, *,
                   opacity: float = 0.7, frame_lut: np.ndarray | None = None, pixel_size: float | None = None,
-                  rate: bool = True, scale: float | None = None) -> Figure:
+                  rate: bool = True, error: bool = False, scale: float | None = None) -> Figure:
     """The overlay of `ep_map` (EP per pixel of `frame`, colours from -limit to +limit) on `frame`, enlarged
     `scale` times (default: `default_scale`), with the colour bar and, when `pixel_size` (µm) is known, a scale
-    bar of a round length about a fifth of the width. `rate`: the map is per second (else per transition)."""
+    bar of a round length about a fifth of the width. `rate`: the map is per second (else per transition);
+    `error`: it is the standard error of a time-averaged map."""
     h, w = frame.shape
     scale = default_scale(frame.shape) if scale is None else scale
     if not scale > 0:
@@ -114,7 +117,7 @@ def render_figure(frame: np.ndarray, ep_map: np.ndarray | None, levels: tuple[fl
     size = max(12, round(max(out_h, 256) / 22))
     font, unicode = _font(size)
     pad, bar_w, tick_len = size, max(12, size), max(4, size // 3)
-    unit = map_unit(pixel_size, rate)
+    unit = map_unit(pixel_size, rate, error)
     per_unit = pixel_size ** 2 if pixel_size else 1.0   # map value of one unit on the colour bar
     step = _tick_step(limit / per_unit)
     n = math.floor(limit / per_unit / step + 1e-9)
@@ -157,19 +160,29 @@ def render_figure(frame: np.ndarray, ep_map: np.ndarray | None, levels: tuple[fl
 
 
 def figure_renderer(frames: np.ndarray, run: Run | None, mean: bool, levels: tuple[float, float], limit: float,
-                    **options):
+                    *, hide_uncertain: bool = False, error: bool = False, **options):
     """`render(movie, frame) -> Figure` of a run's maps over `frames` (movies, frames, H, W): the time-averaged
-    map if `mean`, else each transition's; no map without a run. `options` go to render_figure.
+    map if `mean` (with `hide_uncertain`, its pixels within two standard errors of 0 left out), its standard
+    error if `error` (both need the run's map_uncertainty), else each transition's; no map without a run.
+    `options` go to render_figure.
 
     The maps are interpolated from the network's feature cells (as EP per frame pixel), so the figure shows
-    them smooth rather than as the blocks of their frame-resolution form."""
+    them smooth rather than as the blocks of their frame-resolution form; a map with hidden pixels and the
+    standard error are drawn from their frame-resolution form, as the app shows them."""
+    still = None      # the map drawn on every frame
     if run is not None:
         cell_area = float(np.prod(run.frame_shape) / np.prod(run.maps.shape[-2:]))
-        mean_map = time_average(run.maps, run.part == TEST, run.window_time) / cell_area if mean else None
+        if error:
+            still = run.map_uncertainty.sem
+        elif mean and hide_uncertain:
+            still = run.map_uncertainty.hide_uncertain(run.mean_map)
+        elif mean:
+            still = time_average(run.maps, run.part == TEST, run.window_time) / cell_area
 
     def render(movie: int, frame: int) -> Figure:
-        ep_map = (None if run is None else mean_map if mean
+        ep_map = (None if run is None else still if still is not None
                   else run.maps[window_at(run, movie, frame)] / cell_area)
-        return render_figure(frames[movie, frame], ep_map, levels, limit, rate=mean, **options)
+        return render_figure(frames[movie, frame], ep_map, levels, limit, rate=mean or error, error=error,
+                             **options)
 
     return render

@@ -22,6 +22,7 @@ from . import distributed
 from .errors import Cancelled, CneepError
 from .estimators import SPLIT, ClosedFormConfig, estimator
 from .io.atomic import atomic_path, write_json
+from .map_uncertainty import MapUncertainty, beside, bootstrap_uncertainty, seed_uncertainty
 from .maps import time_average, upsample
 from .metrics import compare
 from .metrics import relative_error as _rel_err
@@ -29,7 +30,7 @@ from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
 from .progress import PhaseReporter
-from .run_folder import (CHECKPOINTS, MAPS_FILE, SUMMARY_FILE, alive, clear, describe_holder, holder, locked,
+from .run_folder import (CHECKPOINTS, MAPS_FILE, MEAN_MAP_FILE, SUMMARY_FILE, UNCERTAINTY_FILES, alive, clear, describe_holder, holder, locked,
                          refuse_inputs)
 from .sites import score_map
 from .timearrow import describe_report, input_report
@@ -69,6 +70,7 @@ class Run:
     history: list[Progress] = field(default_factory=list)
     input: dict = field(default_factory=dict)   # the movie's provenance: source file, reader, preprocessing
     closed_form: ClosedFormConfig | None = None
+    map_uncertainty: MapUncertainty | None = None   # of mean_map, at frame resolution
 
     @property
     def window_time(self) -> float:
@@ -80,6 +82,32 @@ class Run:
         if self.maps is None:
             return None
         return upsample(time_average(self.maps, self.part == TEST, self.window_time), self.frame_shape)
+
+    def add_map_uncertainty(self, seed_maps: np.ndarray | None = None) -> None:
+        """Set map_uncertainty, and record it as the summary's `map_uncertainty`: over seeds from their (K, h, w)
+        time-averaged maps `seed_maps` (per unit time, at the maps' resolution), else by the block bootstrap of the
+        held-out windows' maps. Left None with fewer than two blocks."""
+        u = (seed_uncertainty(seed_maps) if seed_maps is not None
+             else bootstrap_uncertainty(self.maps, self.movie, self.frame, self.part == TEST, self.window_time))
+        if u is not None:
+            self.map_uncertainty = u.at_resolution(self.frame_shape)
+            self.summary["map_uncertainty"] = self.map_uncertainty.describe(self.mean_map)
+
+    def write_mean_map(self, path: Path) -> None:
+        """The time-averaged map as a float32 ImageJ TIFF calibrated for Fiji, and beside it its standard error
+        (`_sem`) and, over seeds, their spread (`_seed_spread`), when known."""
+        images = {path: (self.mean_map, "EP rate per pixel (k_B/s), test windows")}
+        u = self.map_uncertainty
+        if u is not None:
+            images[beside(path, "sem")] = (u.sem, f"standard error of the EP rate per pixel (k_B/s), {u.method}")
+            if u.seed_spread is not None:
+                images[beside(path, "seed_spread")] = (u.seed_spread, "standard deviation over seeds of the EP "
+                                                                      "rate per pixel (k_B/s)")
+        res = (1 / self.pixel_size, 1 / self.pixel_size)
+        for target, (image, info) in images.items():
+            with atomic_path(target) as tmp:
+                tifffile.imwrite(tmp, np.asarray(image, np.float32), imagej=True, resolution=res,
+                                 metadata={"axes": "YX", "unit": "um", "Info": info})
 
     def cumulative(self, ds: np.ndarray) -> np.ndarray:
         """Cumulative EP along each movie."""
@@ -105,17 +133,16 @@ class Run:
             for old in run_dir.glob(CHECKPOINTS):      # an earlier run's other seeds
                 if old.name not in ours:
                     old.unlink()
+            for name in UNCERTAINTY_FILES:   # an earlier run's, unless this run writes its own
+                (run_dir / name).unlink(missing_ok=True)
             if self.maps is not None:
-                meta = {"axes": "YX", "unit": "um"}
-                res = (1 / self.pixel_size, 1 / self.pixel_size)
-                with atomic_path(run_dir / "dissipation_map.tif") as tmp:
-                    tifffile.imwrite(tmp, self.mean_map, imagej=True, resolution=res, metadata=meta)
+                self.write_mean_map(run_dir / MEAN_MAP_FILE)
                 # evaluate_run writes them there already; the lock keeps any other process from replacing them
                 if not _is_file(self.maps, run_dir / MAPS_FILE):
                     with atomic_path(run_dir / MAPS_FILE) as tmp:
                         tifffile.imwrite(tmp, self.maps, imagej=True, metadata=_maps_metadata(self.window_time))
             else:   # a trajectory run saved over a movie run must not leave that run's maps behind
-                for name in ("dissipation_map.tif", MAPS_FILE):
+                for name in (MEAN_MAP_FILE, MAPS_FILE):
                     (run_dir / name).unlink(missing_ok=True)
             self.write_trace(run_dir / "ep_trace.csv")
             if self.history:
@@ -168,8 +195,9 @@ class Run:
 
 @torch.no_grad()
 def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None,
-             report: PhaseReporter | None = None):
-    """Seed-averaged EP and dissipation map of each window (None without CNEEP), plus each seed's EP.
+             report: PhaseReporter | None = None, held_out: np.ndarray | None = None):
+    """Seed-averaged EP and dissipation map of each window (None without CNEEP), each seed's EP, and each seed's
+    mean map over the `held_out` windows (None without CNEEP or `held_out`), at the maps' resolution, per window.
     `report(windows done, over all seeds)` before each batch; it may raise Cancelled.
 
     Results go straight into arrays allocated once: many small per-batch outputs kept alive between the
@@ -179,7 +207,7 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
     n = len(starts)
     per_seed = np.empty((len(models), n), np.float32)
     idx = torch.from_numpy(starts).to(trainer.device)
-    maps = None
+    maps = seed_maps = None
     for k, model in enumerate(models):
         if not isinstance(model, CNEEP):
             per_seed[k] = trainer.predict(model, idx, report and (lambda a, k=k: report(k * n + a))).cpu().numpy()
@@ -188,17 +216,24 @@ def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray
             shape = (n, *model.feature_shape[1:])
             maps = np.zeros(shape, np.float32) if maps_file is None else _map_file(
                 maps_file, shape, _maps_metadata((trainer.config.seq_len - 1) * trainer.data.dt))
+            if held_out is not None:
+                seed_maps = np.zeros((len(models), *shape[1:]), np.float64)
         a = 0
         for s in idx.split(trainer.eval_batch):
             if report is not None:
                 report(k * n + a)
             ds, m = model.ep_and_map(trainer.gather(s))
+            m = m.cpu().numpy()
             per_seed[k, a:a + len(s)] = ds.cpu().numpy()
-            maps[a:a + len(s)] += m.cpu().numpy()
+            maps[a:a + len(s)] += m
+            if seed_maps is not None:
+                seed_maps[k] += m[held_out[a:a + len(s)]].sum(axis=0, dtype=np.float64)
             a += len(s)
     if maps is not None:
         maps /= len(models)
-    return per_seed.mean(0), maps, per_seed
+    if seed_maps is not None:
+        seed_maps /= max(np.count_nonzero(held_out), 1)
+    return per_seed.mean(0), maps, per_seed, seed_maps
 
 
 def train(movie: Movie | Trajectories, config: TrainConfig = TrainConfig(), callback: Callback | None = None,
@@ -338,12 +373,13 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         if run_dir is not None and any(isinstance(m, CNEEP) for m in models):
             # The per-window maps go straight into the run folder, whole or not at all, and are then read from there.
             with atomic_path(run_dir / MAPS_FILE) as tmp:
-                ds, maps, per_seed = evaluate(trainer, models, starts, maps_file=tmp, report=report)
+                ds, maps, per_seed, seed_maps = evaluate(trainer, models, starts, maps_file=tmp, report=report,
+                                                         held_out=part == TEST)
                 maps.flush()
                 del maps
             maps = tifffile.memmap(run_dir / MAPS_FILE, mode="r")
         else:
-            ds, maps, per_seed = evaluate(trainer, models, starts, report=report)
+            ds, maps, per_seed, seed_maps = evaluate(trainer, models, starts, report=report, held_out=part == TEST)
         report(report.total)
     except Cancelled as e:
         e.kept = seed_runs
@@ -400,6 +436,8 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
     sites = movie.truth.sites if movie.truth is not None else None
     if maps is not None and sites is not None and test.any():
         summary["truth"]["map"] = score_map(run.mean_map, sites)
+    if maps is not None and test.any():
+        run.add_map_uncertainty(seed_maps / run.window_time if len(models) > 1 else None)
     if run_dir is not None:
         run.save(run_dir)
     return run
@@ -460,6 +498,7 @@ def load_run(run_dir: str | Path) -> Run:
         true_ds = col("true_ds", np.float64) if rows and "true_ds" in rows[0] else None
         seeds = [s["seed"] for s in summary.get("seeds", [])]
         dt, pixel_size, frame_shape = cfg["dt"], cfg["pixel_size"], tuple(cfg["frame_shape"])
+        uncertainty = _read_uncertainty(run_dir, summary.get("map_uncertainty")) if has_maps else None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{run_dir}: not a complete run folder ({type(e).__name__}: {e})") from e
     if has_maps and (maps.ndim < 2 or maps.size != len(rows) * maps.shape[-2] * maps.shape[-1]):
@@ -475,7 +514,18 @@ def load_run(run_dir: str | Path) -> Run:
                part=part, ds=ds,
                maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,
                summary=summary, true_ds=true_ds, models=models, history=history, input=cfg.get("input", {}),
-               closed_form=closed_form)
+               closed_form=closed_form, map_uncertainty=uncertainty)
+
+
+def _read_uncertainty(run_dir: Path, recorded: dict | None) -> MapUncertainty | None:
+    """The map's uncertainty as `Run.save` wrote it; None for runs that recorded none."""
+    if recorded is None:
+        return None
+    mean_map = run_dir / MEAN_MAP_FILE
+    seeds = recorded["method"] == "seeds"
+    return MapUncertainty(recorded["method"], tifffile.imread(beside(mean_map, "sem")),
+                          tifffile.imread(beside(mean_map, "seed_spread")) if seeds else None,
+                          seeds=recorded.get("seeds"), blocks=recorded.get("blocks"))
 
 
 def _maps_metadata(window_time: float) -> dict:

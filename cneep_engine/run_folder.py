@@ -22,8 +22,11 @@ from .errors import CneepError
 log = logging.getLogger(__name__)
 
 MAPS_FILE = "dissipation_maps.tif"
+MEAN_MAP_FILE = "dissipation_map.tif"
+UNCERTAINTY_FILES = ("dissipation_map_sem.tif", "dissipation_map_seed_spread.tif")   # beside MEAN_MAP_FILE
 SUMMARY_FILE = "summary.json"
-RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", "dissipation_map.tif", MAPS_FILE)
+RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", MEAN_MAP_FILE, *UNCERTAINTY_FILES,
+                MAPS_FILE)
 CHECKPOINTS = "model_seed*.pt"
 LOCK_FILE = ".cneep.lock"
 

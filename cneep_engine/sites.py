@@ -80,6 +80,18 @@ def attribute(values: np.ndarray, distance: np.ndarray, radius: float) -> np.nda
     return values @ weight
 
 
+def density_map(sites: SiteTruth, shape: tuple[int, int], radius: float) -> np.ndarray:
+    """The exact velocity density as a map (H, W), EP rate per pixel: each site's spread evenly over the pixels
+    within `radius` of it that lie nearer to it than to any other site; none elsewhere. It sums to the sites'
+    total when each has a pixel within `radius`."""
+    to_site = np.linalg.norm(_pixel_centres(shape)[:, None] - sites.pixels[None], axis=-1)
+    owner = np.where(to_site.min(axis=1) <= radius, to_site.argmin(axis=1), -1)
+    pixels = np.bincount(owner[owner >= 0], minlength=len(sites.velocity))
+    out = np.zeros(owner.size)
+    out[owner >= 0] = (sites.velocity / np.maximum(pixels, 1))[owner[owner >= 0]]
+    return out.reshape(shape)
+
+
 def rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman's rank correlation; NaN (null in JSON) when either side has no spread."""
     ra, rb = rankdata(a) - (len(a) + 1) / 2, rankdata(b) - (len(b) + 1) / 2

@@ -103,6 +103,16 @@ def blocks(segment: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     return (block // -(-count // MAX_BLOCKS) if count > MAX_BLOCKS else block), k % 2 == 0
 
 
+def verdict_blocks(movie: np.ndarray, frame: np.ndarray, held_out: np.ndarray):
+    """The verdict's blocks of the held-out windows (in Run order): each one's segment, the block length in
+    windows (the held-out part cut into MIN_BLOCKS), and each one's block and whether the equilibrium test flips
+    it (`blocks`)."""
+    held_out = np.asarray(held_out, bool)
+    seg = segments(np.asarray(movie)[held_out], np.asarray(frame)[held_out])
+    length = max(1, seg.size // MIN_BLOCKS)
+    return (seg, length, *blocks(seg, length))
+
+
 def block_bootstrap(sums: np.ndarray, counts: np.ndarray, resamples: int = RESAMPLES, seed: int = 0) -> np.ndarray:
     """Means per window of `resamples` resamplings of the blocks with replacement (sum of the drawn blocks'
     sums over the sum of their windows)."""
@@ -198,11 +208,9 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
     equilibrium), block (windows per block, tau_int in windows, blocks), converged, and warnings (sentences)."""
     held_out = np.asarray(held_out, bool)
     x = np.asarray(ds, np.float64)[held_out]
-    seg = segments(np.asarray(movie)[held_out], np.asarray(frame)[held_out])
+    seg, length, block, tested = verdict_blocks(movie, frame, held_out)
     warnings = []
     tau = integrated_time(x, seg, max_lag=min(MAX_LAG, x.size // MIN_BLOCKS))
-    length = max(1, x.size // MIN_BLOCKS)
-    block, tested = blocks(seg, length)
     counts = np.bincount(block).astype(np.float64)
     sums = np.bincount(block, weights=x)
     n_blocks = sums.size

@@ -31,7 +31,7 @@ from cneep_engine.run_folder import is_run_folder
 
 from . import about_dialog, sample, settings
 from .log_panel import LogPanel, log
-from .movie_panel import OFF, TIME_AVERAGED, MoviePanel
+from .movie_panel import OFF, STANDARD_ERROR, TIME_AVERAGED, MoviePanel
 from .generate_dialog import GenerateDialog, exact
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         self.job: Job | None = None
         self.error_box: QMessageBox | None = None
         self._mean_map: np.ndarray | None = None
+        self._certain_map: np.ndarray | None = None     # the mean map with its uncertain pixels hidden
         self._limits = (1.0, 1.0)
         self._trace_movie: int | None = None      # which movie (or trajectory) the trace plot shows
 
@@ -336,9 +337,11 @@ class MainWindow(QMainWindow):
         self.summary.set_summary(run.summary if run else None, parts,
                                  "movies" if isinstance(self.data, Movie) else "trajectories")
         self.timeline.set_parts(parts)
-        self.movie_panel.set_has_run(run is not None)
+        uncertainty = run.map_uncertainty if run is not None else None
+        self.movie_panel.set_has_run(run is not None, uncertainty is not None)
         if run is not None and run.maps is not None:
             self._mean_map = run.mean_map
+            self._certain_map = uncertainty.hide_uncertain(self._mean_map) if uncertainty is not None else None
             self._limits = export.map_limits(run)
         self._overlay_changed()
         self._update_actions()
@@ -348,12 +351,22 @@ class MainWindow(QMainWindow):
         mode = self.movie_panel.mode.currentIndex()
         if self.run is None or mode == OFF:
             return None
-        return self._mean_map if mode == TIME_AVERAGED else export.frame_map(self.run, movie, frame)
+        if mode == STANDARD_ERROR:
+            return self.run.map_uncertainty.sem
+        if mode == TIME_AVERAGED:
+            return self._certain_map if self._hiding() else self._mean_map
+        return export.frame_map(self.run, movie, frame)
+
+    def _hiding(self) -> bool:
+        panel = self.movie_panel
+        return panel.hide_uncertain.isEnabled() and panel.hide_uncertain.isChecked()
 
     def _overlay_changed(self) -> None:
-        mean = self.movie_panel.mode.currentIndex() == TIME_AVERAGED
-        self.movie_view.set_scale(None if mean else self._limits[0], "EP rate per pixel (k_B/s)" if mean
-                                  else "EP per pixel, this transition (k_B)")
+        mode = self.movie_panel.mode.currentIndex()
+        label = {TIME_AVERAGED: "EP rate per pixel (k_B/s)",
+                 STANDARD_ERROR: "standard error of the EP rate per pixel (k_B/s)"}
+        self.movie_view.set_scale(None if mode in label else self._limits[0],
+                                  label.get(mode, "EP per pixel, this transition (k_B)"))
         self.movie_view.set_opacity(self.movie_panel.opacity.value() / 100)
         self._trace_movie = None
         if self.data is not None:
@@ -403,7 +416,8 @@ class MainWindow(QMainWindow):
         mode = OFF if self.run is None else self.movie_panel.mode.currentIndex()
         view = self.movie_view
         figure = figure_renderer(self.shown.frames, None if mode == OFF else self.run, mode == TIME_AVERAGED,
-                                 view.levels(), view.limit, opacity=view.opacity, frame_lut=view.frame_lut(),
+                                 view.levels(), view.limit, hide_uncertain=mode == TIME_AVERAGED and self._hiding(),
+                                 error=mode == STANDARD_ERROR, opacity=view.opacity, frame_lut=view.frame_lut(),
                                  pixel_size=known_pixel_size(self.shown) if view.scale_bar_on else None)
         return lambda movie, frame: figure(movie, frame).rgb
 

@@ -13,7 +13,7 @@ from cneep_engine import Movie, Trajectories
 
 from . import settings
 
-OFF, PER_WINDOW, TIME_AVERAGED = range(3)
+OFF, PER_WINDOW, TIME_AVERAGED, STANDARD_ERROR = range(4)
 _SOURCE = {"metadata": "from the file's metadata", "default": "not in the file: please check",
            "user": "set by you"}
 _GENERATED = "as generated"      # the source of a movie made in memory, which has no file
@@ -35,8 +35,13 @@ class MoviePanel(QWidget):
                                                  "them calibrated")
         self.dt_source, self.pixel_source = QLabel(), QLabel()
         self.mode = QComboBox(toolTip="Per transition: the map of the frames shown now (EP per pixel). "
-                                      "Time-averaged: mean over the held-out test windows (EP per second per pixel)")
-        self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)"])
+                                      "Time-averaged: mean over the held-out test windows (EP per second per pixel). "
+                                      "Standard error: of the time-averaged map, over seeds or by a bootstrap of "
+                                      "the test windows")
+        self.mode.addItems(["Off", "Per transition", "Time-averaged (test windows)",
+                            "Standard error of the time average"])
+        self.hide_uncertain = QCheckBox("Hide uncertain pixels", toolTip="Time-averaged map: leave out the pixels "
+                                        "whose mean is within two standard errors of 0")
         self.opacity = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100, value=70,
                                toolTip="Opacity of the dissipation map over the movie")
         self.scale_bar = QCheckBox("Scale bar", checked=True,
@@ -52,11 +57,12 @@ class MoviePanel(QWidget):
         form.addRow("Pixel size", self.pixel_size)
         form.addRow("", self.pixel_source)
         form.addRow("Dissipation map", self.mode)
+        form.addRow(self.hide_uncertain)
         form.addRow("Opacity", opacity)
         form.addRow(self.scale_bar)
         # Nothing to calibrate or overlay before an input is open: no placeholder numbers either.
-        self._rows = (self.dt, self.dt_source, self.pixel_size, self.pixel_source, self.mode, opacity,
-                      self.scale_bar)
+        self._rows = (self.dt, self.dt_source, self.pixel_size, self.pixel_source, self.mode, self.hide_uncertain,
+                      opacity, self.scale_bar)
         for row in self._rows:
             form.setRowVisible(row, False)
         self.opacity.valueChanged.connect(lambda v: self.opacity_value.setText(f"{v} %"))
@@ -65,8 +71,12 @@ class MoviePanel(QWidget):
         self.dt.valueChanged.connect(lambda v: self._edited(self.dt_source, "dt", v))
         self.pixel_size.valueChanged.connect(lambda v: self._edited(self.pixel_source, "pixel_size", v))
         self.mode.currentIndexChanged.connect(self.overlayChanged)
+        self.mode.currentIndexChanged.connect(self._enable_hiding)
+        self.hide_uncertain.toggled.connect(self.overlayChanged)
         self.opacity.valueChanged.connect(self.overlayChanged)
         self.mode.setEnabled(False)
+        self._has_uncertainty = False
+        self.set_has_run(False)
         self.setEnabled(False)
 
     def set_data(self, data: Movie | Trajectories) -> None:
@@ -111,7 +121,16 @@ class MoviePanel(QWidget):
         settings.remember(self._path, **{name: [value, day]})
         self.calibrationChanged.emit(self.dt.value(), self.pixel_size.value())
 
-    def set_has_run(self, has_run: bool) -> None:
+    def set_has_run(self, has_run: bool, has_uncertainty: bool = False) -> None:
+        """A run's maps can be shown; with `has_uncertainty`, also the standard error and the hiding."""
+        self._has_uncertainty = has_uncertainty
+        self.mode.model().item(STANDARD_ERROR).setEnabled(has_uncertainty)
+        if self.mode.currentIndex() == STANDARD_ERROR and not has_uncertainty:
+            self.mode.setCurrentIndex(TIME_AVERAGED)
         self.mode.setEnabled(has_run)
         if has_run and self.mode.currentIndex() == OFF:
             self.mode.setCurrentIndex(PER_WINDOW)
+        self._enable_hiding()
+
+    def _enable_hiding(self) -> None:
+        self.hide_uncertain.setEnabled(self._has_uncertainty and self.mode.currentIndex() == TIME_AVERAGED)

@@ -11,7 +11,7 @@ import tifffile
 from cneep_engine.export import frame_map
 from cneep_engine.figure import render_figure
 from cneep_gui.main_window import MainWindow
-from cneep_gui.movie_panel import OFF, PER_WINDOW, TIME_AVERAGED
+from cneep_gui.movie_panel import OFF, PER_WINDOW, STANDARD_ERROR, TIME_AVERAGED
 
 HOT, NEUTRAL, COLD = (10, 4), (10, 20), (10, 35)     # the toy run's map: + in columns 0-15, - in 28-39
 
@@ -154,3 +154,28 @@ def test_a_trained_run_saved_and_reopened_without_retraining(studio, qtbot, tiny
     again.timeline.set_position(2, 30)
     assert np.allclose(again.movie_view.overlay.image, frame_map(trained, 2, 30))
     assert again.summary.text() == studio.summary.text()
+
+
+def test_hiding_uncertain_pixels_and_showing_the_standard_error(studio, qtbot, tiny_movie, toy_run):
+    studio.set_data(tiny_movie)
+    studio.set_run(toy_run)       # no map uncertainty: nothing to hide, no standard error to show
+    panel = studio.movie_panel
+    panel.mode.setCurrentIndex(TIME_AVERAGED)
+    assert not panel.hide_uncertain.isEnabled() and not panel.mode.model().item(STANDARD_ERROR).isEnabled()
+    # Feature column 5 (pixel columns 20-23) flips sign every 10 frames about a mean far within its error.
+    toy_run.maps[:, :, 5] = 0.01 + np.where(toy_run.frame // 10 % 2, 1.0, -1.0)[:, None]
+    toy_run.add_map_uncertainty()
+    studio.set_run(toy_run)
+    mean = toy_run.mean_map
+    assert np.array_equal(studio.movie_view.overlay.image, mean) and mean[:, 20:24].all()
+    figure = studio.overlay_renderer()(2, 4)
+    assert panel.hide_uncertain.isEnabled()
+    panel.hide_uncertain.setChecked(True)
+    drawn = studio.movie_view.overlay.image
+    assert np.array_equal(drawn, toy_run.map_uncertainty.hide_uncertain(mean))
+    assert not drawn[:, 20:24].any() and np.array_equal(drawn[:, :16], mean[:, :16])   # the hot columns stay
+    assert not np.array_equal(studio.overlay_renderer()(2, 4), figure)    # the exported figure hides them too
+    panel.mode.setCurrentIndex(STANDARD_ERROR)
+    assert np.array_equal(studio.movie_view.overlay.image, toy_run.map_uncertainty.sem)
+    assert "standard error" in studio.movie_view.colorbar.getAxis("left").labelText
+    assert not panel.hide_uncertain.isEnabled()

@@ -101,6 +101,9 @@ def test_a_run_has_maps_that_sum_to_each_transitions_ep_and_its_folder_reopens(t
     np.testing.assert_array_equal(np.asarray(again.maps), np.asarray(run.maps))
     np.testing.assert_array_equal(again.ds, run.ds)
     assert again.config.model == "pca-sfi" and again.models == []
+    # one estimate: the map's standard error from the verdict's blocks, read back as written
+    assert s["map_uncertainty"]["method"] == "bootstrap" and s["map_uncertainty"]["blocks"] == s["block"]["blocks"]
+    np.testing.assert_array_equal(again.map_uncertainty.sem, run.map_uncertainty.sem)
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["closed_form"] == {"bootstrap": 50, "diffusion": "increments", "components": 3}
     # without a folder the maps are the same, in memory

@@ -18,7 +18,7 @@ from ..errors import CneepError
 from ..io.atomic import atomic_path
 from ..movie import Movie
 from ..progress import Callback, PhaseReporter
-from ..run import Run, _map_file, _maps_metadata, report_held_out
+from ..run import TEST, Run, _map_file, _maps_metadata, report_held_out
 from ..run_folder import MAPS_FILE, clear, locked, refuse_inputs
 from ..timearrow import input_report
 from ..training import TrainConfig
@@ -96,6 +96,8 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
                   movie=starts // data.n_frames, frame=starts % data.n_frames, part=part,
                   ds=estimate.ds.astype(np.float32), maps=maps, summary=summary, true_ds=true_ds,
                   input=dict(data.provenance), closed_form=closed_form)
+        if maps is not None and (part == TEST).any():
+            run.add_map_uncertainty()
         if run_dir is not None:
             run.save(run_dir)
     return run
