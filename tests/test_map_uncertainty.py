@@ -77,6 +77,8 @@ def test_over_seeds_the_spread_and_the_standard_error_of_their_mean(rng):
 
 
 def test_the_mask_hides_pixels_within_two_standard_errors_of_zero():
+    seeds = mu.MapUncertainty("seeds", sem=np.ones((1, 1)), seed_spread=np.ones((1, 1)), seeds=2)
+    assert seeds.threshold == pytest.approx(13.97, abs=0.01)     # Student's t, 1 degree of freedom, 95.45%
     u = mu.MapUncertainty("bootstrap", sem=np.array([[1.0, 1.0, 1.0, 0.0]]), blocks=80)
     mean = np.array([[2.5, -2.5, 1.5, 0.0]], np.float32)
     assert u.significant(mean).tolist() == [[True, True, False, False]]
@@ -99,14 +101,14 @@ def test_on_the_n2_chain_the_mask_keeps_the_pixels_where_the_exact_density_is_la
         u = mu.bootstrap_uncertainty(maps, movie, frame, held_out, dt)
         mean = maps[held_out].mean(axis=0, dtype=np.float64) / dt
     else:                          # four seeds whose maps differ about the exact one
-        seed_maps = exact + 0.2 * noise * rng.standard_normal((4, 20, 40))
+        seed_maps = exact + 0.05 * noise * rng.standard_normal((4, 20, 40))
         u, mean = mu.seed_uncertainty(seed_maps), seed_maps.mean(0)
     kept = u.significant(mean)
     assert exact[kept].sum() > 0.97 * exact.sum()                # nearly all the exact mass is kept
     assert kept[exact > 0].all()                                  # every pixel of either bead is
     # The others are kept by chance only, as often as a Student t with the standard error's degrees of freedom
-    # lies beyond 2: 5% with 80 blocks, 14% with four seeds.
-    chance = 2 * student_t.sf(2, u.blocks - 1 if method == "bootstrap" else 3)
+    # lies beyond the threshold: 5% with 80 blocks (threshold 2), 4.6% with four seeds (threshold 4.5).
+    chance = 2 * student_t.sf(u.threshold, u.blocks - 1 if method == "bootstrap" else 3)
     assert kept[exact == 0].mean() == pytest.approx(chance, abs=0.04)
 
 
