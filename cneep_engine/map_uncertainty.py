@@ -26,7 +26,6 @@ two. `hide_uncertain` sets the others to 0, which the overlay draws transparent.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
@@ -122,8 +121,3 @@ def _block_sums(maps: np.ndarray, idx: np.ndarray, block: np.ndarray, step: int)
                 current, open_sum = int(k), 0.0
             open_sum = open_sum + s
     yield current, open_sum
-
-
-def beside(path: Path, what: str) -> Path:
-    """The file written beside the map `path` for `what` ("sem", "seed_spread"): map.tif -> map_sem.tif."""
-    return path.with_name(f"{path.stem}_{what}{path.suffix}")

@@ -22,7 +22,7 @@ from . import distributed
 from .errors import Cancelled, CneepError
 from .estimators import SPLIT, ClosedFormConfig, estimator
 from .io.atomic import atomic_path, write_json
-from .map_uncertainty import MapUncertainty, beside, bootstrap_uncertainty, seed_uncertainty
+from .map_uncertainty import MapUncertainty, bootstrap_uncertainty, seed_uncertainty
 from .maps import time_average, upsample
 from .metrics import compare
 from .metrics import relative_error as _rel_err
@@ -30,8 +30,8 @@ from .models import CNEEP
 from .movie import Movie
 from .plan import Plan, plan_training
 from .progress import PhaseReporter
-from .run_folder import (CHECKPOINTS, MAPS_FILE, MEAN_MAP_FILE, SUMMARY_FILE, UNCERTAINTY_FILES, alive, clear, describe_holder, holder, locked,
-                         refuse_inputs)
+from .run_folder import (CHECKPOINTS, MAPS_FILE, MEAN_MAP_FILE, SUMMARY_FILE, UNCERTAINTY_FILES, alive, beside, clear,
+                         describe_holder, holder, locked, refuse_inputs)
 from .sites import score_map
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories

@@ -23,7 +23,14 @@ log = logging.getLogger(__name__)
 
 MAPS_FILE = "dissipation_maps.tif"
 MEAN_MAP_FILE = "dissipation_map.tif"
-UNCERTAINTY_FILES = ("dissipation_map_sem.tif", "dissipation_map_seed_spread.tif")   # beside MEAN_MAP_FILE
+
+
+def beside(path: Path, what: str) -> Path:
+    """The file written beside the map `path` for `what` ("sem", "seed_spread"): map.tif -> map_sem.tif."""
+    return path.with_name(f"{path.stem}_{what}{path.suffix}")
+
+
+UNCERTAINTY_FILES = tuple(beside(Path(MEAN_MAP_FILE), what).name for what in ("sem", "seed_spread"))
 SUMMARY_FILE = "summary.json"
 RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", MEAN_MAP_FILE, *UNCERTAINTY_FILES,
                 MAPS_FILE)
