@@ -361,7 +361,8 @@ def _simulate(args) -> None:
                (f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates")
     t, unit = data.truth, system.time_unit
     if not t.params.get("sigma_exact", True):
-        ep = f"sigma = {t.sigma:.6g} per {unit} (Monte Carlo, from this simulation)"
+        err = t.params.get("sigma_err", t.params.get("sigma_A_err"))
+        ep = f"sigma = {t.sigma:.6g}" + (f" ± {err:.2g}" if err is not None else "") + f" per {unit} (Monte Carlo)"
     elif not t.params.get("sigma_2pt_exact", True):
         ep = f"sigma = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
     else:
