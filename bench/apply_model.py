@@ -4,13 +4,12 @@ Trains on 10 synthetic N=2 bead-spring movies (Tc = 1, Th = 10), then applies th
 same system and to 10 movies of other drivings (Th = 5, and Th = 1: equilibrium), each against its exact
 two-frame rate sigma_2pt and the exact EP of its own transitions (empirical rate).
 
-    nice python bench/apply_model.py            # about 10 minutes on 2 shared CPU cores
+    nice python bench/apply_model.py    # 27 minutes on 2 CPU cores shared with other work (training: 23)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from cneep_engine import (BeadRenderer, BeadSpringChain, TrainConfig, load_movie, save_movie, simulate_bead_spring,
                           train)
 from cneep_engine.apply import apply_run, read_like, trained_run
+from cneep_engine.io.atomic import write_json
 
 
 def main() -> None:
@@ -49,7 +49,7 @@ def main() -> None:
         results["applied"][f"{th:g}"] = _row(applied.summary, time.perf_counter() - t0)
         print(f"applied to {a.movies} new movies, Th = {th:g}: {_line(results['applied'][f'{th:g}'])}")
     a.output.parent.mkdir(parents=True, exist_ok=True)
-    a.output.write_text(json.dumps(results, indent=1) + "\n")
+    write_json(a.output, results)
     print(f"wrote {a.output}; run folders in {folder}")
 
 
