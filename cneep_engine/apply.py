@@ -64,7 +64,8 @@ def read_like(run: Run, path: str | Path, *, channel: int | None = None, z: int 
     """New data read as `run` read its own, before preprocessing (`apply_run` does that): a movie's channel and
     z-plane are the run's unless given; trajectories are of the run's kind."""
     if "movie" not in estimator(run.config.model).accepts:
-        given = [name for name, v in (("--channel", channel), ("--z", z), ("--pixel-size", pixel_size)) if v is not None]
+        options = (("--channel", channel), ("--z", z), ("--pixel-size", pixel_size))
+        given = [name for name, v in options if v is not None]
         if given:
             raise CneepError(f"{path}: {given[0]} applies to movies; the run's {run.config.model} model reads "
                              "trajectories")
