@@ -27,7 +27,7 @@ def trained(tmp_path_factory):
     own = save_movie(simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=3, frames=120, seed=7),
                      root / "own.tif")
     save_movie(simulate_bead_spring(BeadSpringChain(), BeadRenderer(), movies=2, frames=100, seed=8),
-                     root / "new.tif")
+               root / "new.tif")
     train(load_movie(own), TINY, run_dir=root / "run")
     return root
 
