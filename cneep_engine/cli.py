@@ -75,6 +75,44 @@ def _add_trajectory_options(p) -> None:
                    "trajectory, track, track_id, particle or id)")
 
 
+def _add_apply(sub) -> None:
+    p = sub.add_parser("apply", help="apply the trained model of a run to new data, without retraining: EP per "
+                       "window, the maps, the EP rate with its error bar and the equilibrium test, in a new folder")
+    p.add_argument("run", type=Path, help="run folder written by cneep train (cneep, neep or rneep)")
+    p.add_argument("input", type=Path, help="the new movie or trajectories, read and preprocessed as the run's "
+                   "were; NAME.truth.npz beside it is used as ground truth")
+    p.add_argument("-o", "--output", type=_run_folder, required=True, help="new folder for the results; it must "
+                   "not exist")
+    p.add_argument("--channel", type=int, help="the input's channel that matches the run's (unset: the run's)")
+    p.add_argument("--z", type=int, help="z-plane to read (unset: the run's)")
+    p.add_argument("--dt", type=float, help="frame interval of the input's frames in s, overriding its metadata; "
+                   "it must be the run's (unset and not in the file: the run's is assumed)")
+    p.add_argument("--pixel-size", type=float, help="micrometres per pixel, overriding the input's metadata")
+    p.add_argument("--id-column", help="CSV column naming the trajectory of each row")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N (unset: the run's)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _apply(args) -> None:
+    from .apply import apply_run, read_like, trained_run
+    run = trained_run(args.run)
+    data = read_like(run, args.input, channel=args.channel, z=args.z, dt=args.dt, pixel_size=args.pixel_size,
+                     id_column=args.id_column)
+    cancel = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: (cancel.set(), signal.signal(signal.SIGINT, previous)))
+    try:
+        applied, _ = apply_run(args.run, data, args.output, run=run, device=args.device,
+                               check_channel=args.channel is None, callback=None if args.quiet else ProgressBar(),
+                               cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    s = run.summary
+    err = f" ± {s['ep_rate_err']:.2g}" if s.get("ep_rate_err") is not None else ""
+    print(f"the {run.config.model} model of {args.run} (EP rate {s['ep_rate']:.4g}{err} k_B/s on its own test part), "
+          f"applied to every window of {args.input}:")
+    _print_result(applied.summary, run.config, args.output)
+
+
 def _add_info(sub) -> None:
     p = sub.add_parser("info", help="show what a movie or trajectory file holds: shape, frame interval, "
                        "pixel size, channels or coordinates")
@@ -457,13 +495,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_simulate(sub)
     _add_train(sub)
+    _add_apply(sub)
     _add_info(sub)
     _add_list(sub)
     _add_export(sub)
     _add_bench(sub)
     args = parser.parse_args(argv)
     try:
-        {"simulate": _simulate, "train": _train, "info": _info, "list": _list, "export": _export,
+        {"simulate": _simulate, "train": _train, "apply": _apply, "info": _info, "list": _list, "export": _export,
          "bench": _bench}[args.command](args)
     except CneepError as e:
         print(f"cneep: error: {e}", file=sys.stderr)

@@ -12,7 +12,7 @@ Figures (enlarged, with colour and scale bars) are drawn by `figure.render_figur
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import asdict
 import threading
 from pathlib import Path
 from typing import Iterable
@@ -34,7 +34,6 @@ from .trajectories import Trajectories
 _ANCHORS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 _COLOURS = np.array([[33, 102, 172], [103, 169, 207], [200, 200, 200], [239, 138, 98], [178, 24, 43]])
 LUT_SIZE = 256
-_PREPROCESS = {f.name for f in fields(Preprocess)}
 
 
 def diverging_lut() -> np.ndarray:
@@ -203,6 +202,14 @@ MOVIE_IN_RUN = "movie.tif"
 TRAJECTORIES_IN_RUN = "trajectories.npz"
 
 
+def save_input(data: Movie | Trajectories, run_dir: Path) -> Path:
+    """Input that exists only in memory, saved into the run folder (which must exist) so that the run reopens
+    with it; `data.path` becomes that file."""
+    if isinstance(data, Movie):
+        return save_movie(data, run_dir / MOVIE_IN_RUN)
+    return save_trajectories(data, run_dir / TRAJECTORIES_IN_RUN)
+
+
 def save_run(run: Run, data: Movie | Trajectories, run_dir: str | Path) -> Path:
     """Save a run so it reopens with its input; input that exists only in memory is saved into the folder."""
     run_dir = Path(run_dir)
@@ -211,10 +218,7 @@ def save_run(run: Run, data: Movie | Trajectories, run_dir: str | Path) -> Path:
             run_dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CneepError(f"{run_dir}: cannot create the run folder ({e.strerror or e})") from e
-        if isinstance(data, Movie):
-            save_movie(data, run_dir / MOVIE_IN_RUN)
-        else:
-            save_trajectories(data, run_dir / TRAJECTORIES_IN_RUN)
+        save_input(data, run_dir)
     run.summary["input"] = str(Path(data.path).resolve())
     return run.save(run_dir)
 
@@ -239,8 +243,7 @@ def open_run(run_dir: str | Path) -> tuple[Run, Movie | Trajectories]:
         data = load_trajectories(found, kind=run.input.get("kind"))
         shape = (data.n_trajectories, data.n_frames, tuple(data.data.shape[2:]))
     else:
-        options = {k: tuple(v) if isinstance(v, list) else v for k, v in run.input.get("preprocess", {}).items()
-                   if k in _PREPROCESS}
+        options = asdict(Preprocess.from_record(run.input.get("preprocess", {})))
         data = load_movie(found, channel=run.input.get("channel"), z=run.input.get("z"), **options)
         shape = (data.n_movies, data.n_frames, data.frame_shape)
     if shape != (run.summary["movies"], run.summary["frames"], tuple(run.frame_shape)):

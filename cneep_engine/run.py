@@ -35,7 +35,7 @@ from .run_folder import (CHECKPOINTS, MAPS_FILE, MEAN_MAP_FILE, SUMMARY_FILE, UN
 from .sites import score_map
 from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
-from .training import (BROKEN, Callback, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
+from .training import (BROKEN, Callback, Evaluator, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
                        read_log, save_checkpoint, write_log)
 from .verdict import verdict
 from .windows import PARTS, window_starts
@@ -194,7 +194,7 @@ class Run:
 
 
 @torch.no_grad()
-def evaluate(trainer: Trainer, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None,
+def evaluate(trainer: Evaluator, models: list[torch.nn.Module], starts: np.ndarray, maps_file: Path | None = None,
              report: PhaseReporter | None = None, held_out: np.ndarray | None = None):
     """Seed-averaged EP and dissipation map of each window (None without CNEEP), each seed's EP, and each seed's
     mean map over the `held_out` windows (None without CNEEP or `held_out`), at the maps' resolution, per window.
@@ -309,7 +309,7 @@ def _train_seeds(trainer: Trainer, callback: Callback | None, cancel: threading.
     validated = [r for r in seed_runs if r.best_iteration]
     if not validated and any(r.stopped in BROKEN for r in seed_runs):
         raise CneepError(f"{trainer.data.name}: no model to keep. "
-                         + " ".join(training_warnings(seed_runs, checks, trainer.train_starts.numel())))
+                         + " ".join(training_warnings(seed_runs, checks, trainer.train_windows)))
     if not validated:
         raise CneepError(f"{trainer.data.name}: cancelled at iteration {seed_runs[-1].iterations}, before the "
                          f"first validation (every {config.eval_every} iterations, --eval-every): no trained "
@@ -351,11 +351,14 @@ def training_warnings(seed_runs: list[SeedRun], checks: dict | None = None,
     return out
 
 
-def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | None = None,
+def evaluate_run(trainer: Evaluator, seed_runs: list[SeedRun], run_dir: Path | None = None,
                  t0: float | None = None, plan: Plan | None = None, checks: dict | None = None,
-                 callback: Callback | None = None, cancel: threading.Event | None = None) -> Run:
+                 callback: Callback | None = None, cancel: threading.Event | None = None,
+                 applied: dict | None = None) -> Run:
     """Evaluate trained estimators on every window of the trainer's data and report on the held-out test part:
-    the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py).
+    the Run and, with `run_dir`, its folder. Also re-evaluates saved models (see bench/evaluate_checkpoint.py)
+    and applies them to new data (an `Evaluator`, all of whose windows are held out; `applied` says whose models
+    they are and goes into the summary, its `warnings` among the run's).
 
     Reports "evaluation" events to `callback`. Setting `cancel` raises Cancelled, whose `kept` holds the
     trained seeds; the run folder then keeps their checkpoints and log, and no result (no summary.json)."""
@@ -419,8 +422,11 @@ def evaluate_run(trainer: Trainer, seed_runs: list[SeedRun], run_dir: Path | Non
         "test_windows": int(test.sum()),
         "seeds": seeds,
         # sentences for the user; every check appends its own
-        "warnings": (checks or {}).get("warnings", []) + training_warnings(seed_runs, checks, trainer.train_starts.numel()),
+        "warnings": ((checks or {}).get("warnings", []) + (applied or {}).get("warnings", [])
+                     + training_warnings(seed_runs, checks, trainer.train_windows)),
     }
+    if applied is not None:
+        summary["applied"] = {k: v for k, v in applied.items() if k != "warnings"}
     if plan is not None:
         summary["plan"] = plan.as_dict()
     if checks is not None:
@@ -504,6 +510,10 @@ def load_run(run_dir: str | Path) -> Run:
     if has_maps and (maps.ndim < 2 or maps.size != len(rows) * maps.shape[-2] * maps.shape[-1]):
         raise CneepError(f"{run_dir}: {MAPS_FILE} holds maps of shape {maps.shape} but ep_trace.csv has "
                          f"{len(rows)} windows: the files come from different runs")
+    missing = [f"model_seed{s}.pt" for s in seeds if not (run_dir / f"model_seed{s}.pt").is_file()]
+    if missing:
+        raise CneepError(f"{run_dir}: no saved model ({', '.join(missing)} missing): the run's results are there "
+                         "but not the trained model they came from")
     models = [load_checkpoint(run_dir / f"model_seed{s}.pt") for s in seeds]
     log = run_dir / "train_log.csv"
     try:

@@ -31,7 +31,7 @@ from .movie import Movie
 from .params import check, param
 from .progress import Callback, Progress, Throttle, seconds_left
 from .trajectories import Trajectories, coordinate_statistics
-from .windows import WindowGather, assign_parts, frame_statistics, window_starts
+from .windows import PARTS, WindowGather, assign_parts, frame_statistics, window_starts
 
 
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -123,53 +123,35 @@ class SeedRun:
     history: list[Progress] = field(default_factory=list)
 
 
-class Trainer:
-    """Holds the data on the device once and trains one estimator per seed on it.
+class Evaluator:
+    """The data on the device and what evaluating estimators on its windows takes: the gather, the inference
+    batch, the rate per unit time. Every window is held out (all frames test): trained models applied to data
+    they never saw. `Trainer` splits the data and trains on it as well.
 
-    A movie is (movies, frames, H, W) and trains CNEEP; trajectories are (trajectories, frames, coordinates)
-    or (trajectories, frames) states and train NEEP or RNEEP. Splits, sampling and validation are shared."""
+    A movie is (movies, frames, H, W) and runs CNEEP; trajectories are (trajectories, frames, coordinates)
+    or (trajectories, frames) states and run NEEP or RNEEP."""
+
+    train_windows: int | None = None   # windows the models trained on, when known (for the run's warnings)
 
     def __init__(self, data: Movie | Trajectories, config: TrainConfig = TrainConfig()):
         self.data, self.config = data, config
         check_model_reads(data, config)
-        is_movie = isinstance(data, Movie)
-        self.values = data.frames if is_movie else data.data   # (series, frames, ...) as stored
+        self.values = data.frames if isinstance(data, Movie) else data.data   # (series, frames, ...) as stored
         self.device = distributed.rank_device(resolve_device(config.device))
         self.device_label = describe_device(self.device)
         if distributed.world_size() > 1:
             self.device_label += f" x {distributed.world_size()} processes"
-        distributed.check_batch(config.batch)
-        kind = "movies" if is_movie else "trajectories"
         if data.n_frames < config.seq_len:
+            kind = "movies" if isinstance(data, Movie) else "trajectories"
             raise CneepError(f"{data.name}: {kind} of {data.n_frames} frames are shorter than "
                              f"seq_len = {config.seq_len}")
-        try:
-            self.parts = assign_parts(*self.values.shape[:2], config.val_fraction, config.test_fraction,
-                                      config.seq_len)
-        except CneepError as e:
-            raise CneepError(f"{data.name}: {e}") from e
-        if is_movie:
-            self.mean, self.std = frame_statistics(data.frames, self.parts, seed=config.seed)
-        elif data.kind == "coordinates":
-            self.mean, self.std = coordinate_statistics(data.data, self.parts)
-        else:
-            self.mean = self.std = None
+        self.parts = self.split()
         self.loss = make_loss(config.loss, config.alpha)
         self.gather = WindowGather(self.values, config.seq_len, self.device)
-        starts, label = window_starts(self.parts, config.seq_len)
-        self.train_starts = torch.from_numpy(starts[label == 0]).to(self.device)
-        val = starts[label == 1]
-        pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
-        self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
-        self.val_truth = _window_truth(data, np.sort(val[pick]), config.seq_len)
-        self.val_truth_rate = None if self.val_truth is None else self.rate(float(self.val_truth.mean()))
-        if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
-            raise CneepError(f"{data.name}: not enough frames for training and validation windows")
-        self.new_model(config.seed)   # a model that cannot be built fails here, before any file is touched
 
-    def new_model(self, seed: int) -> torch.nn.Module:
-        torch.manual_seed(seed)
-        return build_model(self.data, self.config, self.mean, self.std).to(self.device)
+    def split(self) -> np.ndarray:
+        """Part of every frame (windows.PARTS), (series, frames): here all test."""
+        return np.full(self.values.shape[:2], PARTS.index("test"), np.int8)
 
     @property
     def eval_batch(self) -> int:
@@ -203,6 +185,46 @@ class Trainer:
     def rate(self, mean_ds: float) -> float:
         """EP per window -> EP rate per unit time (a window spans seq_len - 1 frame intervals)."""
         return mean_ds / ((self.config.seq_len - 1) * self.data.dt)
+
+
+class Trainer(Evaluator):
+    """Holds the data on the device once and trains one estimator per seed on it: splits, sampling and
+    validation are shared by the seeds."""
+
+    def __init__(self, data: Movie | Trajectories, config: TrainConfig = TrainConfig()):
+        distributed.check_batch(config.batch)
+        super().__init__(data, config)
+        if isinstance(data, Movie):
+            self.mean, self.std = frame_statistics(data.frames, self.parts, seed=config.seed)
+        elif data.kind == "coordinates":
+            self.mean, self.std = coordinate_statistics(data.data, self.parts)
+        else:
+            self.mean = self.std = None
+        starts, label = window_starts(self.parts, config.seq_len)
+        self.train_starts = torch.from_numpy(starts[label == 0]).to(self.device)
+        val = starts[label == 1]
+        pick = np.random.default_rng(config.seed).permutation(val.size)[:config.val_samples]
+        self.val_starts = torch.from_numpy(np.sort(val[pick])).to(self.device)
+        self.val_truth = _window_truth(data, np.sort(val[pick]), config.seq_len)
+        self.val_truth_rate = None if self.val_truth is None else self.rate(float(self.val_truth.mean()))
+        if self.train_starts.numel() == 0 or self.val_starts.numel() == 0:
+            raise CneepError(f"{data.name}: not enough frames for training and validation windows")
+        self.new_model(config.seed)   # a model that cannot be built fails here, before any file is touched
+
+    def split(self) -> np.ndarray:
+        try:
+            return assign_parts(*self.values.shape[:2], self.config.val_fraction, self.config.test_fraction,
+                                self.config.seq_len)
+        except CneepError as e:
+            raise CneepError(f"{self.data.name}: {e}") from e
+
+    @property
+    def train_windows(self) -> int:
+        return self.train_starts.numel()
+
+    def new_model(self, seed: int) -> torch.nn.Module:
+        torch.manual_seed(seed)
+        return build_model(self.data, self.config, self.mean, self.std).to(self.device)
 
     @staticmethod
     def _not_worse(terms: torch.Tensor, low_terms: torch.Tensor | None) -> bool:

@@ -22,6 +22,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
 
 from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input, train
 from cneep_engine import export
+from cneep_engine.apply import apply_run
 from cneep_engine.device import set_cpu_threads
 from cneep_engine.estimators import ESTIMATORS, estimators_for
 from cneep_engine.figure import figure_renderer, known_pixel_size
@@ -152,6 +153,7 @@ class MainWindow(QMainWindow):
         self.recent_menu = file.addMenu("Open &recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         self._action(file, "Open r&un…", self.open_run_dialog, "Ctrl+Shift+O")
+        self.apply_action = self._action(file, "&Apply trained model…", self.apply_dialog)
         self.sample_action = self._action(file, "Open sam&ple (synthetic beads with their exact EP)",
                                           self.open_sample)
         self.generate_action = self._action(file, "&Generate synthetic data…", self.generate_dialog, "Ctrl+G")
@@ -206,6 +208,7 @@ class MainWindow(QMainWindow):
             has_maps = action not in self.map_export_actions or (self.run is not None and self.run.maps is not None)
             action.setEnabled(self.run is not None and has_maps and not busy)
         self.generate_action.setEnabled(not busy)
+        self.apply_action.setEnabled(self.data is not None and not busy)
         self.sample_action.setEnabled(not busy)
         self.training_panel.train_button.setEnabled(self.data is not None and not busy)
 
@@ -498,6 +501,28 @@ class MainWindow(QMainWindow):
                              closed_form=closed_form), trained
 
             self._start_job(job, self._trained, f"training {config.model} on {data.name}", self._training_progress)
+
+    def apply_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Apply the trained model of run folder", self._last_dir())
+        if path:
+            self.apply_model(path)
+
+    def apply_model(self, run_dir: str | Path) -> None:
+        """The trained model of the run in `run_dir` applied to the open movie (or trajectories), preprocessed as
+        that run's input was, without retraining; the result opens like a run."""
+        if self.data is None or self.job is not None:
+            return
+        with self._reporting():
+            data = replace(self.data)      # calibration edits made meanwhile do not leak in
+            stem = data.path.stem if data.path else "synthetic"
+            out = settings.runs_dir() / f"{stem}-applied-{time.strftime('%Y%m%d-%H%M%S')}"
+            log.info(f"applying the model of {run_dir} to {data.name}; the results go to {out}")
+            self.set_run(None)
+            self.training_plots.reset(data.truth)
+            self._show_progress()
+            self._start_job(lambda emit, cancel: apply_run(run_dir, data, out, callback=emit, cancel=cancel),
+                            self._trained, f"applying the model of {Path(run_dir).name} to {data.name}",
+                            self._training_progress)
 
     def _training_progress(self, ev: Progress) -> None:
         self.training_panel.show_progress(ev)

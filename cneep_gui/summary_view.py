@@ -56,8 +56,15 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
     block = s.get("block")
     blocks = f" in {block['blocks']} blocks of ~{block['windows']}" if block else ""
-    lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
-    if parts:
+    applied = s.get("applied")
+    if applied:
+        err = f" ± {applied['trained_ep_rate_err']:.2g}" if applied.get("trained_ep_rate_err") is not None else ""
+        lines.append(f"on all {s.get('test_windows', '?')} windows{blocks}, with the {applied['model']} model of "
+                     f"{_html(applied['run'])}, not retrained (EP rate {applied['trained_ep_rate']:.4g}{err} "
+                     "k<sub>B</sub>/s on its own test part)")
+    else:
+        lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
+    if parts and not applied:
         lines.append(parts_text(parts, noun))
     lines += [f"<span style='color:#b35900'>⚠ {_html(w)}</span>" for w in s.get("warnings", [])]
     if "truth" in s:
@@ -74,6 +81,10 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
     stop = s.get("stopped", "")
     if "method" in s:   # a training-free estimator
         lines.append(f"{s['method']}, training-free: {s.get('wall_s', 0):.1f} s")
+        return "<br>".join(lines)
+    if applied:
+        lines.append(f"the model: {stop} after {s.get('iterations', '?')} iterations (best at "
+                     f"{s.get('best_iteration', '?')}); applied on {s.get('device', '')} in {s.get('wall_s', 0):.0f} s")
         return "<br>".join(lines)
     lines.append(f"{stop} after {s.get('iterations', '?')} iterations (best at {s.get('best_iteration', '?')}), "
                  f"{s.get('device', '')}, {s.get('wall_s', 0):.0f} s")

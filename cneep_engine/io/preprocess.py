@@ -10,7 +10,7 @@ multiplied by the frame step and the pixel size by the binning, so both stay phy
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 import numpy as np
 
@@ -48,6 +48,12 @@ class Preprocess:
 
     def describe(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Preprocess:
+        """The options a run recorded (`describe`, beside what they measured on its movie, which is left out)."""
+        return cls(**{f.name: tuple(record[f.name]) if isinstance(record[f.name], list) else record[f.name]
+                      for f in fields(cls) if f.name in record})
 
 
 def parse_crop(text: str) -> tuple[int, int, int, int]:
