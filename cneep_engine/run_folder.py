@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 MAPS_FILE = "dissipation_maps.tif"
 SUMMARY_FILE = "summary.json"
-RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", "dissipation_map.tif", MAPS_FILE)
+NETWORK_FILE = "network.pt"   # a model-known estimator's fitted network
+RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", "dissipation_map.tif", MAPS_FILE,
+                NETWORK_FILE)
 CHECKPOINTS = "model_seed*.pt"
 LOCK_FILE = ".cneep.lock"
 
