@@ -19,14 +19,14 @@ def beads():
 
 
 def _visible(panel, name: str) -> bool:
-    box = panel.boxes.get(name) or panel.closed_boxes[name]
+    box = panel.boxes.get(name) or panel.own_boxes[ClosedFormConfig][name]
     return panel.form.isRowVisible(box)
 
 
 def test_the_form_shows_the_chosen_estimators_settings(studio, beads):
     studio.set_data(beads)
     panel = studio.training_panel
-    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi"]
+    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi", "score"]
     panel.model.setCurrentText("neep")
     assert _visible(panel, "hidden") and _visible(panel, "iterations") and not _visible(panel, "bootstrap")
     panel.model.setCurrentText("tur")
@@ -35,8 +35,8 @@ def test_the_form_shows_the_chosen_estimators_settings(studio, beads):
     assert not _visible(panel, "diffusion") and not panel.form.isRowVisible(panel.device)
     panel.model.setCurrentText("sfi")
     assert _visible(panel, "diffusion") and _visible(panel, "bootstrap")
-    panel.closed_boxes["diffusion"].setCurrentText("noise-robust")
-    panel.closed_boxes["bootstrap"].setValue(50)
+    panel.own_boxes[ClosedFormConfig]["diffusion"].setCurrentText("noise-robust")
+    panel.own_boxes[ClosedFormConfig]["bootstrap"].setValue(50)
     assert panel.closed_form() == ClosedFormConfig(bootstrap=50, diffusion="noise-robust")
 
 
