@@ -48,8 +48,10 @@ def _add_train(sub) -> None:
                    + ". Unset: cneep, or neep for a CSV, an .npz of 'coordinates'/'states' or a 1-D/2-D .npy. See "
                    "cneep list")
     add_options(p, TrainConfig)
+    added: set[str] = set()   # a setting of the same name in two classes (bootstrap) is one option for both
     for settings in dict.fromkeys(e.settings for e in ESTIMATORS.values() if e.settings is not None):
-        add_options(p, settings)
+        add_options(p, settings, skip=tuple(added))
+        added |= {q.name for q in specs(settings)}
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: all cores); fewer can be "
                    "faster on a machine busy with other work")
     _add_input_options(p)
@@ -464,6 +466,13 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         bound = " (a lower bound)" if s["lower_bound"] else ""
         print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
               f"{s['wall_s']:.2g} s")
+        if "static_rate" in s:   # a model-known estimate
+            static = "n/a" if s["static_rate"] is None else f"{s['static_rate']:.4g} ± {s['static_rate_err']:.2g}"
+            print(f"  lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}; static <b D^-1 b> + "
+                  f"<div b> {static}; drift: {s['drift']}")
+            print("  per coordinate: " + ", ".join(f"{v:.4g}" for v in s["densities"]) + (
+                "; per particle: " + ", ".join(f"{v:.4g}" for v in s["particle_densities"])
+                if "particle_densities" in s else ""))
         if "components_curve" in s:
             print("  by components kept (rate ± error, debiased): " + "; ".join(
                 f"{c['components']}: {c['ep_rate']:.3g} ± {c['ep_rate_err']:.2g}, {c['debiased_rate']:.3g}"

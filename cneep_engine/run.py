@@ -20,7 +20,7 @@ import torch
 
 from . import distributed
 from .errors import Cancelled, CneepError
-from .estimators import SPLIT, ClosedFormConfig, estimator
+from .estimators import ClosedFormConfig, estimator
 from .io.atomic import atomic_path, write_json
 from .map_uncertainty import MapUncertainty, bootstrap_uncertainty, seed_uncertainty
 from .maps import time_average, upsample
@@ -154,7 +154,8 @@ class Run:
             if self.closed_form is None:
                 settings = {"train": asdict(self.config)}
             else:
-                settings = {"train": {k: getattr(self.config, k) for k in ("model", "seq_len", *SPLIT)},
+                shared = estimator(self.config.model).shared
+                settings = {"train": {k: getattr(self.config, k) for k in ("model", "seq_len", *shared)},
                             "closed_form": asdict(self.closed_form)}
             write_json(run_dir / "config.json", {**settings, "dt": self.dt,
                                                  "pixel_size": self.pixel_size, "frame_shape": list(self.frame_shape),

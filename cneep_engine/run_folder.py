@@ -32,8 +32,9 @@ def beside(path: Path, what: str) -> Path:
 
 UNCERTAINTY_FILES = tuple(beside(Path(MEAN_MAP_FILE), what).name for what in ("sem", "seed_spread"))
 SUMMARY_FILE = "summary.json"
+NETWORK_FILE = "network.pt"   # a model-known estimator's fitted network
 RESULT_FILES = ("config.json", SUMMARY_FILE, "ep_trace.csv", "train_log.csv", MEAN_MAP_FILE, *UNCERTAINTY_FILES,
-                MAPS_FILE)
+                MAPS_FILE, NETWORK_FILE)
 CHECKPOINTS = "model_seed*.pt"
 LOCK_FILE = ".cneep.lock"
 

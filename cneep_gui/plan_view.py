@@ -59,7 +59,12 @@ class PlanView(QLabel):
         except CneepError as e:
             self.setText(str(e))
             return
-        if not ESTIMATORS[config.model].trained:
+        method = ESTIMATORS[config.model]
+        if method.fit is not None:
+            self.setText(f"{config.model} trains its own network on the snapshots, at most {config.iterations} steps "
+                         "of a batch of snapshots each, against the given drift")
+            return
+        if not method.trained:
             self.setText(f"{config.model} needs no training: a closed form on the held-out part, in seconds")
             return
         known = self.checks_of(data)

@@ -51,6 +51,13 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
     if s.get("components_curve"):
         lines.append("debiased, with 1, 2, … principal components: " + "; ".join(
             f"{c['debiased_rate']:.3g} ± {c['ep_rate_err']:.2g}" for c in s["components_curve"]) + " k<sub>B</sub>/s")
+    if "static_rate" in s:   # a model-known estimate
+        static = "" if s["static_rate"] is None else (
+            f"; without learning, &lt;bᵀD⁻¹b&gt; + &lt;∇·b&gt; = {s['static_rate']:.4g} ± {s['static_rate_err']:.2g}")
+        lines.append(f"lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g} k<sub>B</sub>/s{static}")
+        per = s.get("particle_densities") or s["densities"]
+        lines.append(("per particle: " if "particle_densities" in s else "per coordinate: ")
+                     + ", ".join(f"{v:.3g}" for v in per) + f" k<sub>B</sub>/s; drift: {_html(s['drift'])}")
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
@@ -79,6 +86,12 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
             lines.append(f"best reachable from these windows = {o['ep_rate']:.4g} k<sub>B</sub>/s: "
                          f"error {o['rel_err']:+.1%}, R² = {o['r2']:.3f} per window")
     stop = s.get("stopped", "")
+    if "training" in s:   # a model-known estimator's own network
+        t = s["training"]
+        lines.append(f"{s['method']}, {t['network']['network']} trained on {s['snapshots']['train']} snapshots: "
+                     f"{t['stopped']} after {t['iterations']} steps (best at {t['best_iteration']}), "
+                     f"{s.get('wall_s', 0):.0f} s")
+        return "<br>".join(lines)
     if "method" in s:   # a training-free estimator
         lines.append(f"{s['method']}, training-free: {s.get('wall_s', 0):.1f} s")
         return "<br>".join(lines)

@@ -1,7 +1,8 @@
 """Training settings with their tooltips, Train and Cancel, and the progress bar of any job with its time left.
 
 The rows are the declared settings (cneep_engine/params.py) of the chosen estimator: a network's training
-settings (TrainConfig), or for a training-free one (tur, sfi, pca-sfi) its ClosedFormConfig and the split it shares."""
+settings (TrainConfig), or for a training-free or model-known one (tur, sfi, pca-sfi; score) its own settings class
+(ClosedFormConfig, ModelKnownConfig) and the TrainConfig settings it shares (the split; steps, batch, ...)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from PyQt6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QProgr
 
 from cneep_engine import Progress, TrainConfig
 from cneep_engine.device import available_devices, cpu_threads
-from cneep_engine.estimators import ESTIMATORS, ClosedFormConfig
+from cneep_engine.estimators import ESTIMATORS
 from cneep_engine.params import specs
 
 from .param_form import changed_signal, editor, value
@@ -22,7 +23,9 @@ from .plan_view import PlanView
 
 # The app's rows: the declared settings marked for it, in declaration order (cneep_engine/params.py).
 _FIELDS = [p for p in specs(TrainConfig) if p.spec.app]
-_CLOSED_FORM = [p for p in specs(ClosedFormConfig) if p.spec.app]
+# Each settings class of the estimators that are not NEEP-trained networks, once, with its app rows.
+_OWN = {cls: [p for p in specs(cls) if p.spec.app]
+        for cls in dict.fromkeys(e.settings for e in ESTIMATORS.values() if e.settings is not None)}
 
 
 class TrainingPanel(QWidget):
@@ -38,9 +41,12 @@ class TrainingPanel(QWidget):
         self.set_models(["cneep"])
         form.addRow("Model", self.model)
         self.boxes = {p.name: editor(p) for p in _FIELDS}
-        self.closed_boxes = {p.name: editor(p) for p in _CLOSED_FORM}
-        for p in _FIELDS + _CLOSED_FORM:
-            form.addRow(p.label, self.boxes.get(p.name) or self.closed_boxes[p.name])
+        for p in _FIELDS:
+            form.addRow(p.label, self.boxes[p.name])
+        self.own_boxes = {cls: {p.name: editor(p) for p in rows} for cls, rows in _OWN.items()}
+        for cls, rows in _OWN.items():
+            for p in rows:
+                form.addRow(p.label, self.own_boxes[cls][p.name])
         self.form = form
         self.device = QComboBox(toolTip="Where to train: auto picks the first GPU when there is one")
         for name, label in available_devices():
@@ -59,7 +65,7 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         form.addRow(buttons)
         self.plan = PlanView()
-        for box in [*self.boxes.values(), *self.closed_boxes.values(), self.threads, self.model, self.device]:
+        for box in [*self.boxes.values(), *self._own_widgets(), self.threads, self.model, self.device]:
             changed_signal(box).connect(self.settingsChanged)
         self.progress = QProgressBar(maximum=1000, textVisible=True)
         self.status = QLabel()
@@ -93,20 +99,25 @@ class TrainingPanel(QWidget):
         reads = {p.name for p in method.params()}
         for p in _FIELDS:
             self.form.setRowVisible(self.boxes[p.name], p.name in reads)
-        for p in _CLOSED_FORM:
-            self.form.setRowVisible(self.closed_boxes[p.name], not method.trained and p.name in reads)
-        closed = not method.trained
-        for box in (self.device, self.threads):
-            self.form.setRowVisible(box, not closed)
+        for cls, rows in _OWN.items():
+            for p in rows:
+                self.form.setRowVisible(self.own_boxes[cls][p.name], method.settings is cls and p.name in reads)
+        self.form.setRowVisible(self.device, method.trained)
+        self.form.setRowVisible(self.threads, method.closed_form is None)
 
     def config(self) -> TrainConfig:
         """The settings shown; fields without a control keep their loaded values. Raises CneepError."""
         values = {name: box.value() for name, box in self.boxes.items()}
         return replace(self._base, model=self.model.currentText(), device=self.device.currentData(), **values)
 
-    def closed_form(self) -> ClosedFormConfig:
-        """The training-free estimators' settings shown. Raises CneepError."""
-        return ClosedFormConfig(**{name: value(box) for name, box in self.closed_boxes.items()})
+    def closed_form(self):
+        """The chosen estimator's own settings shown (a ClosedFormConfig, a ModelKnownConfig; None for a network).
+        Raises CneepError."""
+        cls = ESTIMATORS[self.model.currentText()].settings
+        return None if cls is None else cls(**{name: value(box) for name, box in self.own_boxes[cls].items()})
+
+    def _own_widgets(self) -> list:
+        return [box for boxes in self.own_boxes.values() for box in boxes.values()]
 
     def set_config(self, config: TrainConfig) -> None:
         self._base = config
@@ -121,7 +132,7 @@ class TrainingPanel(QWidget):
         self.train_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.cancel_button.setText("Cancel")
-        for box in [*self.boxes.values(), *self.closed_boxes.values(), self.model, self.device, self.threads]:
+        for box in [*self.boxes.values(), *self._own_widgets(), self.model, self.device, self.threads]:
             box.setEnabled(not running)
         self._phase = ""
         if running:

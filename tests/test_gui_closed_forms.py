@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
-from cneep_engine.estimators import ClosedFormConfig
+from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
 from cneep_gui.main_window import MainWindow
 
 CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=0.01)
@@ -19,14 +19,14 @@ def beads():
 
 
 def _visible(panel, name: str) -> bool:
-    box = panel.boxes.get(name) or panel.closed_boxes[name]
+    box = panel.boxes.get(name) or panel.own_boxes[ClosedFormConfig][name]
     return panel.form.isRowVisible(box)
 
 
 def test_the_form_shows_the_chosen_estimators_settings(studio, beads):
     studio.set_data(beads)
     panel = studio.training_panel
-    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi"]
+    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi", "score"]
     panel.model.setCurrentText("neep")
     assert _visible(panel, "hidden") and _visible(panel, "iterations") and not _visible(panel, "bootstrap")
     panel.model.setCurrentText("tur")
@@ -35,8 +35,8 @@ def test_the_form_shows_the_chosen_estimators_settings(studio, beads):
     assert not _visible(panel, "diffusion") and not panel.form.isRowVisible(panel.device)
     panel.model.setCurrentText("sfi")
     assert _visible(panel, "diffusion") and _visible(panel, "bootstrap")
-    panel.closed_boxes["diffusion"].setCurrentText("noise-robust")
-    panel.closed_boxes["bootstrap"].setValue(50)
+    panel.own_boxes[ClosedFormConfig]["diffusion"].setCurrentText("noise-robust")
+    panel.own_boxes[ClosedFormConfig]["bootstrap"].setValue(50)
     assert panel.closed_form() == ClosedFormConfig(bootstrap=50, diffusion="noise-robust")
 
 
@@ -100,7 +100,7 @@ def test_a_movie_offers_pca_sfi_whose_maps_are_shown_and_saved(studio, qtbot, pi
     assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["cneep", "pca-sfi"]
     panel.model.setCurrentText("pca-sfi")
     assert _visible(panel, "components") and _visible(panel, "diffusion") and not _visible(panel, "channels")
-    panel.closed_boxes["components"].setValue(3)
+    panel.own_boxes[ClosedFormConfig]["components"].setValue(3)
     panel.train_button.click()
     qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
     run = studio.run
@@ -119,3 +119,28 @@ def test_a_movie_offers_pca_sfi_whose_maps_are_shown_and_saved(studio, qtbot, pi
     assert again.open_path(tmp_path / "saved")
     assert again.run.summary["components_curve"] == run.summary["components_curve"]
     np.testing.assert_array_equal(np.asarray(again.run.maps), np.asarray(run.maps))
+
+
+def test_the_score_method_runs_against_the_datas_own_drift_and_refuses_a_bad_drift_file(studio, qtbot, tmp_path):
+    beads = simulate_bead_spring_trajectories(BeadSpringChain(dt=1.0), trajectories=10, frames=400, seed=2)
+    studio.set_data(beads)
+    panel = studio.training_panel
+    panel.model.setCurrentText("score")
+    own = panel.own_boxes[ModelKnownConfig]
+    assert panel.form.isRowVisible(own["drift"]) and panel.form.isRowVisible(panel.boxes["iterations"])
+    assert not panel.form.isRowVisible(panel.own_boxes[ClosedFormConfig]["bootstrap"])
+    bad = tmp_path / "bad.py"
+    bad.write_text("D = 1.0\ndef drift(x):\n    return x[:, :1]\n")
+    own["drift"].setText(str(bad))
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    assert studio.run is None and str(bad) in studio.error_box.text() and "shape" in studio.error_box.text()
+    studio.error_box.close()
+    own["drift"].setText("")
+    panel.boxes["iterations"].setValue(40)
+    panel.boxes["eval_every"].setValue(20)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    s = studio.run.summary
+    assert s["method"] == "score" and np.isfinite(s["static_rate"]) and len(s["densities"]) == 2
+    assert "lower bound" in studio.summary.text() and "mlp trained on" in studio.summary.text()

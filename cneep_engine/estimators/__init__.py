@@ -2,8 +2,10 @@
 
 A neural estimator names the network that `training.Trainer` fits to the NEEP objective (its settings are
 `TrainConfig`'s, those marked `only=(name,)` its own); a training-free one names a closed form on the run's split
-that returns an `Estimate` (its settings class beside it). `run.train` runs either kind into the same run folder,
-summary and verdict; the CLI's `--method`, `cneep list` and the app's picker and forms read this table.
+that returns an `Estimate` (its settings class beside it); a model-known one (`requires=("drift",)`: score, EPR-Net)
+names a `fit` that trains a network of its own against a known drift (`model_known`). `run.train` runs each kind
+into the same run folder, summary and verdict; the CLI's `--method`, `cneep list` and the app's picker and forms
+read this table.
 
     est = estimate_tur(traj, split)      # split: windows.assign_parts(...); None: a run's default split
     est.rate, est.rate_err, est.coefficients["force"]
@@ -19,7 +21,9 @@ from ..errors import CneepError
 from ..models import CNEEP, NEEP, RNEEP
 from ..params import Param, specs
 from .base import ClosedFormConfig, Estimate, default_split
+from .model_known import SHARED, ModelKnownConfig
 from .pca_sfi import estimate_pca_sfi
+from .score import estimate_score
 from .sfi import estimate_sfi
 from .tur import estimate_tur
 
@@ -32,10 +36,13 @@ class Estimator:
     name: str
     summary: str
     accepts: tuple[str, ...]      # "movie", "coordinates", "states"
-    requires: tuple[str, ...] = ()   # what it needs beyond the data, e.g. a known drift
+    requires: tuple[str, ...] = ()   # what it needs beyond the data: "drift", a known drift (drift_models)
     network: type | None = None   # neural: the network class (from_data, from_description) the Trainer fits
     closed_form: Callable[..., Estimate] | None = None   # training-free: (data, split, settings, seed) -> Estimate
-    settings: type | None = None  # a training-free estimator's own settings
+    # model-known: (data, split, settings, config, drift, callback, cancel) -> Estimate, config a TrainConfig
+    fit: Callable[..., Estimate] | None = None
+    settings: type | None = None  # a training-free or model-known estimator's own settings
+    shared: tuple[str, ...] = SPLIT   # the TrainConfig settings such an estimator reads too
 
     @property
     def trained(self) -> bool:
@@ -46,7 +53,7 @@ class Estimator:
         if self.trained:
             return [p for p in specs(TrainConfig) if not p.spec.only or self.name in p.spec.only]
         own = [p for p in specs(self.settings) if not p.spec.only or self.name in p.spec.only]
-        return own + [p for p in specs(TrainConfig) if p.name in SPLIT]
+        return own + [p for p in specs(TrainConfig) if p.name in self.shared]
 
     def check_reads(self, data) -> None:
         """Refuse data of a kind this estimator does not read, naming the ones that do."""
@@ -89,6 +96,10 @@ ESTIMATORS = {e.name: e for e in (
     Estimator("pca-sfi", "training-free: sfi on the movie's leading principal components (Gnesotto et al. 2020), "
               "with the rate against the number of components and a dissipation map spread by their loadings",
               ("movie",), closed_form=_pca_sfi, settings=ClosedFormConfig),
+    Estimator("score", "model-known: learns the score of the stationary density from snapshots (Boffi & "
+              "Vanden-Eijnden 2023) given the drift b(x) and D; the EP rate, a lower bound, per-coordinate and "
+              "per-particle densities and the probability current", ("coordinates",), requires=("drift",),
+              fit=estimate_score, settings=ModelKnownConfig, shared=SPLIT + SHARED),
 )}
 
 
@@ -104,5 +115,5 @@ def estimators_for(kind: str) -> list[str]:
     return [e.name for e in ESTIMATORS.values() if kind in e.accepts]
 
 
-__all__ = ["ESTIMATORS", "SPLIT", "ClosedFormConfig", "Estimate", "Estimator", "default_split", "estimate_pca_sfi",
-           "estimate_sfi", "estimate_tur", "estimator", "estimators_for"]
+__all__ = ["ESTIMATORS", "SPLIT", "ClosedFormConfig", "Estimate", "Estimator", "ModelKnownConfig", "default_split",
+           "estimate_pca_sfi", "estimate_score", "estimate_sfi", "estimate_tur", "estimator", "estimators_for"]

@@ -50,7 +50,9 @@ class Estimate:
     held-out ones is rate * dt; ds_by_coordinate: (transitions, n) its terms, which sum to it.
     coordinate_maps: for coordinates read off a movie, (n, H, W) how each spreads over the frame's pixels, each
     summing to 1, so that a transition's dissipation map ds_by_coordinate @ coordinate_maps sums to its ds.
-    details: further JSON-ready results that the run's summary adds under their own names."""
+    details: further JSON-ready results that the run's summary adds under their own names.
+    network, history: a model-known estimator's fitted network (saved with the run as network.pt) and its
+    training events (train_log.csv)."""
 
     rate: float
     rate_err: float
@@ -63,6 +65,8 @@ class Estimate:
     ds_by_coordinate: np.ndarray | None = None
     coordinate_maps: np.ndarray | None = None
     details: dict = field(default_factory=dict)
+    network: object | None = None
+    history: list = field(default_factory=list)
 
     def as_dict(self) -> dict:
         """What a run's summary adds for this estimator, JSON-ready (debiased_rate only where it is defined)."""

@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
+from ..drift_models import drift_model
 from ..errors import CneepError
 from ..io.atomic import atomic_path
+from ..models.score_nets import save_network
 from ..movie import Movie
 from ..progress import Callback, PhaseReporter
 from ..run import TEST, Run, _map_file, _maps_metadata, report_held_out
-from ..run_folder import MAPS_FILE, clear, locked, refuse_inputs
+from ..run_folder import MAPS_FILE, NETWORK_FILE, clear, locked, refuse_inputs
 from ..timearrow import input_report
 from ..training import TrainConfig
 from ..trajectories import Trajectories
@@ -44,18 +46,19 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
     transition, written straight into the run folder's maps file when there is one."""
     t0 = time.perf_counter()
     method = config.model
-    closed_form_of = estimator(method).closed_form
-    if closed_form_of is None:
+    entry = estimator(method)
+    if entry.closed_form is None and entry.fit is None:
         raise CneepError(f"{method} is trained, not a closed form: use run.train")
     if run_dir is not None and str(run_dir) == "":
         raise CneepError("an empty run folder name would write into the current folder; name a folder")
-    estimator(method).check_reads(data)
+    entry.check_reads(data)
+    drift = drift_model(data, closed_form.drift) if "drift" in entry.requires else None
     movie = isinstance(data, Movie)
     if checks is None and movie:
         checks = input_report(data)
-    # What the run records: its split and seed; seq_len 2, as its dS is per transition.
-    config = TrainConfig(model=method, seq_len=2, val_fraction=config.val_fraction,
-                         test_fraction=config.test_fraction, seed=config.seed)
+    # What the run records: the settings it shares with a network's training (split, seed, and for a model-known
+    # estimator its steps); seq_len 2, as its dS is per transition.
+    config = TrainConfig(model=method, seq_len=2, **{k: getattr(config, k) for k in entry.shared})
     try:
         parts = assign_parts(series(data), data.n_frames, config.val_fraction, config.test_fraction, seq_len=2)
     except CneepError as e:
@@ -63,8 +66,12 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
     starts, part = window_starts(parts, 2)
     report = PhaseReporter("evaluation", len(starts), callback, cancel, f"{data.name}: {method} estimate",
                            "transitions", "; no result")
-    report(0)
-    estimate = closed_form_of(data, parts, closed_form, config.seed)
+    if entry.fit is not None:
+        estimate = entry.fit(data, parts, closed_form, config, drift, callback, cancel)
+        report(0)
+    else:
+        report(0)
+        estimate = entry.closed_form(data, parts, closed_form, config.seed)
     true_ds = data.truth.window_ep(starts, 2) if data.truth is not None else None
     summary = {"method": method, "ep_rate": estimate.rate, "ep_per_frame": estimate.rate * data.dt, "dt": data.dt,
                "input": str(data.path) if data.path else None, "movies": series(data),
@@ -95,10 +102,12 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
         run = Run(config=config, dt=data.dt, pixel_size=getattr(data, "pixel_size", 1.0), frame_shape=frame_shape,
                   movie=starts // data.n_frames, frame=starts % data.n_frames, part=part,
                   ds=estimate.ds.astype(np.float32), maps=maps, summary=summary, true_ds=true_ds,
-                  input=dict(data.provenance), closed_form=closed_form)
+                  input=dict(data.provenance), closed_form=closed_form, history=estimate.history)
         if maps is not None and (part == TEST).any():
             run.add_map_uncertainty()
         if run_dir is not None:
+            if estimate.network is not None:   # before the summary, which marks the run complete
+                save_network(estimate.network, run_dir / NETWORK_FILE)
             run.save(run_dir)
     return run
 

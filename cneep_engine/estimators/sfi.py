@@ -47,7 +47,8 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
 
     diffusion: D in the data's units per unit time (matrix, per-coordinate numbers or one number), None to
     estimate it from the increments, "noise-robust" to estimate it from neighbouring increments.
-    Coefficients: the projected velocity v(x) = velocity @ x + velocity_offset and the diffusion matrix used."""
+    Coefficients: the projected velocity v(x) = velocity @ x + velocity_offset, the diffusion matrix used, and the
+    Ito drift b(x) = drift @ x + drift_offset fitted on the same basis (what `--drift RUN` passes on)."""
     test = transitions(traj, split, "SFI", (TEST,))
     n, dt = traj.n_coordinates, traj.dt
     given = _diffusion_matrix(diffusion, n, traj.name)
@@ -66,6 +67,9 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
         d, pair = dx[b], followed[b][:-1]
         return np.concatenate([(d.T @ ymid[b]).ravel(), (y0[b].T @ y0[b]).ravel(), (d.T @ d).ravel(),
                                (d[:-1][pair].T @ d[1:][pair]).ravel(), [len(d), pair.sum()]])
+
+    # The Ito drift b(x) = <dx | x_t> / dt on the same basis, for a model-known estimator given this run (--drift).
+    ito = np.linalg.solve(y0.T @ y0, y0.T @ dx).T / dt
 
     sums = block_sums(block, stats)
 
@@ -91,5 +95,5 @@ def estimate_sfi(traj: Trajectories, split: np.ndarray | None = None, *, diffusi
     return Estimate(rate=rate, rate_err=bootstrap_error(sums, lambda t: solve(t)[0], n_boot, seed),
                     debiased_rate=rate - n * (n - 1) / tau,
                     coefficients={"velocity": v[:, :n], "velocity_offset": v[:, n] - v[:, :n] @ center,
-                                  "diffusion": d},
+                                  "diffusion": d, "drift": ito[:, :n], "drift_offset": ito[:, n] - ito[:, :n] @ center},
                     transitions=len(dx), blocks=len(sums), ds=by_coordinate.sum(1), ds_by_coordinate=by_coordinate)

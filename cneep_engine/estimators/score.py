@@ -1,0 +1,244 @@
+"""Score-based EP of a known model (Boffi & Vanden-Eijnden): learn grad ln rho from snapshots, then the EP.
+
+For dx = b(x) dt + sqrt(2 D) dW (D diagonal) with steady density rho, the mean local velocity is v = b - D s, with
+s = grad ln rho the score, and the EP rate is sigma = sum over noisy coordinates of <v_c^2> / D_c (k_B = 1). b and D
+are given (`drift_models`); s is learned from the training snapshots by denoising score matching with antithetic
+noise (the snapshots blurred by noise * std per coordinate; the score learned is that of the blurred density, a
+small bias for small noise) or by the exact-divergence (Hyvarinen) loss <|s|^2 + 2 div s>, each coordinate weighted
+by its variance so that all count alike. The network learns only the correction to D^-1 b: s = D^-1 b + n(x), so
+v = -D n, 0 at the start.
+
+Reported on the held-out test snapshots, with bootstrap errors over blocks of them:
+- ep_rate: the direct estimate <v^T D^-1 v>, its first-order error -2 <v . (s - s*)>, hence no bound;
+- bounds.lower: <b^T D^-1 b> + 2 <div b> - <s^T D s + 2 div (D s)> = sigma - <|s - s*|^2_D>, below sigma for any s;
+- static_rate: <b^T D^-1 b> + <div b>, equal to sigma when every coordinate is noisy (the system entropy does not
+  change on average in a steady state), without any learning: the built-in cross-check;
+- densities: <v_c^2> / D_c of each coordinate, and summed per particle; the probability current on a grid and the
+  EP binned by position and local packing fraction (`flow_fields`);
+- exact_score_rate: the same direct estimate with the exact score, where the model is linear (s* = -C^-1 x).
+The EP of each transition (the ep trace and the verdict's equilibrium test) is v(x_mid)^T D^-1 dx.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..drift_models import DriftModel, diagonal_jacobian
+from ..errors import CneepError
+from ..models.score_nets import ParticleTransformer, ScoreMLP, load_network
+from ..progress import Callback
+from ..trajectories import Trajectories
+from ..windows import window_starts
+from .base import TEST, Estimate, Transitions, block_sums, bootstrap_error, held_out_blocks
+from .flow_fields import binned_ep, current_field
+from .model_known import ModelKnownConfig, fit_network
+
+TRAIN, VAL = 0, 1
+EVAL_BATCH = 4096
+TRANSFORMER_FROM = 8   # particles from which network "auto" is the transformer
+VAL_SNAPSHOTS = 8192   # validation snapshots (a fixed random subset) judging the network and showing its EP rate
+
+
+def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownConfig, config, drift: DriftModel,
+                   callback: Callback | None = None, cancel: threading.Event | None = None) -> Estimate:
+    """Train the score network on the training snapshots of `split` (validated on the validation part, see
+    `model_known.fit_network`) and estimate the EP on the test part."""
+    x = np.asarray(data.data, np.float64)
+    if not np.isfinite(x).all():
+        raise CneepError(f"{data.name}: the snapshots contain NaN or infinite values")
+    labels = np.asarray(split)
+    train, val = (torch.as_tensor(x[labels == p], dtype=torch.float32) for p in (TRAIN, VAL))
+    if len(train) < 2 or len(val) < 1:
+        raise CneepError(f"{data.name}: too few snapshots to train and validate a score network")
+    std = train.std(0).numpy()
+    std = np.where(std > 0, std, 1.0)
+    d = torch.as_tensor(drift.diffusion, dtype=torch.float32)
+    d_inv = torch.where(d > 0, 1 / torch.where(d > 0, d, 1.0), 0.0)
+
+    def score(net, z):
+        return drift.drift(z) * d_inv + net(z)
+
+    net, start = _network(settings, drift, train.numpy(), std, config.seed)
+    loss = (_denoising(score, torch.as_tensor(settings.noise * std, dtype=torch.float32))
+            if settings.score_loss == "denoising" else _divergence(score, torch.as_tensor(std ** 2, dtype=torch.float32)))
+    n_val = len(val)   # of which a fixed subset validates: a validation costs the same on any data set
+    val = val[torch.randperm(len(val), generator=torch.Generator().manual_seed(config.seed))[:VAL_SNAPSHOTS]]
+
+    def val_rate(net) -> float:
+        return float(_velocity(net, val, d).pow(2).mul(d_inv).sum(1).mean())
+
+    with _threads_for(net):
+        start_rate = val_rate(net) if start else None
+        fitted = fit_network(net, loss, train, val, config, callback, cancel, rate=val_rate)
+        return _report(data, x, labels, settings, config, drift, fitted, n_val, len(train), start, start_rate, d,
+                       d_inv)
+
+
+@contextmanager
+def _threads_for(net):
+    """One torch thread for an MLP: its operations are too small to share, and on 2 busy cores a backward pass of
+    the 2-64-64-2 MLP on 256 snapshots took 65 ms with 2 threads against 4 ms with one. (Process-wide, restored.)"""
+    before = torch.get_num_threads()
+    if isinstance(net, ScoreMLP):
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, start, start_rate, d, d_inv):
+    """The estimate on the test snapshots of the fitted network (see the module's docstring)."""
+    net = fitted.network
+
+    test_mask = labels == TEST
+    test_x = x[test_mask]
+    series, frame = np.nonzero(test_mask)
+    v, terms = _test_terms(net, drift, torch.as_tensor(test_x, dtype=torch.float32), d, d_inv)
+    exact = None
+    if drift.exact_score is not None:
+        b = drift.drift(torch.as_tensor(test_x, dtype=torch.float32)).numpy().astype(np.float64)
+        v_exact = b - drift.diffusion * drift.exact_score(test_x)
+        exact = v_exact ** 2 * d_inv.numpy().astype(np.float64)
+    per_snapshot = [terms["ep"], terms["static"], terms["lower"]] + ([exact.sum(1)] if exact is not None else [])
+    held = Transitions(test_x, test_x, series, frame)
+    block = held_out_blocks(held, data.name, *per_snapshot)
+    columns = np.column_stack(per_snapshot + [terms["densities"]] + ([exact] if exact is not None else []))
+    sums = block_sums(block, lambda b: np.r_[columns[b].sum(0), b.stop - b.start])
+
+    def mean_of(i):
+        return lambda t: t[i] / t[-1]
+
+    total = sums.sum(0)
+    err = lambda i: bootstrap_error(sums, mean_of(i), settings.bootstrap, config.seed)  # noqa: E731
+    n = drift.n
+    densities = total[len(per_snapshot):len(per_snapshot) + n] / total[-1]
+    full_noise = bool(np.all(drift.diffusion > 0))
+    details = {
+        "drift": drift.name,
+        "static_rate": float(total[1] / total[-1]) if full_noise else None,
+        "static_rate_err": err(1) if full_noise else None,
+        "bounds": {"lower": float(total[2] / total[-1]), "upper": None},
+        "lower_bound_err": err(2),
+        "densities": densities.tolist(),
+        "snapshots": {"train": n_train, "val": n_val, "test": len(test_x)},
+        "training": {"iterations": fitted.iterations, "best_iteration": fitted.best_iteration,
+                     "stopped": fitted.stopped, "loss": settings.score_loss, "network": net.describe()},
+        "current": current_field(test_x, v, drift.layout, drift.dims, _labels(data)),
+    }
+    if drift.layout is not None:
+        per_particle = terms["densities"][:, drift.layout].sum(-1)     # (snapshots, particles)
+        details["particle_densities"] = per_particle.mean(0).tolist()
+        details["binned"] = binned_ep(test_x, per_particle, drift.layout, drift.dims, drift.radius)
+    if exact is not None:
+        details["exact_score_rate"] = float(total[3] / total[-1])
+        details["exact_score_rate_err"] = err(3)
+        details["exact_score_densities"] = (total[-1 - n:-1] / total[-1]).tolist()
+    if start is not None:
+        details["start_rate"] = start_rate
+        details["start_from"] = start
+    ds_by_coordinate = _transition_terms(net, x, labels, d, d_inv)
+    return Estimate(rate=float(total[0] / total[-1]), rate_err=err(0), transitions=len(test_x), blocks=len(sums),
+                    ds=ds_by_coordinate.sum(1), ds_by_coordinate=ds_by_coordinate, details=details, network=net,
+                    history=fitted.history)
+
+
+def _labels(data: Trajectories) -> list[str]:
+    return [str(s) for s in data.labels] if len(data.labels) == data.n_coordinates else [
+        f"x{i + 1}" for i in range(data.n_coordinates)]
+
+
+def _network(settings: ModelKnownConfig, drift: DriftModel, train: np.ndarray, std: np.ndarray, seed: int):
+    """The network to train, and where it came from (None: new)."""
+    if settings.start_from:
+        path = Path(settings.start_from) / "network.pt"
+        net = load_network(path)
+        if isinstance(net, ParticleTransformer):
+            if drift.layout is None or drift.layout.shape[1] != net.k or drift.dims != net.dims:
+                raise CneepError(f"{path}: a network of particles with {net.k} coordinates each ({net.dims} of "
+                                 "position), which these data do not have")
+            net.set_layout(drift.layout)
+        elif len(net.mean) != drift.n:
+            raise CneepError(f"{path}: a network of {len(net.mean)} coordinates, the data have {drift.n}")
+        return net, str(settings.start_from)
+    torch.manual_seed(seed)
+    particles = 0 if drift.layout is None else len(drift.layout)
+    kind = settings.network
+    if kind == "auto":
+        kind = "transformer" if particles >= TRANSFORMER_FROM else "mlp"
+    if kind == "mlp":
+        return ScoreMLP(train.mean(0), std, settings.width, settings.blocks), None
+    if drift.layout is None:
+        raise CneepError(f"{drift.name}: the transformer needs particles (a layout); this model has none, use the "
+                         "MLP (--network mlp)")
+    lay = drift.layout
+    scale = float(np.sqrt(np.mean(std[lay[:, :drift.dims]] ** 2)))
+    other = std[lay[:, drift.dims:]].mean(0) if lay.shape[1] > drift.dims else np.ones(0)
+    net = ParticleTransformer(lay.shape[1], drift.dims, scale, other, settings.width, settings.blocks,
+                              neighbours=settings.neighbours)
+    return net.set_layout(lay), None
+
+
+def _denoising(score, sigma: torch.Tensor):
+    """Antithetic denoising score matching, coordinate c weighted by sigma_c^2: sum_c (sigma_c s_c(z + sigma zeta)
+    + zeta_c)^2 and its mirror at -zeta, halved."""
+    def loss(net, z, gen):
+        zeta = torch.randn(z.shape, generator=gen, dtype=z.dtype)
+        plus = sigma * score(net, z + sigma * zeta) + zeta
+        minus = sigma * score(net, z - sigma * zeta) - zeta
+        return 0.5 * (plus ** 2 + minus ** 2).sum(1).mean()
+    return loss
+
+
+def _divergence(score, weight: torch.Tensor):
+    """Hyvarinen's implicit score matching, <sum_c w_c (s_c^2 + 2 d s_c / d x_c)>, exact divergence."""
+    def loss(net, z, gen):
+        z = z.detach().requires_grad_(True)
+        s = score(net, z)
+        return (weight * (s ** 2 + 2 * diagonal_jacobian(s, z, create_graph=True))).sum(1).mean()
+    return loss
+
+
+def _velocity(net, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+    """v = b - D s = -D n(z), in batches, without gradients."""
+    with torch.no_grad():
+        return torch.cat([-d * net(c) for c in z.split(EVAL_BATCH)])
+
+
+def _test_terms(net, drift: DriftModel, z: torch.Tensor, d: torch.Tensor, d_inv: torch.Tensor):
+    """Per held-out snapshot: v, and the EP, each coordinate's density, the static value and the lower bound's
+    integrand b^T D^-1 b + 2 div b - s^T D s - 2 div(D s)."""
+    v, parts = [], {"ep": [], "densities": [], "static": [], "lower": []}
+    for c in z.split(EVAL_BATCH):
+        b, div_b = drift.drift_and_divergence(c)
+        with torch.enable_grad():
+            c = c.detach().requires_grad_(True)
+            n = net(c)
+            div_n = diagonal_jacobian(n, c)
+        n = n.detach()
+        s = b * d_inv + n
+        vc = -d * n
+        dens = vc ** 2 * d_inv
+        bdb = (b ** 2 * d_inv).sum(1)
+        noisy_div_b = (div_b * (d > 0)).sum(1)
+        v.append(vc)
+        parts["ep"].append(dens.sum(1))
+        parts["densities"].append(dens)
+        parts["static"].append(bdb + div_b.sum(1))
+        parts["lower"].append(bdb + 2 * div_b.sum(1) - (s ** 2 * d).sum(1) - 2 * (noisy_div_b + (d * div_n).sum(1)))
+    return torch.cat(v).double().numpy(), {k: torch.cat(p).double().numpy() for k, p in parts.items()}
+
+
+def _transition_terms(net, x: np.ndarray, labels: np.ndarray, d: torch.Tensor,
+                      d_inv: torch.Tensor) -> np.ndarray:
+    """v_c(x_mid) dx_c / D_c of every transition, in `window_starts(labels, 2)` order."""
+    starts, _ = window_starts(labels, 2)
+    flat = x.reshape(-1, x.shape[-1])
+    x0, x1 = (torch.as_tensor(flat[s], dtype=torch.float32) for s in (starts, starts + 1))
+    v = _velocity(net, (x0 + x1) / 2, d)
+    return (v * d_inv * (x1 - x0)).double().numpy()

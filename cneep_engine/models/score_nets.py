@@ -1,0 +1,119 @@
+"""Networks for the score of a stationary density, s(x) = grad ln rho(x), (batch, n) -> (batch, n), float32.
+
+Both see standardised coordinates and return a score in the data's units (per coordinate: divided by its
+standard deviation). The estimator adds the known part D^-1 b(x) (Boffi & Vanden-Eijnden's shift), so a network
+that outputs 0 means a mean local velocity v = b - D s of 0.
+
+- `ScoreMLP`, for a few coordinates: an MLP of SiLU layers.
+- `ParticleTransformer`, for many particles (Boffi & Vanden-Eijnden's spatially local transformer): particle i sees
+  its `neighbours` nearest particles (itself first) as tokens, each the embedding of that particle's other
+  coordinates (e.g. its propulsion) next to the embedding of its position relative to particle i; the self token
+  also embeds i's own position (an external trap breaks translation invariance). Post-norm encoder blocks of
+  attention over these tokens, then the self token decoded to particle i's score. Permutation-equivariant, and the
+  weights do not depend on the number of particles, so a network trained at one N applies at another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CneepError
+from ..io.atomic import atomic_path
+
+
+def _mlp(inputs: int, width: int, layers: int, outputs: int) -> nn.Sequential:
+    sizes = [inputs] + [width] * layers
+    body = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.SiLU())]
+    return nn.Sequential(*body, nn.Linear(sizes[-1], outputs))
+
+
+class ScoreMLP(nn.Module):
+    def __init__(self, mean: np.ndarray, std: np.ndarray, width: int = 64, layers: int = 2):
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32))
+        self.width, self.layers = width, layers
+        self.net = _mlp(len(mean), width, layers, len(mean))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std) / self.std
+
+    def describe(self) -> dict:
+        return {"network": "mlp", "mean": self.mean.tolist(), "std": self.std.tolist(), "width": self.width,
+                "layers": self.layers}
+
+
+class ParticleTransformer(nn.Module):
+    """layout: (particles, k) coordinate indices of each particle, the first `dims` its position; scale: a length
+    for positions, feature_std: the standard deviation of the other k - dims coordinates."""
+
+    def __init__(self, k: int, dims: int, scale: float, feature_std: np.ndarray, width: int = 64, blocks: int = 2,
+                 heads: int = 4, neighbours: int = 16):
+        super().__init__()
+        self.k, self.dims, self.scale, self.width, self.blocks = k, dims, float(scale), width, blocks
+        self.heads, self.neighbours = heads, neighbours
+        self.register_buffer("feature_std", torch.as_tensor(feature_std, dtype=torch.float32))
+        half = width // 2
+        self.embed_other = _mlp(max(k - dims, 1), half, 2, half)
+        self.embed_relative = _mlp(dims, width - half, 2, width - half)
+        self.embed_self = _mlp(dims, width - half, 2, width - half)
+        block = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
+                                           activation="gelu")
+        self.encoder = nn.TransformerEncoder(block, blocks, enable_nested_tensor=False)
+        self.decode = _mlp(width, width, 2, k)
+        self.layout: torch.Tensor | None = None
+
+    def set_layout(self, layout: np.ndarray) -> ParticleTransformer:
+        self.layout = torch.as_tensor(layout, dtype=torch.long)
+        return self
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        layout, d = self.layout.to(z.device), self.dims
+        parts = z[:, layout]                                        # (B, N, k)
+        pos, other = parts[..., :d] / self.scale, parts[..., d:] / self.feature_std
+        if other.shape[-1] == 0:
+            other = torch.zeros_like(pos[..., :1])
+        b, n = pos.shape[:2]
+        rel = pos[:, None, :, :] - pos[:, :, None, :]               # (B, i, j, d): x_j - x_i
+        near = torch.topk((rel ** 2).sum(-1), min(self.neighbours, n), dim=-1, largest=False).indices  # self first
+        rel = torch.gather(rel, 2, near[..., None].expand(-1, -1, -1, d))
+        other = torch.gather(other[:, None].expand(-1, n, -1, -1), 2,
+                             near[..., None].expand(-1, -1, -1, other.shape[-1]))
+        tokens = torch.cat([self.embed_other(other), self.embed_relative(rel)], dim=-1)
+        half = self.width // 2
+        tokens[:, :, 0, half:] = tokens[:, :, 0, half:] + self.embed_self(pos)
+        out = self.encoder(tokens.reshape(b * n, -1, self.width))[:, 0]
+        scores = self.decode(out).reshape(b, n, self.k)
+        scale = torch.cat([torch.full((d,), self.scale, dtype=z.dtype, device=z.device), self.feature_std])
+        s = torch.zeros_like(z)
+        return s.index_put((torch.arange(b, device=z.device)[:, None, None], layout[None]), scores / scale)
+
+    def describe(self) -> dict:
+        return {"network": "transformer", "k": self.k, "dims": self.dims, "scale": self.scale,
+                "feature_std": self.feature_std.tolist(), "width": self.width, "blocks": self.blocks,
+                "heads": self.heads, "neighbours": self.neighbours}
+
+
+def save_network(net: nn.Module, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save({"description": net.describe(), "state": net.state_dict()}, tmp)
+
+
+def load_network(path: Path) -> nn.Module:
+    """A score network saved by `save_network` (a transformer still needs `set_layout`)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        d = dict(saved["description"])
+        kind = d.pop("network")
+        net = (ScoreMLP(np.asarray(d["mean"]), np.asarray(d["std"]), d["width"], d["layers"]) if kind == "mlp"
+               else ParticleTransformer(**{**d, "feature_std": np.asarray(d["feature_std"])}))
+        net.load_state_dict(saved["state"])
+    except FileNotFoundError:
+        raise CneepError(f"{path}: no such score network (a score run folder holds network.pt)") from None
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise CneepError(f"{path}: not a score network ({type(e).__name__}: {e})") from e
+    return net.eval()

@@ -1,0 +1,164 @@
+"""The score-based estimator against a known drift: the drift models, the exact checks on the linear chain, the
+particle transformer's symmetries, the run folder, and one-line refusals of bad drifts and data."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+from cneep_engine.cli import main
+from cneep_engine.drift_models import drift_model
+from cneep_engine.errors import CneepError
+from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
+from cneep_engine.io import save_trajectories
+from cneep_engine.models.score_nets import ParticleTransformer
+from cneep_engine.run import load_run, train
+from cneep_engine.synth import ActiveSampling, Integration, Repulsion, TrappedAOUP, aoup
+from cneep_engine.training import TrainConfig
+from cneep_engine.windows import PARTS, assign_parts
+
+CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=1.0)
+FAST = dict(model="score", iterations=300, eval_every=100, batch=256, lr=3e-3)
+LINEAR_DRIFT = """import torch
+D = [1.0, 10.0]
+def drift(x):
+    return torch.stack([-2 * x[:, 0] + x[:, 1], x[:, 0] - 2 * x[:, 1]], dim=1)
+"""
+
+
+@pytest.fixture(scope="module")
+def beads():
+    # frames 1 s apart, about the chain's slowest relaxation time: 10^4 nearly independent snapshots
+    return simulate_bead_spring_trajectories(CHAIN, trajectories=20, frames=500, seed=4)
+
+
+@pytest.fixture(scope="module")
+def fitted(beads):
+    return train(beads, TrainConfig(**FAST), closed_form=ModelKnownConfig(bootstrap=50))
+
+
+def _test_snapshots(beads):
+    d = TrainConfig()
+    parts = assign_parts(beads.n_trajectories, beads.n_frames, d.val_fraction, d.test_fraction, 2)
+    return np.asarray(beads.data)[parts == PARTS.index("test")]
+
+
+def test_the_static_value_and_the_exact_score_rate_are_the_plain_averages_over_the_test_snapshots(fitted, beads):
+    x = _test_snapshots(beads)
+    a, d = CHAIN.drift, np.diag(CHAIN.diffusion)
+    b = x @ a.T
+    static = ((b ** 2 / d).sum(1) + np.trace(a)).mean()
+    v = b + x @ np.linalg.inv(CHAIN.covariance) * d          # b - D s*, s* = -C^-1 x
+    s = fitted.summary
+    assert s["static_rate"] == pytest.approx(static, rel=1e-5)
+    assert s["exact_score_rate"] == pytest.approx((v ** 2 / d).sum(1).mean(), rel=1e-5)
+    assert s["exact_score_densities"] == pytest.approx((v ** 2 / d).mean(0), rel=1e-5)
+    # both estimate the exact sigma, within a few of their errors
+    assert abs(s["static_rate"] - CHAIN.ep_rate) < 4 * s["static_rate_err"]
+    assert abs(s["exact_score_rate"] - CHAIN.ep_rate) < 4 * s["exact_score_rate_err"]
+
+
+def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
+    s = fitted.summary
+    # loose: 300 steps; the benchmark holds the 2% target
+    assert s["ep_rate"] == pytest.approx(s["exact_score_rate"], rel=0.15)
+    assert s["densities"] == pytest.approx(s["exact_score_densities"], rel=0.3)
+    assert sum(s["densities"]) == pytest.approx(s["ep_rate"], rel=1e-6)
+    assert s["bounds"]["upper"] is None
+    assert s["bounds"]["lower"] < s["exact_score_rate"] + 3 * s["exact_score_rate_err"]
+    assert s["particle_densities"] == pytest.approx(s["densities"])
+    current = s["current"]
+    assert np.asarray(current["current"]).shape == (24, 24, 2) and current["axes"] == ["x1", "x2"]
+    assert sum(s["binned"]["distance"]["count"]) == 2 * s["snapshots"]["test"]
+    assert s["training"]["network"]["network"] == "mlp" and s["ep_rate_err"] > 0
+
+
+def test_the_run_folder_keeps_the_network_which_a_later_run_starts_from(beads, tmp_path):
+    first = train(beads, TrainConfig(**FAST), closed_form=ModelKnownConfig(bootstrap=20), run_dir=tmp_path / "a")
+    assert (tmp_path / "a" / "network.pt").is_file()
+    again = load_run(tmp_path / "a")
+    assert again.closed_form == ModelKnownConfig(bootstrap=20) and again.config.iterations == 300
+    assert json.loads((tmp_path / "a" / "summary.json").read_text())["static_rate"] == first.summary["static_rate"]
+    later = train(beads, TrainConfig(**{**FAST, "iterations": 1}),
+                  closed_form=ModelKnownConfig(bootstrap=20, start_from=str(tmp_path / "a")))
+    # validated before any step: the network started from is kept unless a step improves it
+    assert later.summary["start_rate"] == pytest.approx(first.history[-1].val_rate or later.summary["start_rate"])
+    assert later.summary["ep_rate"] == pytest.approx(first.summary["ep_rate"], rel=0.02)
+
+
+def test_a_drift_file_and_an_sfi_run_give_the_drift(beads, tmp_path):
+    path = tmp_path / "chain.py"
+    path.write_text(LINEAR_DRIFT)
+    x = torch.as_tensor(np.asarray(beads.data[0, :50]), dtype=torch.float32)
+    from_file, own = drift_model(beads, str(path)), drift_model(beads)
+    assert torch.allclose(from_file.drift(x), own.drift(x), atol=1e-5)
+    assert list(from_file.diffusion) == [1.0, 10.0]
+    fine = simulate_bead_spring_trajectories(BeadSpringChain(dt=0.01), trajectories=10, frames=5000, seed=1)
+    train(fine, TrainConfig(model="sfi"), closed_form=ClosedFormConfig(bootstrap=20), run_dir=tmp_path / "sfi")
+    inferred = drift_model(fine, str(tmp_path / "sfi"))
+    a = inferred.drift(torch.eye(2)).numpy().T - inferred.drift(torch.zeros(1, 2)).numpy().T
+    assert a == pytest.approx(BeadSpringChain().drift, abs=0.6)   # about 3 errors of the hot bead's row
+    assert inferred.diffusion == pytest.approx([1, 10], rel=0.1)
+
+
+def test_the_particle_transformer_is_permutation_equivariant_and_takes_any_number_of_particles():
+    torch.manual_seed(0)
+    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=4)
+    layout = lambda n: np.concatenate([np.arange(2 * n).reshape(n, 2), 2 * n + np.arange(2 * n).reshape(n, 2)], 1)  # noqa: E731
+    z = torch.randn(3, 4 * 6)
+    s = net.set_layout(layout(6))(z)
+    order = np.array([3, 0, 5, 1, 4, 2])
+    shuffle = np.concatenate([layout(6)[order, :2].ravel(), layout(6)[order, 2:].ravel()])
+    assert torch.allclose(net(z[:, shuffle]), s[:, shuffle], atol=1e-5)
+    assert net.set_layout(layout(9))(torch.randn(2, 4 * 9)).shape == (2, 36)
+
+
+def test_interacting_aoups_train_the_transformer_on_their_whole_state():
+    model = TrappedAOUP(particles=8, dims=2)
+    data = aoup(model, Repulsion(), Integration(burn_in=10.0, time_step=0.02),
+                ActiveSampling(trajectories=10, frames=20, seed=0, propulsion=True))
+    run = train(data, TrainConfig(model="score", iterations=2, eval_every=1, batch=16),
+                closed_form=ModelKnownConfig(bootstrap=10, width=16, blocks=1, neighbours=4))
+    s = run.summary
+    assert s["training"]["network"]["network"] == "transformer" and len(s["particle_densities"]) == 8
+    assert "packing_fraction" in s["binned"] and np.isfinite(s["static_rate"])
+
+
+def _refusal(capsys, *argv) -> str:
+    assert main(["train", *map(str, argv), "-o", str(argv[0]) + ".run", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("cneep: error: ")
+    return err
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("import nonexistent_module_xyz\n", "fails to import (ModuleNotFoundError"),
+    ("D = 1.0\ndef drift(x, y):\n    return x\n", "drift(x) failed"),
+    ("import torch\nD = 1.0\ndef drift(x):\n    return x[:, :1]\n", "of the shape and type of x"),
+    ("D = 1.0\n", "must define a function drift(x)"),
+    ("import torch\nD = [1.0, 2.0, 3.0]\ndef drift(x):\n    return -x\n", "D has 3 entries"),
+])
+def test_a_bad_drift_file_is_one_line_naming_it(tmp_path, capsys, beads, text, problem):
+    data = save_trajectories(beads, tmp_path / "beads.npz")
+    drift = tmp_path / "bad.py"
+    drift.write_text(text)
+    err = _refusal(capsys, data, "--method", "score", "--drift", drift)
+    assert str(drift) in err and problem in err
+
+
+def test_data_without_a_known_drift_and_nan_snapshots_are_refused(tmp_path, capsys, beads):
+    np.savetxt(tmp_path / "tracks.csv", np.asarray(beads.data[0, :300]), delimiter=",", header="x1,x2", comments="")
+    err = _refusal(capsys, tmp_path / "tracks.csv", "--method", "score")
+    assert "no known drift" in err and "--drift" in err
+    drift = tmp_path / "chain.py"
+    drift.write_text(LINEAR_DRIFT)
+    bad = np.asarray(beads.data).copy()
+    bad[3, 7, 1] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    err = _refusal(capsys, tmp_path / "nan.npy", "--kind", "coordinates", "--method", "score", "--drift", drift)
+    assert "nan.npy" in err and "NaN" in err
+    positions = aoup(TrappedAOUP(particles=1), Repulsion(), Integration(), ActiveSampling(trajectories=3, frames=20))
+    with pytest.raises(CneepError, match="propulsion"):
+        drift_model(positions)
