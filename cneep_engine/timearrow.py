@@ -13,8 +13,9 @@ frame in log mean intensity with frame-to-frame scatter s gives h(x, x') = c (s(
 2 b^2 / s^2 per frame, and a noise-free movie an unbounded one.
 
 The drift is that of the content against what does not move (dirt on the optics, an uneven illumination), for
-free particles and for content confined in place alike: shifts of frame pairs against the temporal mean,
-refined by registering the frames and measuring the residual until it is within its error (`measure_drift`).
+free particles and for content confined in place alike (`measure_drift`): shifts of frame pairs against the
+temporal mean, refined by registering the frames and measuring the residual until it is within its error, and a
+linear reading of each frame's displacement, several times more precise where no static background pulls it.
 Registration keeps the background in place: the background is separated from the content moving at the
 measured velocity by a least-squares fit in Fourier space (`_separate`), which a temporal median cannot do
 for content that dwells on its pixels.
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.fft import fft2, irfft2, rfft2
+from scipy.ndimage import map_coordinates
 from scipy.ndimage import shift as spline_shift
 from skimage.filters import window
 from skimage.registration import phase_cross_correlation
@@ -50,6 +52,8 @@ LAGS = (1, 2, 4, 8)         # frame lags whose shifts (k v for a uniform drift) 
 PIXEL_BUDGET = 20_000_000   # pixels of frame pairs correlated in all: about 3 s on one core for 424 x 640
 MAX_PAIRS = 300             # and at most this many pairs (small frames)
 MAX_ROUNDS = 6              # measurements of the residual drift of the registered frames, at most
+SEGMENT = 16                # frames in a segment of the linear reading before the drift's speed is known
+REACH = 0.5                 # px: the content moves at most about this far from a segment's mean, where it is linear
 RIDGE = 0.01                # `_separate`: wave vectors whose phase the sweep turns less are background
 
 
@@ -176,10 +180,22 @@ def static_background(movie: Movie, samples: int = 32, standardized: bool = True
     return np.stack(out)
 
 
-def measure_drift(movie: Movie, subtract_background: bool = True, upsample_factor: int = 20,
-                  normalization: str | None = None, pixel_budget: int = PIXEL_BUDGET,
-                  max_pairs: int = MAX_PAIRS) -> Drift:
-    """Subpixel frame-to-frame translation of the moving content.
+def measure_drift(movie: Movie, pixel_budget: int = PIXEL_BUDGET) -> Drift:
+    """Subpixel translation per frame of the moving content, common to all movies: the more precise of two
+    readings. Shifts of frame pairs (`_pair_drift`) see the content through static dirt on the optics; a linear
+    reading of each frame's displacement (`_linear_drift`) is several times more precise, and unbiased for
+    content however irreversible its own motion, where no static background pulls it."""
+    pairs = _pair_drift(movie, pixel_budget=pixel_budget)
+    linear = _linear_drift(movie, pixel_budget)
+    if linear is not None and np.hypot(*linear.stderr) < np.hypot(*pairs.stderr):
+        return linear
+    return pairs
+
+
+def _pair_drift(movie: Movie, subtract_background: bool = True, upsample_factor: int = 20,
+                normalization: str | None = None, pixel_budget: int = PIXEL_BUDGET,
+                max_pairs: int = MAX_PAIRS) -> Drift:
+    """Frame-to-frame translation of the moving content from shifts of frame pairs.
 
     Frames are standardized (so bleaching does not matter) and their temporal mean is subtracted first: dirt
     on the optics is the brightest stable structure in many movies and would pin a whole-frame correlation at
@@ -215,22 +231,115 @@ def measure_drift(movie: Movie, subtract_background: bool = True, upsample_facto
                         window("hann", (h, w)).astype(np.float32), upsample_factor, normalization)
     seen = [_samples(movie, m, _background_samples(movie, pixel_budget), standardized=True) for m in range(n_movies)]
     mean = np.stack([f.mean(axis=0) for f, _ in seen]) if subtract_background else np.zeros((n_movies, h, w))
-    # The residual r(u) after registering by a trial velocity u is measured on the same frames every time, so
-    # its noise is common to all trials, and the slope dr/du (the fraction of a correction the shifts show)
-    # is measured wherever u moved by more than the error.
+    v, stderr, step, n = _converge(lambda u: _fit(measure(u, mean), lag.astype(float), n_movies, n_frames))
+    return Drift(velocity=v, stderr=stderr, step_std=step, pairs=n, dt=movie.dt, pixel_size=movie.pixel_size,
+                 background=np.stack([_separate(f, t, v, n_frames) for f, t in seen]), n_frames=n_frames)
+
+
+def _converge(residual):
+    """The velocity u at which `residual(u)`, the drift (r, stderr, step, count) read on the frames registered by
+    u, is zero within its error, by secant steps (at most MAX_ROUNDS readings), with the errors and the step
+    scaled by the gain dr/du. The residual is read on the same frames every time, so its noise is common to all
+    trials, and the gain (the fraction of a correction the reading shows) is measured wherever u moved by more
+    than the error."""
     v, gain, last = np.zeros(2), np.ones(2), None
     for round_ in range(MAX_ROUNDS):
-        r, stderr, step, n = _fit(measure(v, mean), lag.astype(float), n_movies, n_frames)
+        r, stderr, step, n = residual(v)
         if last is not None:
             moved = v - last[0]
             gain = np.where(np.abs(moved) > stderr, np.clip((last[1] - r) / np.where(moved, moved, 1), 0.1, 1), gain)
         if np.all(np.abs(r) <= stderr) or round_ == MAX_ROUNDS - 1:
             break
         last, v = (v, r), v + r / gain
-    v = v + r / gain
-    return Drift(velocity=v, stderr=stderr / gain, step_std=step / gain, pairs=n, dt=movie.dt,
-                 pixel_size=movie.pixel_size, background=np.stack([_separate(f, t, v, n_frames) for f, t in seen]),
-                 n_frames=n_frames)
+    return v + r / gain, stderr / gain, step / gain, n
+
+
+def _linear_drift(movie: Movie, pixel_budget: int = PIXEL_BUDGET) -> Drift | None:
+    """The drift from a linear reading of each frame's displacement; None where a static background pulls it.
+
+    Within a segment of consecutive frames short enough that the content moves less than REACH pixels, frame t
+    is m - d_t . grad(m) to first order about the segment's mean m, and d_t is read by least squares under a
+    Hann taper (`_Segments`); the drift is the trend of d_t. d_t is linear in the frame, so its trend is zero for
+    any stationary content, however irreversible its own motion (a pair's correlation shift is not: it weighs
+    the displacements by the configuration, so a circulating current shows as a mean shift), and the wander of
+    confined content weighs less on a longer trend: segments are made as long as the measured speed allows (at
+    most the movie, at least four segments in all). The reading is refined on frames registered whole by it
+    (`_converge`), which makes longer segments linear.
+    A static background cancels in f_t - m but adds its gradients to the reading's gain, so the reading sees
+    only part of the drift; the weights can leave it out (the gradients of m minus the temporal median) but
+    then also leave out content that dwells on its pixels, which the median keeps. Where the two readings differ
+    by more than 3 errors, a background pulls one of them, and None is returned."""
+    n_movies, n_frames = movie.n_movies, movie.n_frames
+    h, w = movie.frame_shape
+    budget = max(4 * SEGMENT, pixel_budget // (h * w))
+    seen = [_samples(movie, m, _background_samples(movie, pixel_budget), standardized=True) for m in range(n_movies)]
+    longest = max(2, min(n_frames, n_movies * n_frames // 4))
+    length = min(SEGMENT, longest)
+    starts = _segment_starts(n_movies, n_frames, length, budget)
+    r, err, _, _ = _Segments(movie, starts, length)(np.zeros(2))
+    median = np.stack([np.median(f, axis=0) for f, _ in seen])
+    r_median, err_median, _, _ = _Segments(movie, starts, length, median)(np.zeros(2))
+    if np.any(np.abs(r - r_median) > 3 * np.hypot(err, err_median)):
+        return None
+    length = int(np.clip(2 * REACH / max(np.hypot(*(np.abs(r) + 2 * err)), 1e-9), length, longest))
+    v, stderr, step, n = _converge(_Segments(movie, _segment_starts(n_movies, n_frames, length, budget), length))
+    return Drift(velocity=v, stderr=stderr, step_std=step, pairs=n, dt=movie.dt, pixel_size=movie.pixel_size,
+                 background=np.stack([_separate(f, t, v, n_frames) for f, t in seen]), n_frames=n_frames)
+
+
+def _segment_starts(n_movies: int, n_frames: int, length: int, budget: int) -> np.ndarray:
+    """Flat indices of the first frames of segments of `length` frames, about `budget` frames in all, spread
+    over all movies together and not overlapping (at least two)."""
+    slots = n_frames // length
+    pick = _spread(n_movies * slots, max(2, budget // length))
+    return (pick // slots) * n_frames + (n_frames - slots * length) // 2 + (pick % slots) * length
+
+
+@dataclass(frozen=True)
+class _Segments:
+    """The content's displacement read linearly over segments of consecutive frames (`_linear_drift`)."""
+
+    movie: Movie
+    starts: np.ndarray                  # (segments,) flat index of each segment's first frame
+    length: int
+    static: np.ndarray | None = None    # (movies, H, W) standardized background left out of the weights
+
+    def __call__(self, velocity: np.ndarray):
+        """(trend [dy, dx] px/frame, its standard error, the scatter of a frame's step about it, units of the
+        error) of the frames shifted whole by -velocity px/frame about each movie's middle frame. The error comes
+        from the scatter of the segments' trends, grouped by movie where there are five or more: segments of one
+        movie share the content's slow wander."""
+        n_frames = self.movie.n_frames
+        tc = np.arange(self.length) - (self.length - 1) / 2
+        trends, steps = np.empty((len(self.starts), 2)), []
+        for k, s in enumerate(self.starts):
+            frames = standardize(read_flat(self.movie.frames, s + np.arange(self.length)))
+            t = s % n_frames + np.arange(self.length) - (n_frames - 1) / 2
+            if np.any(velocity):   # frame i at (y, x) takes the value at (y, x) + t_i velocity, linearly interpolated
+                grid = np.indices(frames.shape, dtype=np.float32)
+                grid[1:] += (t[:, None] * velocity).T[:, :, None, None].astype(np.float32)
+                frames = map_coordinates(frames, grid, order=1, mode="nearest")
+            static = 0 if self.static is None else self.static[s // n_frames]
+            d = _displacements(frames, static)
+            trends[k] = tc @ d / (tc @ tc)
+            steps.append(np.diff(d, axis=0) - trends[k])
+        movie_of = self.starts // n_frames
+        groups = np.unique(movie_of)
+        units = np.stack([trends[movie_of == g].mean(axis=0) for g in groups]) if len(groups) >= 5 else trends
+        stderr = units.std(axis=0, ddof=1) / np.sqrt(len(units))
+        return trends.mean(axis=0), stderr, np.sqrt(np.mean(np.concatenate(steps) ** 2, axis=0)), len(units)
+
+
+def _displacements(frames: np.ndarray, static) -> np.ndarray:
+    """(L, 2) [dy, dx] of each frame from the frames' mean m, to first order: the least-squares fit of f_t - m
+    by -d . grad(m - static) + a m + c under a Hann taper (content entering and leaving at the edges counts
+    little; the gain a and offset c take up changes of contrast, which the taper would otherwise read as a
+    shift)."""
+    mean = frames.mean(axis=0)
+    basis = np.concatenate([-np.stack(np.gradient(mean - static)), mean[None], np.ones((1,) + mean.shape)])
+    weighted = basis * window("hann", mean.shape)
+    normal = np.einsum("ihw,jhw->ij", weighted, basis)
+    return np.einsum("ij,thw,jhw->ti", np.linalg.pinv(normal)[:2], frames - mean, weighted)
 
 
 @dataclass(frozen=True)
