@@ -246,7 +246,7 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     details = {"drift": drift.name,
                "bounds": {"lower": low, "upper": up}, "lower_bound_err": low_err, "upper_bound_err": up_err,
                "gap": gap, "gap_err": gap_err, "static_rate": stat, "static_rate_err": stat_err,
-               "samples": {"train": counts["training"], "val": counts["validation"], "test": counts["test"]},
+               "snapshots": {"train": counts["training"], "val": counts["validation"], "test": counts["test"]},
                "training": {"iterations": fitted.iterations, "best_iteration": fitted.best_iteration,
                             "stopped": fitted.stopped, "enhanced": settings.enhanced, "network": net.describe()}}
     exact = drift.log_density
