@@ -14,8 +14,9 @@ potential. The same phi gives the score-matching lower bound (s = -grad phi):
 
 Their midpoint is sigma for any phi: the static formula <F^T D^-1 F> + <div F> plus a term of mean zero, which
 cancels most of the static formula's sampling noise as phi nears phi*. The gap, 2 <|grad(phi - phi*)|^2_D>, says
-how far the landscape still is from the true one. The model kept is the one with the lowest upper bound on the
-validation samples; everything reported comes from the test samples.
+how far the landscape still is from the true one. Training is the model-known estimators' loop
+(`model_known.fit_network`); the model kept is the one with the lowest upper bound on the validation samples, and
+everything reported comes from the test samples.
 
 For small noise the samples leave most of the landscape unvisited; the enhanced loss adds the mean squared
 residual of the stationary Fokker-Planck equation written for p ~ exp(-phi),
