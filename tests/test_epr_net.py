@@ -141,7 +141,7 @@ def test_bounds_of_a_wrong_potential_bracket_sigma_by_its_distance():
     (1 - a)^2 <|grad phi*|^2_D>, and the midpoint is sigma, within sampling error."""
     g = BrownianGyrator()
     a_mat, c_inv = torch.as_tensor(g.drift), torch.as_tensor(np.linalg.inv(g.covariance))
-    diag = np.diag(g.diffusion)
+    diag = np.diag(g.diffusion).copy()
     x = torch.as_tensor(np.random.default_rng(4).multivariate_normal([0, 0], g.covariance, 200_000))
     drift = lambda z: z @ a_mat.T   # noqa: E731
     exact = lambda z: 0.5 * ((z @ c_inv) * z).sum(1)   # noqa: E731   -ln p up to a constant
