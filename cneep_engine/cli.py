@@ -468,11 +468,16 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
               f"{s['wall_s']:.2g} s")
         if "static_rate" in s:   # a model-known estimate
             static = "n/a" if s["static_rate"] is None else f"{s['static_rate']:.4g} ± {s['static_rate_err']:.2g}"
-            print(f"  lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}; static <b D^-1 b> + "
-                  f"<div b> {static}; drift: {s['drift']}")
-            print("  per coordinate: " + ", ".join(f"{v:.4g}" for v in s["densities"]) + (
-                "; per particle: " + ", ".join(f"{v:.4g}" for v in s["particle_densities"])
-                if "particle_densities" in s else ""))
+            upper = ("" if s["bounds"]["upper"] is None else
+                     f"; upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
+            print(f"  lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper}; static "
+                  f"<b D^-1 b> + <div b> {static}; drift: {s['drift']}")
+            if "densities" in s:
+                print("  per coordinate: " + ", ".join(f"{v:.4g}" for v in s["densities"]) + (
+                    "; per particle: " + ", ".join(f"{v:.4g}" for v in s["particle_densities"])
+                    if "particle_densities" in s else ""))
+            if s.get("landscape_rrmse") is not None:
+                print(f"  landscape against the exact -ln p: relative RMS error {s['landscape_rrmse']:.3g}")
         if "components_curve" in s:
             print("  by components kept (rate ± error, debiased): " + "; ".join(
                 f"{c['components']}: {c['ep_rate']:.3g} ± {c['ep_rate_err']:.2g}, {c['debiased_rate']:.3g}"

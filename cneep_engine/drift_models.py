@@ -40,7 +40,8 @@ from .errors import CneepError
 class DriftModel:
     """dx = b(x) dt + sqrt(2 D) dW with D = diag(diffusion). layout: (particles, k) coordinate indices of each
     particle, its first `dims` columns the particle's position; exact_score: the score -C^-1 x of a linear
-    system, for checks; radius: the particles' radius, where they have one."""
+    system, for checks; radius: the particles' radius, where they have one; log_density: the exact ln p (torch,
+    up to a constant) of a system that has one, to score a learned landscape."""
 
     name: str
     drift: Callable[[torch.Tensor], torch.Tensor]
@@ -49,6 +50,7 @@ class DriftModel:
     dims: int = 1
     exact_score: Callable[[np.ndarray], np.ndarray] | None = None
     radius: float | None = None
+    log_density: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def n(self) -> int:
@@ -171,13 +173,20 @@ def _from_sfi_run(folder: Path, n: int) -> DriftModel:
 
 def _from_truth(data) -> DriftModel:
     """The drift of the built-in system that simulated `data`, rebuilt from the settings in its ground truth."""
-    from .synth import ActivePair, BeadSpringChain, BrownianGyrator, CurlTrap, Repulsion, TrappedAOUP
+    from .synth import (ActivePair, BeadSpringChain, BrownianGyrator, CurlTrap, DrivenGaussianMixture, Repulsion,
+                        RotatedDoubleWell, TrappedAOUP)
 
     params = data.truth.params if data.truth is not None else {}
     system = params.get("system")
     if system is None:
         raise CneepError(f"{data.name}: no known drift (the data were not simulated here, or their ground truth "
                          "is missing): give one with --drift FILE.py (drift(x) and D) or an sfi run folder")
+    steady = {"double-well": RotatedDoubleWell, "gaussian-mixture": DrivenGaussianMixture}
+    if system in steady:   # nonlinear, with a known steady density
+        cls = steady[system]
+        model = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+        return DriftModel(f"{system} (the data's ground truth)", model.drift, np.diag(model.diffusion).copy(),
+                          log_density=model.log_density)
     linear = {"bead-spring": BeadSpringChain, "gyrator": BrownianGyrator, "curl-trap": CurlTrap,
               "aoup": TrappedAOUP, "active-pair": ActivePair}
     if system not in linear:

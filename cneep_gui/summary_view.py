@@ -54,10 +54,17 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
     if "static_rate" in s:   # a model-known estimate
         static = "" if s["static_rate"] is None else (
             f"; without learning, &lt;bᵀD⁻¹b&gt; + &lt;∇·b&gt; = {s['static_rate']:.4g} ± {s['static_rate_err']:.2g}")
-        lines.append(f"lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g} k<sub>B</sub>/s{static}")
-        per = s.get("particle_densities") or s["densities"]
-        lines.append(("per particle: " if "particle_densities" in s else "per coordinate: ")
-                     + ", ".join(f"{v:.3g}" for v in per) + f" k<sub>B</sub>/s; drift: {_html(s['drift'])}")
+        upper = "" if s["bounds"]["upper"] is None else (
+            f", upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
+        lines.append(f"lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper} "
+                     f"k<sub>B</sub>/s{static}")
+        per = s.get("particle_densities") or s.get("densities")
+        if per:
+            lines.append(("per particle: " if "particle_densities" in s else "per coordinate: ")
+                         + ", ".join(f"{v:.3g}" for v in per) + " k<sub>B</sub>/s")
+        if s.get("landscape_rrmse") is not None:
+            lines.append(f"landscape against the exact −ln p: relative RMS error {s['landscape_rrmse']:.3g}")
+        lines.append(f"drift: {_html(s['drift'])}")
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")

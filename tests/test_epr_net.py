@@ -12,12 +12,14 @@ import pytest
 import torch
 
 from cneep_engine.cli import main
+from cneep_engine.drift_models import DriftModel
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators.base import TEST, TRAIN, VAL
-from cneep_engine.estimators.epr_net import (EprNetConfig, bound_terms, divergence, estimate_epr_net, gradient,
-                                             mean_and_error)
+from cneep_engine.estimators.epr_net import bound_terms, divergence, estimate_epr_net, gradient, mean_and_error
+from cneep_engine.estimators.model_known import ModelKnownConfig
 from cneep_engine.synth import BrownianGyrator, DrivenGaussianMixture, RotatedDoubleWell, TrajectorySampling
 from cneep_engine.synth.steady import integrate, steady_trajectories
+from cneep_engine.training import TrainConfig
 
 
 @pytest.fixture(autouse=True)
@@ -36,7 +38,7 @@ def _draws(model, n, seed=0):
 
 def _bounds(drift, phi, x, diffusion):
     f, div = (t.detach() for t in divergence(drift, x))
-    return bound_terms(phi, x, f, div, torch.as_tensor(diffusion, dtype=torch.float64))
+    return bound_terms(phi, x, f, div, torch.tensor(np.array(diffusion), dtype=torch.float64))
 
 
 @pytest.mark.parametrize("d, quoted", [(0.05, "2.2109"), (0.1, "2.1676"), (0.2, "2.0605"), (0.5, "1.8064")])
@@ -139,7 +141,7 @@ def test_bounds_of_a_wrong_potential_bracket_sigma_by_its_distance():
     (1 - a)^2 <|grad phi*|^2_D>, and the midpoint is sigma, within sampling error."""
     g = BrownianGyrator()
     a_mat, c_inv = torch.as_tensor(g.drift), torch.as_tensor(np.linalg.inv(g.covariance))
-    diag = np.diag(g.diffusion)
+    diag = np.diag(g.diffusion).copy()
     x = torch.as_tensor(np.random.default_rng(4).multivariate_normal([0, 0], g.covariance, 200_000))
     drift = lambda z: z @ a_mat.T   # noqa: E731
     exact = lambda z: 0.5 * ((z @ c_inv) * z).sum(1)   # noqa: E731   -ln p up to a constant
@@ -158,22 +160,32 @@ def _parts(n):
     return np.r_[np.full(n, TRAIN), np.full(n, VAL), np.full(2 * n, TEST)]
 
 
+def _model(system, diffusion=None):
+    d = np.diag(system.diffusion).copy() if diffusion is None else np.asarray(diffusion, np.float64)
+    return DriftModel("test", system.drift, d, log_density=system.log_density)
+
+
+def _config(**kw):
+    return TrainConfig(model="epr-net", **{"iterations": 40, "batch": 64, "eval_every": 10, "patience": 0, **kw})
+
+
 def test_a_short_training_reports_bounds_landscape_and_progress():
     w = RotatedDoubleWell()
     x = _draws(w, 800, seed=1).numpy()
     events = []
-    est = estimate_epr_net(x, _parts(200), w.drift, w.diffusion, EprNetConfig(steps=40, batch=64, validations=4,
-                                                                              grid=12, enhanced=1.0),
-                           exact_log_density=w.log_density, box=[(0, 3), (0, 3)], callback=events.append)
+    est = estimate_epr_net(x, _parts(200), _model(w), ModelKnownConfig(grid=12, enhanced=1.0, width=20, blocks=3),
+                           _config(), box=[(0, 3), (0, 3)], callback=events.append)
     d = est.details
     b = d["bounds"]
     assert est.rate == pytest.approx((b["upper"] + b["lower"]) / 2) and est.transitions == 400
-    assert d["gap"] == pytest.approx(b["upper"] - b["lower"]) and b["upper_err"] > 0 and est.rate_err > 0
+    assert d["gap"] == pytest.approx(b["upper"] - b["lower"]) and d["upper_bound_err"] > 0 and est.rate_err > 0
     assert len(d["landscape"]["potential"]) == 12 and d["landscape"]["x"][-1] == 3
     assert min(map(min, d["landscape"]["exact"])) == 0 and d["landscape_rrmse"] == d["landscape"]["rrmse"] > 0
-    assert d["stopped"] == "finished" and 10 <= d["best_step"] <= 40 and d["steps"] == 40
+    t = d["training"]
+    assert t["stopped"] == "finished" and 0 <= t["best_iteration"] <= 40 and t["iterations"] == 40
+    assert t["network"] == {**t["network"], "network": "potential", "width": 20, "depth": 3}
     assert events[0].message == "started" and events[-1].message == "finished"
-    assert [e.iteration for e in events if e.val_rate is not None] == [10, 20, 30, 40]
+    assert [e.iteration for e in events if e.val_rate is not None and e.message != "finished"] == [0, 10, 20, 30, 40]
     json.dumps(est.as_dict())
 
 
@@ -182,13 +194,32 @@ def test_cancel_keeps_the_model_so_far_and_bad_input_is_named():
     x = _draws(m, 400).numpy()
     cancel = threading.Event()
     cancel.set()
-    est = estimate_epr_net(x, _parts(100), m.drift, 0.1, EprNetConfig(steps=50), cancel=cancel,
-                           exact_log_density=m.log_density)
-    assert est.details["stopped"] == "cancelled" and est.details["steps"] == 0
+    est = estimate_epr_net(x, _parts(100), _model(m), ModelKnownConfig(), _config(iterations=50), cancel=cancel)
+    assert est.details["training"]["stopped"] == "cancelled" and est.details["training"]["iterations"] == 0
     assert "landscape" not in est.details and est.details["landscape_rrmse"] > 0
-    with pytest.raises(CneepError, match="positive diagonal diffusion"):
-        estimate_epr_net(x, _parts(100), m.drift, [0.1, -1, 0.1], EprNetConfig(steps=1))
-    with pytest.raises(CneepError, match="drift must give a vector per point"):
-        estimate_epr_net(x, _parts(100), lambda z: z[:, :2], 0.1, EprNetConfig(steps=1))
+    with pytest.raises(CneepError, match="positive diffusion for every coordinate"):
+        estimate_epr_net(x, _parts(100), _model(m, [0.1, 0, 0.1]), ModelKnownConfig(), _config())
+    with pytest.raises(CneepError, match="a drift of 2 coordinates, the samples have 3"):
+        estimate_epr_net(x, _parts(100), _model(m, [0.1, 0.1]), ModelKnownConfig(), _config())
     with pytest.raises(CneepError, match="at least 2 samples in each part, got 399 training, 0 validation, 1 test"):
-        estimate_epr_net(x, np.r_[np.zeros(399, int), TEST], m.drift, 0.1, EprNetConfig(steps=1))
+        estimate_epr_net(x, np.r_[np.zeros(399, int), TEST], _model(m), ModelKnownConfig(), _config())
+
+
+def test_cneep_train_with_epr_net_writes_the_bounds_and_the_landscape(tmp_path, capsys):
+    data, run = tmp_path / "dw.npz", tmp_path / "run"
+    assert main(["simulate", "double-well", "--trajectories", "4", "--frames", "300", "-o", str(data)]) == 0
+    assert main(["train", str(data), "--method", "epr-net", "--iters", "50", "--eval-every", "25", "--batch", "64",
+                 "--width", "16", "--grid", "10", "-o", str(run), "-q"]) == 0
+    s = json.loads((run / "summary.json").read_text())
+    b = s["bounds"]
+    assert s["method"] == "epr-net" and s["ep_rate"] == pytest.approx((b["upper"] + b["lower"]) / 2)
+    assert s["ep_rate_err"] > 0 and s["lower_bound_err"] > 0 and s["upper_bound_err"] > 0
+    assert np.isfinite(s["static_rate"]) and s["landscape_rrmse"] > 0 and len(s["landscape"]["potential"]) == 10
+    assert s["drift"].startswith("double-well") and s["truth"]["sigma"] == pytest.approx(RotatedDoubleWell().ep_rate)
+    assert (run / "network.pt").is_file()
+    capsys.readouterr()
+    csv = tmp_path / "tracks.csv"
+    np.savetxt(csv, np.random.default_rng(0).normal(size=(100, 2)), delimiter=",", header="x1,x2", comments="")
+    assert main(["train", str(csv), "--method", "epr-net", "-o", str(tmp_path / "r2"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "no known drift" in err and "--drift" in err

@@ -26,7 +26,8 @@ def _visible(panel, name: str) -> bool:
 def test_the_form_shows_the_chosen_estimators_settings(studio, beads):
     studio.set_data(beads)
     panel = studio.training_panel
-    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi", "score"]
+    assert [panel.model.itemText(i) for i in range(panel.model.count())] == ["neep", "rneep", "tur", "sfi", "score",
+                                                                              "epr-net"]
     panel.model.setCurrentText("neep")
     assert _visible(panel, "hidden") and _visible(panel, "iterations") and not _visible(panel, "bootstrap")
     panel.model.setCurrentText("tur")
@@ -144,3 +145,21 @@ def test_the_score_method_runs_against_the_datas_own_drift_and_refuses_a_bad_dri
     s = studio.run.summary
     assert s["method"] == "score" and np.isfinite(s["static_rate"]) and len(s["densities"]) == 2
     assert "lower bound" in studio.summary.text() and "mlp trained on" in studio.summary.text()
+
+
+def test_the_epr_net_method_shows_its_own_rows_and_reports_both_bounds(studio, qtbot):
+    from cneep_engine.synth import RotatedDoubleWell, TrajectorySampling
+    from cneep_engine.synth.steady import steady_trajectories
+    studio.set_data(steady_trajectories(RotatedDoubleWell(), TrajectorySampling(trajectories=4, frames=200, seed=1)))
+    panel = studio.training_panel
+    panel.model.setCurrentText("epr-net")
+    own = panel.own_boxes[ModelKnownConfig]
+    assert all(panel.form.isRowVisible(own[k]) for k in ("drift", "enhanced", "spread", "grid", "width"))
+    assert not any(panel.form.isRowVisible(own[k]) for k in ("score_loss", "noise", "bootstrap"))
+    panel.boxes["iterations"].setValue(20)
+    panel.boxes["eval_every"].setValue(10)
+    panel.train_button.click()
+    qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+    s = studio.run.summary
+    assert s["method"] == "epr-net" and s["bounds"]["upper"] is not None and s["landscape_rrmse"] > 0
+    assert "upper bound" in studio.summary.text() and "potential trained on" in studio.summary.text()

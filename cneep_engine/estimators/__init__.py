@@ -21,6 +21,7 @@ from ..errors import CneepError
 from ..models import CNEEP, NEEP, RNEEP
 from ..params import Param, specs
 from .base import ClosedFormConfig, Estimate, default_split
+from .epr_net import epr_net_fit
 from .model_known import SHARED, ModelKnownConfig
 from .pca_sfi import estimate_pca_sfi
 from .score import estimate_score
@@ -100,6 +101,10 @@ ESTIMATORS = {e.name: e for e in (
               "Vanden-Eijnden 2023) given the drift b(x) and D; the EP rate, a lower bound, per-coordinate and "
               "per-particle densities and the probability current", ("coordinates",), requires=("drift",),
               fit=estimate_score, settings=ModelKnownConfig, shared=SPLIT + SHARED),
+    Estimator("epr-net", "model-known: fits a potential network by the EPR loss (Zhao, Zhang & Li) given the drift "
+              "b(x) and D; an upper and a lower bound on the EP rate (their midpoint the estimate), the static "
+              "formula, and the landscape -ln p for two coordinates", ("coordinates",), requires=("drift",),
+              fit=epr_net_fit, settings=ModelKnownConfig, shared=SPLIT + SHARED),
 )}
 
 

@@ -14,8 +14,9 @@ potential. The same phi gives the score-matching lower bound (s = -grad phi):
 
 Their midpoint is sigma for any phi: the static formula <F^T D^-1 F> + <div F> plus a term of mean zero, which
 cancels most of the static formula's sampling noise as phi nears phi*. The gap, 2 <|grad(phi - phi*)|^2_D>, says
-how far the landscape still is from the true one. The model kept is the one with the lowest upper bound on the
-validation samples; everything reported comes from the test samples.
+how far the landscape still is from the true one. Training is the model-known estimators' loop
+(`model_known.fit_network`); the model kept is the one with the lowest upper bound on the validation samples, and
+everything reported comes from the test samples.
 
 For small noise the samples leave most of the landscape unvisited; the enhanced loss adds the mean squared
 residual of the stationary Fokker-Planck equation written for p ~ exp(-phi),
@@ -25,47 +26,28 @@ displaced by Gaussian noise. It shapes the landscape where samples are rare; the
 
 from __future__ import annotations
 
-import copy
 import math
 import threading
-import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..drift_models import DriftModel
 from ..errors import CneepError
-from ..params import check, param
-from ..progress import Callback, Progress, Throttle, seconds_left
+from ..progress import Callback
+from ..trajectories import Trajectories
 from ..verdict import integrated_time
+from ..windows import window_starts
 from .base import TEST, TRAIN, VAL, Estimate
+from .model_known import ModelKnownConfig, fit_network
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 CHUNK = 16_384        # points per autograd pass when evaluating: bounded memory for any number of samples
 LANDSCAPE_CUT = 20.0  # the landscape is scored where the exact -ln p is within this of its minimum (U < 20 D)
-
-
-@dataclass(frozen=True)
-class EprNetConfig:
-    """Settings of EPR-Net: the potential network and its training."""
-
-    width: int = param(20, "units per hidden layer of the potential network (tanh)", low=1, high=4096)
-    depth: int = param(3, "hidden layers of the potential network", low=1, high=32)
-    steps: int = param(10_000, "training steps (Adam)", low=1, high=10_000_000)
-    lr: float = param(1e-3, "learning rate at the start, decaying to 0 along a cosine over the steps", above=0, high=1, label="Learning rate", decimals=5, step=0.0001)
-    batch: int = param(1024, "samples per step", low=1, high=1_000_000)
-    validations: int = param(50, "validations over the training, each keeping the model if its upper bound on "
-                             "the validation samples is the lowest so far", low=1, high=100_000)
-    enhanced: float = param(0.0, "weight of the stationary-equation residual on displaced samples, for small noise "
-                            "(0: the plain EPR loss)", low=0, high=1e6, label="Enhanced loss")
-    spread: float = param(0.5, "enhanced loss: Gaussian displacement of the samples, in standard deviations of "
-                          "each coordinate", above=0, high=100)
-    grid: int = param(60, "points per axis of the landscape drawn for two coordinates", low=2, high=2000)
-
-    def __post_init__(self):
-        check(self)
+VAL_RATE_SAMPLES = 8192   # validation samples (the first ones) whose bounds' midpoint is shown at each validation
 
 
 class Potential(nn.Module):
@@ -73,6 +55,7 @@ class Potential(nn.Module):
 
     def __init__(self, dims: int, width: int, depth: int, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
+        self.width, self.depth = width, depth
         layers, size = [], dims
         for _ in range(depth):
             layers += [nn.Linear(size, width), nn.Tanh()]
@@ -83,6 +66,10 @@ class Potential(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std).squeeze(-1)
+
+    def describe(self) -> dict:
+        return {"network": "potential", "mean": self.mean.tolist(), "std": self.std.tolist(), "width": self.width,
+                "depth": self.depth}
 
 
 def _leaf(x: torch.Tensor) -> torch.Tensor:
@@ -133,24 +120,22 @@ def mean_and_error(values: np.ndarray, series: np.ndarray | None) -> tuple[float
     return float(values.mean()), float(math.sqrt(2 * tau * values.var(ddof=1) / len(values)))
 
 
-def _diffusion(diffusion, dims: int) -> torch.Tensor:
-    """The diagonal of D from a number, a vector or a diagonal matrix; refused unless positive and diagonal."""
-    d = np.asarray(diffusion, dtype=np.float64)
-    if d.ndim == 2 and d.shape == (dims, dims) and not np.count_nonzero(d - np.diag(np.diag(d))):
-        d = np.diag(d)
-    d = np.broadcast_to(d, (dims,)) if d.ndim == 0 or d.shape == (dims,) else None
-    if d is None or not (np.isfinite(d).all() and (d > 0).all()):
-        raise CneepError(f"epr-net needs a positive diagonal diffusion for the {dims} coordinates, not "
-                         f"{np.asarray(diffusion).tolist()}")
-    return torch.as_tensor(np.array(d))
+def _diffusion(drift: DriftModel) -> torch.Tensor:
+    """The diagonal of D, refused unless every coordinate is noisy (the bounds divide by each D_c)."""
+    d = np.asarray(drift.diffusion, dtype=np.float64)
+    if not (d > 0).all():
+        raise CneepError(f"{drift.name}: epr-net needs a positive diffusion for every coordinate, not D = "
+                         f"{d.tolist()}")
+    return torch.as_tensor(d)
 
 
-def _force(drift: Field, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """F and div F at the samples, checked."""
-    parts = [[t.detach() for t in divergence(drift, x[s:s + CHUNK])] for s in range(0, len(x), CHUNK)]
-    f, div = torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+def _force(drift: DriftModel, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """F and div F at the points (n, d), in the points' precision (the drift itself runs in single), checked."""
+    parts = [drift.drift_and_divergence(c.float()) for c in x.split(CHUNK)]
+    f = torch.cat([p[0] for p in parts]).to(x.dtype)
+    div = torch.cat([p[1].sum(1) for p in parts]).to(x.dtype)
     if not (torch.isfinite(f).all() and torch.isfinite(div).all()):
-        raise CneepError("epr-net: the drift or its divergence is NaN or infinite at some samples")
+        raise CneepError(f"{drift.name}: the drift or its divergence is NaN or infinite at some samples")
     return f, div
 
 
@@ -178,20 +163,40 @@ def relative_error(value: np.ndarray, true: np.ndarray) -> float:
     return float(np.linalg.norm((value - true)[keep]) / np.linalg.norm(true[keep]))
 
 
-def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: Field, diffusion,
-                     settings: EprNetConfig = EprNetConfig(), seed: int = 0, series: np.ndarray | None = None,
-                     exact_log_density: Field | None = None, box: Sequence[Sequence[float]] | None = None,
-                     callback: Callback | None = None, cancel: threading.Event | None = None) -> Estimate:
+def _loss(diffusion: torch.Tensor, enhanced: float):
+    """The training loss of a batch whose columns are x, F (the EPR upper bound: what validation judges), and on
+    training batches with the enhanced loss also z, F(z), div F(z) of the displaced samples (its residual term)."""
+    d = diffusion.float()
+    dims = len(d)
+
+    def loss(net, batch, gen):
+        x, f = batch[:, :dims], batch[:, dims:2 * dims]
+        upper = ((f + d * gradient(net, x)) ** 2 / d).sum(1).mean()
+        if batch.shape[1] == 2 * dims:
+            return upper
+        z, fz, div_fz = batch[:, 2 * dims:3 * dims], batch[:, 3 * dims:4 * dims], batch[:, 4 * dims]
+        dg, lap = divergence(lambda q: d * gradient(net, q), z)
+        residual = div_fz - (fz * dg / d).sum(1) + lap - (dg ** 2 / d).sum(1)
+        return upper + enhanced * (residual ** 2).mean()
+    return loss
+
+
+def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
+                     settings: ModelKnownConfig = ModelKnownConfig(), config=None, series: np.ndarray | None = None,
+                     box: Sequence[Sequence[float]] | None = None, callback: Callback | None = None,
+                     cancel: threading.Event | None = None) -> Estimate:
     """EPR-Net on steady samples (n, d) labelled train, validation or test by `parts` (n,) (`base.TRAIN`, ...),
-    with the drift b(x) (a torch function of (m, d) points, differentiable) and D (a number, the diagonal or a
-    diagonal matrix).
+    with the drift and the diagonal D of `drift`; its exact log_density, where known, scores the landscape.
+    settings: the network (width, blocks) and epr-net's own (enhanced, spread, grid); config: a TrainConfig whose
+    steps, batch, learning rate, validation, weight average and seed `model_known.fit_network` trains with.
 
     series: the trajectory of each sample when they come from trajectories (samples of one in time order), for
-    error bars that allow for correlation; None: independent draws. exact_log_density: ln p up to a constant
-    (torch), to score the landscape. box: the landscape's range per axis for two coordinates (default: the
-    samples'). Sends `Progress` events to `callback`; setting `cancel` ends training, keeping the best model.
-    The estimate is the midpoint of the bounds on the test samples; `details` holds the bounds, the gap, the
-    static formula, the landscape and how training went."""
+    error bars that allow for correlation; None: independent draws. box: the landscape's range per axis for two
+    coordinates (default: the samples'). The estimate is the midpoint of the bounds on the test samples; `details`
+    holds the bounds, the gap, the static formula, the landscape and how training went."""
+    if config is None:
+        from ..training import TrainConfig   # training builds on the estimators' table, so not at the top
+        config = TrainConfig(model="epr-net")
     x_all = np.asarray(samples, dtype=np.float64)
     parts = np.asarray(parts)
     if x_all.ndim != 2 or parts.shape != x_all.shape[:1]:
@@ -204,102 +209,77 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: Field, diffu
         raise CneepError("epr-net needs at least 2 samples in each part, got "
                          + ", ".join(f"{n} {name}" for name, n in counts.items()))
     dims = x_all.shape[1]
-    diff = _diffusion(diffusion, dims)
-    x = {p: torch.as_tensor(x_all[parts == p]) for p in (TRAIN, VAL, TEST)}
-    force = {p: _force(drift, x[p]) for p in x}
-    torch.manual_seed(seed)
+    if drift.n != dims:
+        raise CneepError(f"{drift.name}: a drift of {drift.n} coordinates, the samples have {dims}")
+    diff = _diffusion(drift)
+    # Trained in single precision (twice as fast on a CPU), evaluated in double.
+    x = {p: torch.as_tensor(x_all[parts == p], dtype=torch.float32) for p in (TRAIN, VAL)}
     mean, std = x[TRAIN].mean(0), x[TRAIN].std(0)
     std = torch.where(std > 0, std, torch.ones_like(std))
-    # Trained in single precision (twice as fast on a CPU), evaluated in double.
-    net = Potential(dims, settings.width, settings.depth, mean.float(), std.float())
-    opt = torch.optim.Adam(net.parameters(), lr=settings.lr)
-    # A constant rate leaves the model in a noise ball above the loss's floor (at 1e-3 on the double well the
-    # upper bound stops improving after about 5000 steps); decaying it along a cosine lets it settle.
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.steps)
-    gen = torch.Generator().manual_seed(seed)
-    train = [t.float() for t in (x[TRAIN], force[TRAIN][0], x[VAL], force[VAL][0], diff)]
-    enhanced = None
+    columns = [x[TRAIN], _force(drift, x[TRAIN])[0]]
     if settings.enhanced > 0:
-        z = x[TRAIN] + settings.spread * std * torch.randn(x[TRAIN].shape, generator=gen, dtype=torch.float64)
-        enhanced = [t.float() for t in (z, *_force(drift, z))]
+        gen = torch.Generator().manual_seed(config.seed)
+        z = x[TRAIN] + settings.spread * std * torch.randn(x[TRAIN].shape, generator=gen)
+        fz, div_fz = _force(drift, z)
+        columns += [z, fz, div_fz[:, None]]
+    val_force = _force(drift, x[VAL])
+    shown = [t[:VAL_RATE_SAMPLES] for t in (x[VAL], *val_force)]
 
-    def loss(batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The training loss on a batch of training samples, and its EPR term (the batch's upper bound)."""
-        xb, f, _, _, d = train
-        up = ((f[batch] + d * gradient(net, xb[batch])) ** 2 / d).sum(1).mean()
-        if enhanced is None:
-            return up, up
-        z, fz, div_fz = (t[batch] for t in enhanced)
-        dg, lap = divergence(lambda q: d * gradient(net, q), z)
-        residual = div_fz - (fz * dg / d).sum(1) + lap - (dg ** 2 / d).sum(1)
-        return up + settings.enhanced * (residual ** 2).mean(), up
+    def val_rate(net) -> float:
+        upper, lower = bound_terms(net, *shown, diff.float())
+        return float((upper + lower).mean() / 2)
 
-    def validate() -> float:
-        _, _, xv, f, d = train
-        return float(((f + d * gradient(net, xv).detach()) ** 2 / d).sum(1).mean())
+    torch.manual_seed(config.seed)
+    net = Potential(dims, settings.width, settings.blocks, mean, std)
+    fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
+                         torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rate=val_rate)
+    net = fitted.network.double()
 
-    every = max(1, settings.steps // settings.validations)
-    n_train, throttle, t0 = len(x[TRAIN]), Throttle(), time.perf_counter()
-    best_state, best_val, best_step, stopped, step = copy.deepcopy(net.state_dict()), math.inf, 0, "finished", 0
-    run_loss = run_up = 0.0
-    since = 0
-
-    def emit(**kw) -> None:
-        if callback is not None:
-            elapsed = time.perf_counter() - t0
-            callback(Progress(iteration=step, iterations=settings.steps, done=step, total=settings.steps,
-                              elapsed_s=elapsed, left_s=seconds_left(elapsed, step, settings.steps),
-                              best_iteration=best_step, best_val_loss=best_val if best_step else None, **kw))
-
-    emit(message="started")
-    for step in range(1, settings.steps + 1):
-        if cancel is not None and cancel.is_set():
-            stopped, step = "cancelled", step - 1
-            break
-        batch = torch.randint(n_train, (min(settings.batch, n_train),), generator=gen)
-        total, up = loss(batch)
-        opt.zero_grad()
-        total.backward()
-        # The published training clips the gradient norm at 5: early steps on a steep landscape are large.
-        nn.utils.clip_grad_norm_(net.parameters(), 5.0)
-        opt.step()
-        sched.step()
-        run_loss, run_up, since = run_loss + total.item(), run_up + up.item(), since + 1
-        if step % every and step != settings.steps:
-            if throttle():
-                emit(train_loss=run_loss / since, train_rate=run_up / since)
-            continue
-        val = validate()
-        if not math.isfinite(val):
-            stopped = "diverged"
-            break
-        kept = val < best_val
-        if kept:
-            best_state, best_val, best_step = copy.deepcopy(net.state_dict()), val, step
-        emit(train_loss=run_loss / since, train_rate=run_up / since, val_loss=val, val_rate=val,
-             message="kept" if kept else "")
-        run_loss = run_up = 0.0
-        since = 0
-    net.load_state_dict(best_state)
-    net.double()
-    emit(message=stopped)
-
-    upper, lower = bound_terms(net, x[TEST], *force[TEST], diff)
-    f, div_f = force[TEST]
+    test = torch.as_tensor(x_all[parts == TEST])
+    f, div_f = _force(drift, test)
+    upper, lower = bound_terms(net, test, f, div_f, diff)
     static = ((f ** 2 / diff).sum(1) + div_f).numpy()
     test_series = None if series is None else np.asarray(series)[parts == TEST]
     (up, up_err), (low, low_err) = mean_and_error(upper, test_series), mean_and_error(lower, test_series)
     mid, mid_err = mean_and_error((upper + lower) / 2, test_series)
     gap, gap_err = mean_and_error(upper - lower, test_series)
     stat, stat_err = mean_and_error(static, test_series)
-    details = {"bounds": {"lower": low, "lower_err": low_err, "upper": up, "upper_err": up_err},
-               "gap": gap, "gap_err": gap_err, "static": stat, "static_err": stat_err,
-               "steps": step, "best_step": best_step, "stopped": stopped}
+    details = {"drift": drift.name,
+               "bounds": {"lower": low, "upper": up}, "lower_bound_err": low_err, "upper_bound_err": up_err,
+               "gap": gap, "gap_err": gap_err, "static_rate": stat, "static_rate_err": stat_err,
+               "snapshots": {"train": counts["training"], "val": counts["validation"], "test": counts["test"]},
+               "training": {"iterations": fitted.iterations, "best_iteration": fitted.best_iteration,
+                            "stopped": fitted.stopped, "enhanced": settings.enhanced, "network": net.describe()}}
+    exact = drift.log_density
     if dims == 2:
         area = np.array([x_all.min(0), x_all.max(0)]).T if box is None else np.asarray(box, dtype=np.float64)
-        details["landscape"] = landscape(net, exact_log_density, area, settings.grid)
+        details["landscape"] = landscape(net, exact, area, settings.grid)
         details["landscape_rrmse"] = details["landscape"].get("rrmse")
-    elif exact_log_density is not None:   # many coordinates: scored on the test samples, as published
+    elif exact is not None:   # many coordinates: scored on the test samples, as published
         with torch.no_grad():
-            details["landscape_rrmse"] = relative_error(net(x[TEST]).numpy(), -exact_log_density(x[TEST]).numpy())
-    return Estimate(rate=mid, rate_err=mid_err, transitions=len(upper), details=details)
+            details["landscape_rrmse"] = relative_error(net(test).numpy(), -exact(test).numpy())
+    return Estimate(rate=mid, rate_err=mid_err, transitions=len(upper), details=details, network=net,
+                    history=fitted.history)
+
+
+def epr_net_fit(data: Trajectories, split: np.ndarray, settings: ModelKnownConfig, config, drift: DriftModel,
+                callback: Callback | None = None, cancel: threading.Event | None = None) -> Estimate:
+    """EPR-Net on the frames of trajectories as steady samples (the parts of `split`, (trajectories, frames)), error
+    bars along each trajectory; the EP of each transition is v(x_mid)^T D^-1 dx with v = F + D grad phi, the mean
+    local velocity of the fitted landscape."""
+    x = np.asarray(data.data, np.float64)
+    labels = np.asarray(split)
+    series = np.broadcast_to(np.arange(x.shape[0])[:, None], labels.shape).ravel()
+    try:
+        est = estimate_epr_net(x.reshape(-1, x.shape[-1]), labels.ravel(), drift, settings, config, series,
+                               callback=callback, cancel=cancel)
+    except CneepError as e:
+        raise CneepError(f"{data.name}: {e}") from e
+    starts, _ = window_starts(labels, 2)
+    flat = torch.as_tensor(x.reshape(-1, x.shape[-1]))
+    x0, x1 = flat[starts], flat[starts + 1]
+    mid = (x0 + x1) / 2
+    diff = _diffusion(drift)
+    v = torch.cat([_force(drift, m)[0] + diff * gradient(est.network, m).detach() for m in mid.split(CHUNK)])
+    by_coordinate = (v / diff * (x1 - x0)).numpy()
+    return replace(est, ds=by_coordinate.sum(1), ds_by_coordinate=by_coordinate)

@@ -40,8 +40,10 @@ class ModelKnownConfig:
     network: str = param("auto", "score network: an MLP of the coordinates, or the particles' local transformer; "
                          "auto: the transformer for 8 or more particles", choices=("auto", "mlp", "transformer"),
                          only=("score",))
-    width: int = param(64, "units per hidden layer (MLP), or the token width (transformer)", low=4, high=4096)
-    blocks: int = param(2, "hidden layers (MLP), or attention blocks (transformer)", low=1, high=16)
+    width: int = param(64, "units per hidden layer (the MLP, EPR-Net's potential), or the token width (transformer)",
+                       low=4, high=4096)
+    blocks: int = param(2, "hidden layers (the MLP, EPR-Net's potential), or attention blocks (transformer)", low=1,
+                        high=16)
     neighbours: int = param(16, "transformer: the nearest particles (itself included) each particle attends to",
                             low=1, high=1024, only=("score",))
     score_loss: str = param("denoising", "denoising score matching with antithetic noise, or the exact-divergence "
@@ -53,8 +55,14 @@ class ModelKnownConfig:
     start_from: str = param("", "a score run folder whose network to start from (e.g. trained at fewer particles); "
                             "its rate before any training is reported as start_rate", only=("score",),
                             label="Start from run")
+    enhanced: float = param(0.0, "weight of the stationary-equation residual on displaced samples, for small noise "
+                            "(0: the plain EPR loss)", low=0, high=1e6, label="Enhanced loss", only=("epr-net",))
+    spread: float = param(0.5, "enhanced loss: Gaussian displacement of the samples, in standard deviations of "
+                          "each coordinate", above=0, high=100, only=("epr-net",))
+    grid: int = param(60, "points per axis of the landscape drawn for two coordinates", low=2, high=2000,
+                      only=("epr-net",))
     bootstrap: int = param(200, "bootstrap resamples of the held-out blocks for the error bars", low=10,
-                           high=100_000)
+                           high=100_000, only=("score",))
 
     def __post_init__(self):
         check(self)
