@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import Cancelled, CneepError
-from .estimators import estimator
+from .estimators import ESTIMATORS, estimator
 from .export import save_input
 from .io import Preprocess, load_movie, load_trajectories, prepare
 from .movie import Movie
@@ -50,7 +50,12 @@ def trained_run(run_dir: str | Path) -> Run:
                          "the folder that cneep train wrote")
     run = load_run(run_dir)
     model = run.config.model
-    if not estimator(model).trained:
+    entry = estimator(model)
+    if entry.fit is not None:
+        neural = ", ".join(e.name for e in ESTIMATORS.values() if e.trained)
+        raise CneepError(f"{run_dir}: a {model} run fits snapshots of a known model, and apply is for {neural} runs: "
+                         f"run cneep train NEW --method {model} instead")
+    if not entry.trained:
         raise CneepError(f"{run_dir}: a {model} run has no trained model to apply: {model} is training-free and "
                          f"fits new data in seconds, so run cneep train NEW --method {model} on it instead")
     if not run.models:
