@@ -178,7 +178,7 @@ def test_cli_simulate_network_writes_a_movie_that_info_reads(tmp_path, capsys):
 def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position():
     from cneep_engine.synth.render2d import Renderer2D, splat
     points = np.array([[[10.3, 7.6], [-0.5, 3.0], [30.0, 4.0]]])   # the last one outside a 20 x 25 frame
-    assert splat(points, (20, 25)).sum() == pytest.approx(1.5, abs=1e-6)
+    assert splat(points, (20, 25))[:, 1:-2, 1:-2].sum() == pytest.approx(1.5, abs=1e-6)   # inside the padding
     r = Renderer2D(psf_sigma=1.5, crop="2:18,4:24", binning=2, dtype="uint16", peak=1000)
     spot = np.array([[[12.3, 9.6]]])
     img = r.blur(spot, (20, 25))[0]
@@ -189,6 +189,32 @@ def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position(
     rows, cols = np.mgrid[:8, :10]
     centre = [(frame * cols).sum() / frame.sum(), (frame * rows).sum() / frame.sum()]
     assert centre == pytest.approx(r.in_frame([12.3, 9.6]), abs=0.05)
+
+
+@pytest.mark.parametrize("renderer", [FilamentRenderer(dtype="uint16", background=5.0),
+                                      FilamentRenderer(crop="10:91,3:110", binning=2, dtype="uint16")])
+def test_frames_rendered_in_blocks_are_the_splat_blurred_frame_by_frame(renderer):
+    """The renderer's matrices on blocks of frames against the definition, one frame at a time: the splat blurred
+    by scipy's Gaussian filter, scaled, cropped and binned. Equal to float rounding, so each recorded count is
+    the expected count rounded (uint16: nothing clipped)."""
+    from scipy.ndimage import gaussian_filter
+    from cneep_engine.synth.render2d import splat
+    x = DEFAULT.sample(1, 40, seed=4)[0]
+    shape = renderer.frame_shape(DEFAULT)
+    points = renderer.emitter_pixels(DEFAULT, renderer.node_pixels(DEFAULT, x))
+    y0, _, x0, _ = renderer.box or (0, 0, 0, 0)
+    h, w, b = renderer.recorded_shape(shape) + (renderer.binning,)
+    expected = []
+    for frame in points:
+        img = gaussian_filter(splat(frame[None], shape)[0, 1:-2, 1:-2], renderer.psf_sigma, mode="constant")
+        img = renderer.background + renderer.peak * img / renderer.scale(DEFAULT)
+        expected.append(img[y0:y0 + h * b, x0:x0 + w * b].reshape(h, b, w, b).mean(axis=(1, 3)))
+    frames = renderer.render(DEFAULT, x)
+    assert frames.shape == (40, h, w)
+    assert np.abs(frames - np.array(expected)).max() <= 0.5 + 1e-3
+    # frame by frame through the renderer too: the blocks change nothing but rounding
+    one_by_one = np.array([renderer.render(DEFAULT, u) for u in x])
+    assert np.abs(one_by_one.astype(int) - frames).max() <= 1
 
 
 def test_a_run_on_the_network_movie_scores_its_map_against_the_hot_nodes(tmp_path):

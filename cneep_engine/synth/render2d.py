@@ -4,10 +4,11 @@ binning and camera noise.
 A system draws what it simulates as point emitters at pixel positions (x, y) = (column, row), pixel centres at
 integers: a particle is one emitter, a filament a row of them. Each emitter is split bilinearly over its four
 nearest pixels and the image is blurred with the Gaussian PSF, which for a PSF wider than a pixel is the Gaussian
-spot at the emitter's sub-pixel position. Counts are background + peak * image / scale with one `scale` per data
-set (the brightest pixel of a reference frame), never per movie or frame, so that intensity means the same
-everywhere. A crop keeps part of the frame, as a microscope's field of view does: what lies outside is then not
-observed.
+spot at the emitter's sub-pixel position. The blur, the crop and the binning are linear: two matrix products on
+the splat (`Renderer2D.optics`), for a block of frames at once. Counts are background + peak * image / scale with
+one `scale` per data set (the brightest pixel of a reference frame), never per movie or frame, so that intensity
+means the same everywhere. A crop keeps part of the frame, as a microscope's field of view does: what lies outside
+is then not observed.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
+import torch
+from scipy.ndimage import gaussian_filter1d
 
 from ..errors import CneepError
 from ..io.preprocess import parse_crop
 from ..params import check, param
-from .render import expose
+from .render import record
 
-_CHUNK = 256   # frames splatted at once: bounded memory, same result
+_BLOCK = 16   # frames rendered at once: the splat and its images stay in the processor's cache
 
 
 @dataclass(frozen=True)
@@ -81,47 +83,81 @@ class Renderer2D:
         b = self.binning
         return (np.asarray(points, np.float64) - (x0, y0) - (b - 1) / 2) / b
 
+    def optics(self, shape: tuple[int, int], recorded: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """The microscope's linear optics on frames of `shape` (H, W) as matrices (Ly, Lx): a padded splat S
+        (`splat`) makes the image Ly @ S @ Lx, blurred by the PSF (scipy's Gaussian, cut at four widths; zero
+        beyond the frame's edge) and, for the `recorded` frame, cropped and binned."""
+        h, w = shape
+        y0, y1, x0, x1 = (self.box or (0, h, 0, w)) if recorded else (0, h, 0, w)
+        b = self.binning if recorded else 1
+
+        def axis(n: int, start: int, stop: int) -> np.ndarray:
+            blur = gaussian_filter1d(np.eye(n), self.psf_sigma, axis=0, mode="constant")[start:stop]
+            kept = (stop - start) // b                     # a partial block at the edge is dropped
+            binned = blur[:kept * b].reshape(kept, b, n).mean(axis=1)
+            return np.pad(binned, ((0, 0), (1, 2))).astype(np.float32)   # light in the padding is lost
+
+        return axis(h, y0, y1), axis(w, x0, x1).T
+
     def blur(self, points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
         """Unit emitters at points (..., E, 2) -> float32 images (..., H, W) before scaling: the splat, blurred."""
-        lead = points.shape[:-2]
+        ly, lx = self.optics(shape, recorded=False)
         flat = points.reshape(-1, *points.shape[-2:])
         out = np.empty((len(flat), *shape), np.float32)
-        for start in range(0, len(flat), _CHUNK):
-            img = splat(flat[start:start + _CHUNK], shape)
-            out[start:start + _CHUNK] = gaussian_filter(img, (0, self.psf_sigma, self.psf_sigma), mode="constant")
-        return out.reshape(*lead, *shape)
+        for start in range(0, len(flat), _BLOCK):
+            image(flat[start:start + _BLOCK], shape, ly, lx, out[start:start + _BLOCK])
+        return out.reshape(*points.shape[:-2], *shape)
 
     def render(self, points: np.ndarray, shape: tuple[int, int], scale: float, seed=None,
-               still: np.ndarray | None = None) -> np.ndarray:
+               still: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
         """Emitters at points (..., E, 2) in frames of `shape` -> recorded frames (..., h, w) of `dtype`, `scale`
-        the blurred image's value that is shown as `peak` counts. still: the blurred image (H, W) of emitters that
-        never move, added to every frame (drawn once instead of in each)."""
-        img = self.blur(points, shape)
+        the blurred image's value that is shown as `peak` counts. still: points (E', 2) of emitters that never
+        move, drawn once for every frame. out: a C-contiguous array (..., h, w) of `dtype` to record into."""
+        ly, lx = self.optics(shape)
+        ly *= np.float32(self.peak / scale)
+        level = np.full((1, len(ly), lx.shape[1]), self.background, np.float32)
         if still is not None:
-            img += still
-        img *= np.float32(self.peak / scale)
-        img += np.float32(self.background)
-        if self.box is not None:
-            y0, y1, x0, x1 = self.box
-            img = img[..., y0:y1, x0:x1]
-        return expose(img, self.binning, self.poisson, self.read_noise, self.dtype, seed)
+            level += image(still[None], shape, ly, lx, np.empty_like(level))
+        if out is None:
+            out = np.empty((*points.shape[:-2], *level.shape[1:]), self.dtype)
+        frames, flat = out.reshape(-1, *level.shape[1:]), points.reshape(-1, *points.shape[-2:])
+        rng = np.random.default_rng(seed)
+        counts = np.empty((_BLOCK, *level.shape[1:]), np.float32)
+        for start in range(0, len(flat), _BLOCK):
+            block = image(flat[start:start + _BLOCK], shape, ly, lx, counts)
+            block += level
+            record(block, self.poisson, self.read_noise, self.dtype, rng, frames[start:start + len(block)])
+        return out
 
     def describe(self) -> dict:
         return asdict(self)
 
 
 def splat(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Unit emitters at points (F, E, 2) split bilinearly over their four nearest pixels -> float32 (F, H, W).
-    Weight falling outside the frame is lost, as light leaving the field of view: the frame is padded by one
-    pixel before and two after, points beyond are moved into the padding, and the padding is cut off."""
+    """Unit emitters at points (F, E, 2) split bilinearly over their four nearest pixels -> float32
+    (F, H + 3, W + 3): the frame padded by one pixel before and two after, where points beyond the frame are moved
+    and the weight falling outside the frame lands, lost to the optics as light leaving the field of view."""
     frames, (h, w) = len(points), shape
     hp, wp = h + 3, w + 3
-    x = np.clip(points[..., 0] + 1, 0, w + 1).astype(np.float32)
-    y = np.clip(points[..., 1] + 1, 0, h + 1).astype(np.float32)
+    x = np.clip(points[..., 0] + 1, 0, w + 1).astype(np.float32, copy=False)
+    y = np.clip(points[..., 1] + 1, 0, h + 1).astype(np.float32, copy=False)
     col, row = x.astype(np.intp), y.astype(np.intp)          # floor: x, y >= 0
     fx, fy = x - col, y - row
+    gx, gy = 1 - fx, 1 - fy
     top_left = np.arange(frames, dtype=np.intp)[:, None] * (hp * wp) + row * wp + col
-    index = np.concatenate([top_left, top_left + 1, top_left + wp, top_left + wp + 1], axis=None)
-    weight = np.concatenate([(1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx], axis=None)
-    img = np.bincount(index, weight, minlength=frames * hp * wp).reshape(frames, hp, wp)
-    return img[:, 1:h + 1, 1:w + 1].astype(np.float32)
+    # each emitter's four pixels side by side: the counts of one frame are added in one stretch of memory
+    index = (top_left[..., None] + np.array([0, 1, wp, wp + 1])).ravel()
+    weight = np.stack([gy * gx, gy * fx, fy * gx, fy * fx], axis=-1).ravel()
+    return np.bincount(index, weight, minlength=frames * hp * wp).reshape(frames, hp, wp).astype(np.float32)
+
+
+def image(points: np.ndarray, shape: tuple[int, int], ly: np.ndarray, lx: np.ndarray, out: np.ndarray
+          ) -> np.ndarray:
+    """Unit emitters at points (F, E, 2) in frames of `shape` -> Ly @ splat @ Lx (`Renderer2D.optics`) of each
+    frame, into out[:F] (float32). The products run in torch: numpy's OpenBLAS spreads each one over threads
+    that spin while the other frames' splats wait, many times the work on a busy machine."""
+    s = torch.from_numpy(splat(points, shape))
+    frames, hp, wp = s.shape
+    blurred_x = (s.reshape(-1, wp) @ torch.from_numpy(lx)).reshape(frames, hp, -1)
+    torch.matmul(torch.from_numpy(ly), blurred_x, out=torch.from_numpy(out[:frames]))
+    return out[:frames]
