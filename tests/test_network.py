@@ -194,9 +194,9 @@ def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position(
 @pytest.mark.parametrize("renderer", [FilamentRenderer(dtype="uint16", background=5.0),
                                       FilamentRenderer(crop="10:91,3:110", binning=2, dtype="uint16")])
 def test_frames_rendered_in_blocks_are_the_splat_blurred_frame_by_frame(renderer):
-    """The renderer's matrices on blocks of frames against the definition, one frame at a time: the splat blurred
-    by scipy's Gaussian filter, scaled, cropped and binned. Equal to float rounding, so each recorded count is
-    the expected count rounded (uint16: nothing clipped)."""
+    """Blocks of frames against the definition, one frame at a time: the splat blurred by scipy's Gaussian
+    filter, scaled by the brightest pixel at rest, cropped and binned. Equal to float rounding, so each recorded
+    count is the expected count rounded (uint16: nothing clipped)."""
     from scipy.ndimage import gaussian_filter
     from cneep_engine.synth.render2d import splat
     x = DEFAULT.sample(1, 40, seed=4)[0]
@@ -204,10 +204,14 @@ def test_frames_rendered_in_blocks_are_the_splat_blurred_frame_by_frame(renderer
     points = renderer.emitter_pixels(DEFAULT, renderer.node_pixels(DEFAULT, x))
     y0, _, x0, _ = renderer.box or (0, 0, 0, 0)
     h, w, b = renderer.recorded_shape(shape) + (renderer.binning,)
+    def blurred(frame):
+        return gaussian_filter(splat(frame[None], shape)[0], renderer.psf_sigma, mode="constant")
+
+    scale = blurred(renderer.emitter_pixels(DEFAULT, renderer.node_pixels(DEFAULT))).max()
+    assert renderer.scale(DEFAULT) == pytest.approx(scale, rel=1e-6)
     expected = []
     for frame in points:
-        img = gaussian_filter(splat(frame[None], shape)[0], renderer.psf_sigma, mode="constant")
-        img = renderer.background + renderer.peak * img / renderer.scale(DEFAULT)
+        img = renderer.background + renderer.peak * blurred(frame) / scale
         expected.append(img[y0:y0 + h * b, x0:x0 + w * b].reshape(h, b, w, b).mean(axis=(1, 3)))
     frames = renderer.render(DEFAULT, x)
     assert frames.shape == (40, h, w)

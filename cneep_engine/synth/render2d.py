@@ -5,10 +5,10 @@ A system draws what it simulates as point emitters at pixel positions (x, y) = (
 integers: a particle is one emitter, a filament a row of them. Each emitter is split bilinearly over its four
 nearest pixels and the image is blurred with the Gaussian PSF, which for a PSF wider than a pixel is the Gaussian
 spot at the emitter's sub-pixel position. Frames are drawn a block at a time, the blur as shifted sums over the
-block, computed only where the crop looks. Counts are background + peak * image / scale with
-one `scale` per data set (the brightest pixel of a reference frame), never per movie or frame, so that intensity
-means the same everywhere. A crop keeps part of the frame, as a microscope's field of view does: what lies outside
-is then not observed.
+block, computed only where the crop looks. Counts are background + peak * image / scale with one `scale` per data
+set (the brightest pixel of a reference frame), never per movie or frame, so that intensity means the same
+everywhere. A crop keeps part of the frame, as a microscope's field of view does: what lies outside is then not
+observed.
 """
 
 from __future__ import annotations
@@ -157,8 +157,8 @@ def images(points: np.ndarray, shape: tuple[int, int], psf: np.ndarray, box: tup
 def correlate(a: np.ndarray, weights: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
     """a (float32) correlated along `axis` (-1 or -2) with symmetric weights at offsets -r ... r, at the outputs
     start ... stop - 1, output j reading a[j + r + d]: a sum of shifted copies, the pair at +-d added before its
-    weight multiplies them. Several times faster than scipy's correlate1d on a block of small frames, and
-    free of the threads of a matrix library."""
+    weight multiplies them. About twice as fast as scipy's correlate1d on a block of small frames, and free of
+    the threads of a matrix library."""
     r = len(weights) // 2
 
     def shifted(d: int) -> np.ndarray:
