@@ -119,7 +119,7 @@ class Renderer2D:
 
 
 def splat(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Unit emitters at points (F, E, 2) split bilinearly over their four nearest pixels -> float32 (F, H, W).
+    """Unit emitters at points (F, E, 2) split bilinearly over their four nearest pixels -> float64 (F, H, W).
     Weight falling outside the frame is lost, as light leaving the field of view: the frame is padded by one
     pixel before and two after, points beyond are moved into the padding, and the padding is cut off."""
     frames, (h, w) = len(points), shape
@@ -134,7 +134,7 @@ def splat(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     index = (top_left[..., None] + np.array([0, 1, wp, wp + 1])).ravel()
     weight = np.stack([gy * gx, gy * fx, fy * gx, fy * fx], axis=-1).ravel()
     img = np.bincount(index, weight, minlength=frames * hp * wp).reshape(frames, hp, wp)
-    return img[:, 1:h + 1, 1:w + 1].astype(np.float32)
+    return img[:, 1:h + 1, 1:w + 1]
 
 
 def images(points: np.ndarray, shape: tuple[int, int], psf: np.ndarray, box: tuple[int, int, int, int],
