@@ -2,8 +2,8 @@
 
 Generates `--movies` x `--frames` of the default network (8 x 8, 3 hot nodes, 99 x 119 px, uint8) in memory with
 `simulate_network` and prints wall and CPU time (the CPU time is the cost on a machine that other work keeps
-busy), then the same phases one by one: exact sampling of the 72 coordinates, rendering of one movie on one
-thread, the EP of every transition.
+busy) and the peak memory, then the same phases one by one: exact sampling of the 72 coordinates, rendering of
+one movie on one thread, the EP of every transition.
 
     python bench/network_generation.py [--movies 100] [--frames 2000]
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 
 from cneep_engine.synth import FilamentNetwork, FilamentRenderer, simulate_network
@@ -34,7 +35,8 @@ def main() -> None:
     movie, wall, cpu = timed(simulate_network, network, renderer, args.movies, args.frames, seed=0)
     print(f"simulate_network {args.movies} x {args.frames} frames of {movie.frame_shape}: {wall:.1f} s wall, "
           f"{cpu:.1f} s CPU ({1e3 * wall / n:.3f} / {1e3 * cpu / n:.3f} ms per frame); "
-          f"{movie.frames.nbytes / 1e9:.2f} GB")
+          f"{movie.frames.nbytes / 1e9:.2f} GB of frames, peak resident memory "
+          f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f} GB")
     del movie
     x, wall, cpu = timed(network.sample, args.movies, args.frames, seed=0)
     print(f"  sampling: {wall:.2f} s wall, {cpu:.2f} s CPU")

@@ -191,6 +191,36 @@ def test_the_2d_renderer_keeps_light_and_places_a_spot_at_its_subpixel_position(
     assert centre == pytest.approx(r.in_frame([12.3, 9.6]), abs=0.05)
 
 
+@pytest.mark.parametrize("renderer", [FilamentRenderer(dtype="uint16", background=5.0),
+                                      FilamentRenderer(crop="10:91,3:110", binning=2, dtype="uint16")])
+def test_frames_rendered_in_blocks_are_the_splat_blurred_frame_by_frame(renderer):
+    """Blocks of frames against the definition, one frame at a time: the splat blurred by scipy's Gaussian
+    filter, scaled by the brightest pixel at rest, cropped and binned. Equal to float rounding, so each recorded
+    count is the expected count rounded (uint16: nothing clipped)."""
+    from scipy.ndimage import gaussian_filter
+    from cneep_engine.synth.render2d import splat
+    x = DEFAULT.sample(1, 40, seed=4)[0]
+    shape = renderer.frame_shape(DEFAULT)
+    points = renderer.emitter_pixels(DEFAULT, renderer.node_pixels(DEFAULT, x))
+    y0, _, x0, _ = renderer.box or (0, 0, 0, 0)
+    h, w, b = renderer.recorded_shape(shape) + (renderer.binning,)
+    def blurred(frame):
+        return gaussian_filter(splat(frame[None], shape)[0], renderer.psf_sigma, mode="constant")
+
+    scale = blurred(renderer.emitter_pixels(DEFAULT, renderer.node_pixels(DEFAULT))).max()
+    assert renderer.scale(DEFAULT) == pytest.approx(scale, rel=1e-6)
+    expected = []
+    for frame in points:
+        img = renderer.background + renderer.peak * blurred(frame) / scale
+        expected.append(img[y0:y0 + h * b, x0:x0 + w * b].reshape(h, b, w, b).mean(axis=(1, 3)))
+    frames = renderer.render(DEFAULT, x)
+    assert frames.shape == (40, h, w)
+    assert np.abs(frames - np.array(expected)).max() <= 0.5 + 1e-3
+    # frame by frame through the renderer too: the blocks change nothing but rounding
+    one_by_one = np.array([renderer.render(DEFAULT, u) for u in x])
+    assert np.abs(one_by_one.astype(int) - frames).max() <= 1
+
+
 def test_a_run_on_the_network_movie_scores_its_map_against_the_hot_nodes(tmp_path):
     """The report a run gets from the truth's sites: every node, the hot fraction, and the sidecar keeps them."""
     from cneep_engine import load_movie, save_movie

@@ -71,15 +71,26 @@ class BeadRenderer:
 
 def expose(img: np.ndarray, binning: int, poisson: bool, read_noise: float, dtype: str, seed=None) -> np.ndarray:
     """What the camera records of expected counts (..., H, W): b x b blocks averaged (a partial block at the
-    edge is dropped), then shot noise and read noise, then rounded and clipped to the pixel type."""
+    edge is dropped), then `record`."""
     if binning > 1:
         b = binning
         h, w = (img.shape[-2] // b) * b, (img.shape[-1] // b) * b
         img = img[..., :h, :w].reshape(*img.shape[:-2], h // b, b, w // b, b).mean(axis=(-3, -1))
-    rng = np.random.default_rng(seed)
+    return record(img, poisson, read_noise, dtype, np.random.default_rng(seed))
+
+
+def record(counts: np.ndarray, poisson: bool, read_noise: float, dtype: str, rng: np.random.Generator,
+           out: np.ndarray | None = None) -> np.ndarray:
+    """Expected counts (float32, overwritten) -> the camera's pixels of `dtype`, into `out` when given: shot
+    noise, then read noise, then rounded and clipped to the pixel type. A movie recorded block by block with one
+    `rng` gets its noise block by block: the same for a given seed and block size."""
     if poisson:
-        img = rng.poisson(img).astype(np.float32)
+        counts[...] = rng.poisson(counts)
     if read_noise > 0:
-        img = img + rng.normal(0.0, read_noise, img.shape).astype(np.float32)
+        counts += rng.normal(0.0, read_noise, counts.shape).astype(np.float32)
     info = np.iinfo(DTYPES[dtype])
-    return np.clip(np.rint(img), info.min, info.max).astype(dtype)
+    np.clip(np.rint(counts, out=counts), info.min, info.max, out=counts)
+    if out is None:
+        return counts.astype(dtype)
+    out[...] = counts
+    return out
