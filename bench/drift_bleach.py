@@ -3,6 +3,7 @@ the corrections (--register, --bleach-correct).
 
     nice -n 10 python bench/drift_bleach.py compare     # N=2, Tc=1, Th=10: clean, drifted+bleached, corrected
     nice -n 10 python bench/drift_bleach.py calibrate   # equilibrium (Tc = Th): the smallest arrow that shows
+    nice -n 10 python bench/drift_bleach.py measure     # the drift read on chains with and without one
 
 The drift is put into the physics, not the pixels: the beads are rendered at x + v (t - t_mid), so the content
 moves v px/frame across a fixed field of view (the beads move along x only, so does the drift). A movie of T
@@ -27,7 +28,7 @@ import numpy as np
 from cneep_engine import BeadRenderer, BeadSpringChain, TrainConfig, train
 from cneep_engine.io import Preprocess, preprocess
 from cneep_engine.movie import GroundTruth, Movie
-from cneep_engine.timearrow import measure_bleaching, measure_drift
+from cneep_engine.timearrow import _pair_drift, measure_bleaching, measure_drift
 
 
 def bead_movie(chain: BeadSpringChain, movies: int, frames: int, drift: float = 0.0, bleach: float = 0.0,
@@ -112,10 +113,26 @@ def calibrate(a) -> None:
               f"| {e['ep_per_frame']:.4f} | {e['wall_s']} |", flush=True)
 
 
+def measure(a) -> None:
+    """The drift read (`measure_drift`, and the frame pairs' reading alone) against the truth, a row per case."""
+    print("| chain | truth dx px/frame | measured [dy, dx] px/frame | frame pairs alone | wall s |")
+    print("|---|---|---|---|---|")
+    for th, drift, seed in [(10, 0.05, 0), (10, 0.05, 1), (10, 0.01, 0), (10, 0.0, 0), (10, 0.0, 1), (1, 0.0, 0),
+                            (1, 0.05, 0)]:
+        movie = bead_movie(BeadSpringChain(beads=2, tc=1, th=th, dt=0.01), a.movies, a.frames, drift=drift,
+                           bleach=a.bleach, read_noise=a.read_noise, seed=seed)
+        t0 = time.perf_counter()
+        d = measure_drift(movie)
+        wall = time.perf_counter() - t0
+        p = _pair_drift(movie)
+        print(f"| Th {th}, seed {seed} | {drift} | {d.velocity.round(4).tolist()} ± {d.stderr.round(4).tolist()} "
+              f"| {p.velocity.round(4).tolist()} ± {p.stderr.round(4).tolist()} | {wall:.1f} |", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["compare", "calibrate"])
-    p.add_argument("--movies", type=int, help="default: compare 100, calibrate 20")
+    p.add_argument("mode", choices=["compare", "calibrate", "measure"])
+    p.add_argument("--movies", type=int, help="default: compare and measure 100, calibrate 20")
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--iters", type=int, help="default: compare 1500, calibrate 300")
     p.add_argument("--batch", type=int, help="default: compare 512, calibrate 256")
@@ -128,11 +145,11 @@ def main() -> None:
     p.add_argument("--no-cropped", action="store_true",
                    help="compare: without the clean movie cropped like registration")
     a = p.parse_args()
-    big = a.mode == "compare"
+    big = a.mode != "calibrate"
     a.movies = a.movies or (100 if big else 20)
     a.iters = a.iters or (1500 if big else 300)
     a.batch = a.batch or (512 if big else 256)
-    (compare if big else calibrate)(a)
+    {"compare": compare, "calibrate": calibrate, "measure": measure}[a.mode](a)
 
 
 if __name__ == "__main__":
