@@ -276,10 +276,12 @@ def _linear_drift(movie: Movie, pixel_budget: int = PIXEL_BUDGET) -> Drift | Non
     longest = max(2, min(n_frames, n_movies * n_frames // 4))
     length = min(SEGMENT, longest)
     starts = _segment_starts(n_movies, n_frames, length, budget)
+    if len(starts) < 2 or length < 3:    # no trend, or no error of it, to read
+        return None
     r, err, _, _ = _Segments(movie, starts, length)(np.zeros(2))
     median = np.stack([np.median(f, axis=0) for f, _ in seen])
     r_median, err_median, _, _ = _Segments(movie, starts, length, median)(np.zeros(2))
-    if np.any(np.abs(r - r_median) > 3 * np.hypot(err, err_median)):
+    if not np.all(np.abs(r - r_median) <= 3 * np.hypot(err, err_median)):
         return None
     length = int(np.clip(2 * REACH / max(np.hypot(*(np.abs(r) + 2 * err)), 1e-9), length, longest))
     v, stderr, step, n = _converge(_Segments(movie, _segment_starts(n_movies, n_frames, length, budget), length))
@@ -365,10 +367,12 @@ class _Residual:
             # Correlation is circular: particles entering and leaving at the edges would pull the peak towards
             # zero (by 15-20% on the test movies); a Hann window fades the edges out.
             spectra[k] = fft2(content * self.taper)
-        with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0, no warning
+        with warnings.catch_warnings():   # a blank frame has no shift to find: it reads 0 (below), no warning
             warnings.filterwarnings("ignore", "Could not determine RMS error", UserWarning)
             # the shift that moves the earlier frame onto the later: the content's displacement between them
-            return np.array([phase_cross_correlation(spectra[j], spectra[i], upsample_factor=self.upsample_factor,
+            blank = ~np.any(spectra, axis=(1, 2))
+            return np.array([np.zeros(2) if blank[i] or blank[j] else
+                             phase_cross_correlation(spectra[j], spectra[i], upsample_factor=self.upsample_factor,
                                                      space="fourier", normalization=self.normalization)[0]
                              for i, j in zip(self.first, self.later)])
 

@@ -196,3 +196,9 @@ def test_a_run_on_a_lossy_video_names_the_compression_before_and_after_training(
     codec = summary["input_checks"]["codec"]
     assert (codec["codec"], codec["lossy"], codec["gop_length"]) == ("h264", True, 50) and codec["frame_types"]["B"]
     assert summary["warnings"][0].startswith("inter-frame compression")
+
+
+@pytest.mark.parametrize("shape", [(1, 2, 8, 8), (1, 5, 8, 8), (3, 40, 8, 8)])
+def test_a_blank_movie_has_no_drift(shape):
+    d = measure_drift(Movie(frames=np.full(shape, 7.0, np.float32)))
+    assert np.all(d.velocity == 0) and not d.significant
