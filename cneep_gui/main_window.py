@@ -539,7 +539,8 @@ class MainWindow(QMainWindow):
         run, data = result
         self.set_run(run, data if isinstance(data, Movie) else None)
         s = run.summary
-        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({s.get('stopped', 'training-free')}, {s['wall_s']:.0f} s)")
+        how = s["training"]["stopped"] if "training" in s else s.get("stopped", "training-free")
+        log.info(f"EP rate {s['ep_rate']:.4g} k_B/s ({how}, {s['wall_s']:.0f} s)")
 
     # --- saving and exporting -------------------------------------------------------------------
     def _ask_save(self, title: str, filter_: str, suffix: str, what: str = "") -> Path | None:
