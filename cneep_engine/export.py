@@ -248,7 +248,9 @@ def open_run(run_dir: str | Path) -> tuple[Run, Movie | Trajectories]:
         shape = (data.n_movies, data.n_frames, data.frame_shape)
     if shape != (run.summary["movies"], run.summary["frames"], tuple(run.frame_shape)):
         raise CneepError(f"{found}: does not match the run in {run_dir} (different size)")
-    data.dt = run.dt
+    # The calibration the run trained with, and where it came from (a value typed by the user is the user's).
+    data.dt, data.dt_source = run.dt, run.input.get("dt_source", data.dt_source)
     if isinstance(data, Movie):
         data.pixel_size = run.pixel_size
+        data.pixel_size_source = run.input.get("pixel_size_source", data.pixel_size_source)
     return run, data

@@ -132,12 +132,13 @@ def test_saved_run_reopens_with_its_in_memory_movie(toy_run, tiny_movie, tmp_pat
     tiny_movie = load_movie(save_movie(tiny_movie, tmp_path / "src.tif"))
     tiny_movie.path = None                    # as if generated in the app and never saved
     toy_run.dt = 0.05                         # the user corrected the frame interval before training
+    toy_run.input = {**toy_run.input, "dt_source": "user", "pixel_size_source": "user"}
     save_run(toy_run, tiny_movie, tmp_path / "run")
     assert (tmp_path / "run" / "movie.tif").is_file()
     run, movie = open_run(tmp_path / "run")
     assert np.array_equal(run.maps, toy_run.maps)
     assert np.array_equal(movie.frames, tiny_movie.frames) and movie.truth is not None
-    assert movie.dt == 0.05
+    assert movie.dt == 0.05 and movie.dt_source == movie.pixel_size_source == "user"   # said as set by the user
 
 
 def test_reopening_a_run_names_a_missing_or_mismatched_movie(toy_run, tiny_movie, tmp_path):
