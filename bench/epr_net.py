@@ -34,7 +34,7 @@ CASES = {   # name: (model, training draws, box of the landscape)
 }
 
 
-def run(model, n_train: int, box, steps: int, seed: int = 0) -> dict:
+def run(model, n_train: int, box, steps: int, seed: int = 0, enhanced: float = 0.0) -> dict:
     draws = model.draw(4 * n_train, torch.Generator().manual_seed(seed)).numpy()
     parts = np.r_[np.full(n_train, TRAIN), np.full(n_train, VAL), np.full(2 * n_train, TEST)]
     t0 = time.perf_counter()
@@ -42,7 +42,8 @@ def run(model, n_train: int, box, steps: int, seed: int = 0) -> dict:
                        log_density=model.log_density)
     config = TrainConfig(model="epr-net", iterations=steps, batch=1024, lr=1e-3, eval_every=max(1, steps // 50),
                          patience=0, average=0.0, seed=seed)
-    est = estimate_epr_net(draws, parts, drift, ModelKnownConfig(width=20, blocks=3), config, box=box)
+    est = estimate_epr_net(draws, parts, drift, ModelKnownConfig(width=20, blocks=3, enhanced=enhanced), config,
+                           box=box)
     d = est.details
     sigma = model.ep_rate
     # The upper bound at the exact potential on the same test draws: what these draws allow at best.
@@ -65,13 +66,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, nargs="+", default=[2000, 5000, 10_000])
     ap.add_argument("--json", default="bench/out/epr_net/results.json")
+    ap.add_argument("--enhanced", type=float, default=0.0, help="weight of the enhanced loss (0: the plain EPR loss)")
+    ap.add_argument("--cases", nargs="+", choices=["well", "mixture"], default=["well", "mixture"])
     args = ap.parse_args()
     torch.set_num_threads(1)
     results = {"machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}", "cases": {}}
     for name, (model, n_train, box) in CASES.items():
+        if ("well" if "well" in name else "mixture") not in args.cases:
+            continue
         rows = results["cases"][name] = []
         for steps in args.steps:
-            r = run(model, n_train, box, steps)
+            r = run(model, n_train, box, steps, enhanced=args.enhanced)
             rows.append(r)
             print(f"{name}, {steps} steps: upper {r['upper']:.4f} ± {r['upper_err']:.4f}, lower {r['lower']:.4f} ± "
                   f"{r['lower_err']:.4f}, midpoint {r['midpoint']:.4f} ± {r['midpoint_err']:.4f} (sigma "
