@@ -42,7 +42,7 @@ from ..trajectories import Trajectories
 from ..verdict import integrated_time
 from ..windows import window_starts
 from .base import TEST, TRAIN, VAL, Estimate
-from .model_known import ModelKnownConfig, fit_network
+from .model_known import ModelKnownConfig, fit_network, single_thread
 
 Field = Callable[[torch.Tensor], torch.Tensor]
 CHUNK = 16_384        # points per autograd pass when evaluating: bounded memory for any number of samples
@@ -231,8 +231,9 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
 
     torch.manual_seed(config.seed)
     net = Potential(dims, settings.width, settings.blocks, mean, std)
-    fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
-                         torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rate=val_rate)
+    with single_thread():
+        fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
+                             torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rate=val_rate)
     net = fitted.network.double()
 
     test = torch.as_tensor(x_all[parts == TEST])

@@ -18,6 +18,7 @@ import copy
 import threading
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,3 +154,17 @@ def fit_network(network: torch.nn.Module,
     averaged.eval()
     emit(it, True, message=stopped)
     return Fitted(averaged, best["it"], it, stopped, history)
+
+
+@contextmanager
+def single_thread(small: bool = True):
+    """One torch thread while a small network trains (`small`): its operations are too small to share. On 2 busy
+    cores a backward pass of the score's 2-64-64-2 MLP on 256 snapshots took 65 ms with 2 threads against 4 ms with
+    one, and EPR-Net's 20-20-20 potential trained 20 times slower on two. Process-wide, restored after."""
+    before = torch.get_num_threads()
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -22,7 +22,6 @@ The EP of each transition (the ep trace and the verdict's equilibrium test) is v
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +35,7 @@ from ..trajectories import Trajectories
 from ..windows import window_starts
 from .base import TEST, Estimate, Transitions, block_sums, bootstrap_error, held_out_blocks
 from .flow_fields import binned_ep, current_field
-from .model_known import ModelKnownConfig, fit_network
+from .model_known import ModelKnownConfig, fit_network, single_thread
 
 TRAIN, VAL = 0, 1
 EVAL_BATCH = 4096
@@ -72,24 +71,11 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
     def val_rate(net) -> float:
         return float(_velocity(net, val, d).pow(2).mul(d_inv).sum(1).mean())
 
-    with _threads_for(net):
+    with single_thread(isinstance(net, ScoreMLP)):
         start_rate = val_rate(net) if start else None
         fitted = fit_network(net, loss, train, val, config, callback, cancel, rate=val_rate)
         return _report(data, x, labels, settings, config, drift, fitted, n_val, len(train), start, start_rate, d,
                        d_inv)
-
-
-@contextmanager
-def _threads_for(net):
-    """One torch thread for an MLP: its operations are too small to share, and on 2 busy cores a backward pass of
-    the 2-64-64-2 MLP on 256 snapshots took 65 ms with 2 threads against 4 ms with one. (Process-wide, restored.)"""
-    before = torch.get_num_threads()
-    if isinstance(net, ScoreMLP):
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, start, start_rate, d, d_inv):
