@@ -469,6 +469,8 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
                         "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
                         "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
                         "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
+    if not t.params.get("sigma_2pt_exact", True):   # sigma_2pt then holds sigma, its upper bound
+        summary["truth"]["sigma_2pt_exact"] = False
     if t.observed_window_ep is not None:
         # Partial observation: the test windows' best reachable EP, and how close each window's estimate is.
         best = t.best_window_ep(data.data, starts[test], seq_len)

@@ -74,7 +74,8 @@ class TrainingPlots(QWidget):
         if truth is not None:
             # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below.
             self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
-            self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
+            if truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling to draw
+                self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
 
     def _new_curves(self, seed_index: int, named: bool) -> None:
         names = ("training", "validation") if named else (None, None)

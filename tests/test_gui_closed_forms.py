@@ -163,3 +163,6 @@ def test_the_epr_net_method_shows_its_own_rows_and_reports_both_bounds(studio, q
     s = studio.run.summary
     assert s["method"] == "epr-net" and s["bounds"]["upper"] is not None and s["landscape_rrmse"] > 0
     assert "upper bound" in studio.summary.text() and "potential trained on" in studio.summary.text()
+    # The double well has no exact two-frame ceiling: none is drawn or quoted.
+    assert [line.value() for line in studio.training_plots.truth_lines] == [s["truth"]["sigma"]]
+    assert "two-frame" not in studio.summary.text() and "exact σ = 2.168" in studio.summary.text()
