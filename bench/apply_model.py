@@ -5,6 +5,10 @@ same system and to 10 movies of other drivings (Th = 5, and Th = 1: equilibrium)
 two-frame rate sigma_2pt and the exact EP of its own transitions (empirical rate).
 
     nice python bench/apply_model.py    # 27 minutes on 2 CPU cores shared with other work (training: 23)
+
+Small movies (12 x 24 px, as bench/verdict_calibration.py) and a small network train to convergence on a CPU:
+
+    OMP_NUM_THREADS=1 nice python bench/apply_model.py --cell 12 --channels 8 --batch 1024 --lr 1e-3 --iters 3000
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ def main() -> None:
     p.add_argument("--movies", type=int, default=10)
     p.add_argument("--frames", type=int, default=5000)
     p.add_argument("--iters", type=int, default=400)
+    p.add_argument("--batch", type=int, default=1024)
+    p.add_argument("--lr", type=float, default=4e-4)
+    p.add_argument("--channels", type=int, default=32, help="channels of the network's first block")
+    p.add_argument("--cell", type=int, default=20, help="pixels per bead: frames are cell x 2 cell, the PSF and the "
+                   "pixel size scaled with it so that the beads move the same distance in micrometres")
     p.add_argument("--th", type=float, nargs="+", default=[10.0, 5.0, 1.0], help="hot baths of the new movies")
     p.add_argument("-o", "--output", type=Path, default=Path("bench/out/apply/results.json"))
     a = p.parse_args()
@@ -32,14 +41,16 @@ def main() -> None:
 
     def movies(th: float, seed: int, name: str) -> Path:
         chain = BeadSpringChain(beads=2, tc=1.0, th=th, dt=0.01)
-        return save_movie(simulate_bead_spring(chain, BeadRenderer(), movies=a.movies, frames=a.frames, seed=seed),
+        renderer = BeadRenderer(cell=a.cell, pixel_size=20 / a.cell, psf_sigma=3 * a.cell / 20)
+        return save_movie(simulate_bead_spring(chain, renderer, movies=a.movies, frames=a.frames, seed=seed),
                           folder / f"{name}.tif")
 
     t0 = time.perf_counter()
-    config = TrainConfig(iterations=a.iters, eval_every=100, patience=0, device="cpu")
+    config = TrainConfig(iterations=a.iters, batch=a.batch, lr=a.lr, channels=a.channels, eval_every=100, patience=0,
+                         device="cpu")
     trained = train(load_movie(movies(10.0, 1, "train")), config, run_dir=folder / "run").summary
-    results = {"train": _row(trained, time.perf_counter() - t0), "config": {"iterations": a.iters, "movies": a.movies,
-                                                                           "frames": a.frames}, "applied": {}}
+    results = {"train": _row(trained, time.perf_counter() - t0), "config": vars(a) | {"output": str(a.output)},
+               "applied": {}}
     print(f"trained {a.iters} iterations on {a.movies} x {a.frames} frames (Th = 10): {_line(results['train'])}")
     run = trained_run(folder / "run")
     for i, th in enumerate(a.th):
