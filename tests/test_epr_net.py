@@ -184,6 +184,8 @@ def test_a_short_training_reports_bounds_landscape_and_progress():
     t = d["training"]
     assert t["stopped"] == "finished" and 0 <= t["best_iteration"] <= 40 and t["iterations"] == 40
     assert t["network"] == {**t["network"], "network": "potential", "width": 20, "depth": 3}
+    widest = x[:200].std(0, ddof=1).max()   # one length for both axes: x2, three times narrower, is not stretched
+    assert t["network"]["std"] == pytest.approx([widest, widest], rel=1e-5)
     assert events[0].message == "started" and events[-1].message == "finished"
     assert [e.iteration for e in events if e.val_rate is not None and e.message != "finished"] == [0, 10, 20, 30, 40]
     json.dumps(est.as_dict())

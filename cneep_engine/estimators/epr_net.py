@@ -51,7 +51,8 @@ VAL_RATE_SAMPLES = 8192   # validation samples (the first ones) whose bounds' mi
 
 
 class Potential(nn.Module):
-    """phi(x), a tanh MLP on coordinates standardised by the training samples' mean and spread."""
+    """phi(x), a tanh MLP on coordinates centred on the training samples' mean and divided by one length, `scale`
+    (per coordinate, all equal from `estimate_epr_net`)."""
 
     def __init__(self, dims: int, width: int, depth: int, mean: torch.Tensor, std: torch.Tensor):
         super().__init__()
@@ -216,6 +217,9 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     x = {p: torch.as_tensor(x_all[parts == p], dtype=torch.float32) for p in (TRAIN, VAL)}
     mean, std = x[TRAIN].mean(0), x[TRAIN].std(0)
     std = torch.where(std > 0, std, torch.ones_like(std))
+    # One length for every coordinate, the widest spread: divided by its own, a narrow coordinate is stretched, the
+    # tanh units vary fastest along it, and the landscape extrapolates steeply where no sample falls.
+    scale = torch.full_like(std, float(std.max()))
     columns = [x[TRAIN], _force(drift, x[TRAIN])[0]]
     if settings.enhanced > 0:
         gen = torch.Generator().manual_seed(config.seed)
@@ -230,7 +234,7 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
         return float((upper + lower).mean() / 2)
 
     torch.manual_seed(config.seed)
-    net = Potential(dims, settings.width, settings.blocks, mean, std)
+    net = Potential(dims, settings.width, settings.blocks, mean, scale)
     with single_thread():
         fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
                              torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rate=val_rate)
