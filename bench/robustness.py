@@ -8,10 +8,10 @@ Axes (one command per curve):
   binning   1, 2, 4. The chain is rendered at twice the baseline's resolution (24 px cells, 1 um per px, PSF
             24/7 px), so binning 2 is the baseline's 12 x 24 px frame and binning 1 costs about 4x per iteration
   psf       three PSF widths around the baseline's (chain: 1, 12/7, 3 px; network: 0.8, 1.2, 2.4 px)
-  interval  the frame interval dt x 1, 2, 5 (0.01 s x); the ceiling sigma_2pt is that of the interval used, and
-            every movie has the same number of frames (as many transitions, over 1, 2, 5 times the time)
+  interval  the frame interval dt x 1, 2, 5 (dt = 0.01 s); the ceiling sigma_2pt is that of the interval used,
+            and every movie has the same number of frames (as many transitions, over 1, 2, 5 times the time)
   window    network only, partial observation: square windows of 20, 40, 60 px around the first hot node; the
-            ceiling is that of the nodes left in view
+            ceiling is that of the nodes whose filaments reach into the window
 The data seed is the same at every point, so the points of a curve see the same trajectories (but interval's).
 
 Systems: bead-spring, the N=2 chain (Tc=1, Th=10) as 12 x 24 px frames (cell 12, 2 um per px, PSF 12/7 px), 20
@@ -192,7 +192,7 @@ def plot(out: dict, path: Path) -> None:
         top = win.addPlot(row=1, col=col, title=name)
         top.setLogMode(x=log)
         if col == 0:
-            top.addLegend(offset=(-10, -10), labelTextSize="8pt")
+            top.addLegend(offset=(10, -10), labelTextSize="8pt")
         top.addLine(y=1.0, pen=pg.mkPen("k", style=pg.QtCore.Qt.PenStyle.DashLine))
         top.addItem(pg.ErrorBarItem(x=vx, y=ratio, height=2 * err, beam=0.02 * (np.ptp(vx) or 1), pen="b"))
         top.plot(x, ratio, pen="b", symbol="o", symbolBrush="b", name="CNEEP, held out (+- 1 s.e.)")
@@ -237,6 +237,7 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, help="JSON (default bench/out/robustness/SYSTEM_AXIS.json)")
     p.add_argument("--png", type=Path, help="plot (default docs/robustness_SYSTEM_AXIS.png)")
     a = p.parse_args()
+    from torch import __version__ as torch_version
     if a.axis == "window" and a.system != "network":
         p.error("--axis window crops the network around a hot node: use --system network")
     make_points, defaults = SYSTEMS[a.system]
@@ -254,7 +255,7 @@ def main() -> None:
             p.error(f"{output} holds a {old['system']} {old['axis']} curve with settings {old['settings']}: "
                     f"rerun with those, or pass another -o")
         out = old
-    out |= {"machine": f"{_cpu()}, {os.cpu_count()} cores", "torch": __import__("torch").__version__}
+    out |= {"machine": f"{_cpu()}, {os.cpu_count()} cores", "torch": torch_version}
     output.parent.mkdir(parents=True, exist_ok=True)
     todo = [pt for pt in make_points(a.axis) if pt.name not in out["points"]]
     print(f"{len(todo)} points to run, {len(out['points'])} already in {output}", flush=True)
