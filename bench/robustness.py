@@ -74,6 +74,7 @@ def interval_points(base: dict, dt: float) -> list[Point]:
 
 
 def chain_points(axis: str) -> list[Point]:
+    from cneep_engine import BeadSpringChain
     base = {"cell": 12, "pixel_size": 2.0, "psf_sigma": 12 / 7}
     if axis == "noise":
         return noise_points(base)
@@ -82,7 +83,7 @@ def chain_points(axis: str) -> list[Point]:
                                                          "binning": b}) for b in BINNINGS]
     if axis == "psf":
         return [Point(f"psf {s:.3g}", "PSF", s, {}, base | {"psf_sigma": s}) for s in (1.0, 12 / 7, 3.0)]
-    return interval_points(base, 0.01)
+    return interval_points(base, BeadSpringChain().dt)
 
 
 def network_points(axis: str) -> list[Point]:
