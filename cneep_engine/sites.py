@@ -122,7 +122,7 @@ def score_map(rate_map: np.ndarray, sites: SiteTruth) -> dict:
         with np.errstate(invalid="ignore", divide="ignore"):   # an empty map: NaN
             out["hot_fraction"] = float(values[near_hot].sum() / values.sum())
         out["hot_fraction_exact"] = float(sites.velocity[site_near_hot].sum() / sites.velocity.sum())
-    if sites.bond_ends is not None:
+    if sites.bond_labels:    # a small window can show a node without any of its bonds
         bond_mass = attribute(values, _segment_distance(centres, sites.bond_ends), sites.radius)
         out["per_bond"] = [{"bond": label, "map": float(m), "exact": float(e)}
                            for label, m, e in zip(sites.bond_labels, bond_mass, sites.bond_ep)]

@@ -7,6 +7,7 @@ import pytest
 
 from cneep_engine import CneepError, load_movie, save_movie
 from cneep_engine.cli import main
+from cneep_engine.sites import score_map
 from cneep_engine.synth import FilamentNetwork, FilamentRenderer, Sampling, network, simulate_network
 
 DEFAULT = FilamentNetwork()
@@ -234,3 +235,15 @@ def test_a_run_on_the_network_movie_scores_its_map_against_the_hot_nodes(tmp_pat
     report = score_map(hot, back.truth.sites)
     assert report["hot_fraction"] == pytest.approx(1.0) and len(report["per_site"]) == 64
     assert report["rank_correlation"] > 0.3
+
+
+def test_a_window_showing_one_node_and_none_of_its_bonds_scores_its_map():
+    movie = simulate_network(DEFAULT, FilamentRenderer(crop="21:41,25:45"), movies=1, frames=3)   # hot node (2,2)
+    t = movie.truth
+    assert 0 < t.sigma_2pt < DEFAULT.ep_rate_two_frame   # of the nodes whose filaments reach into the window
+    spot = np.zeros(movie.frame_shape)
+    x, y = t.sites.pixels[0]
+    spot[int(round(y)), int(round(x))] = 1.0
+    report = score_map(spot, t.sites)
+    assert t.sites.bond_labels == () and "per_bond" not in report
+    assert [e["site"] for e in report["per_site"]] == ["(2,2)"] and report["per_site"][0]["map"] == 1.0
