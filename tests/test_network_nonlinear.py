@@ -35,14 +35,14 @@ def test_the_springs_are_the_linear_network_to_first_order(model):
 
 def test_at_small_tc_the_mean_medium_ep_is_the_linear_sigma():
     """64 replicas x 10 time units at T_c = 0.001 (rms displacement 0.025 a): the Monte Carlo rate agrees with the
-    exact linear sigma 24.73 within 4 of its standard errors (about 1.2% each; the Euler-Maruyama bias at this
+    exact linear sigma 24.73 within 4 of its standard errors (about 1.4% each; the Euler-Maruyama bias at this
     step is +0.46%)."""
     model = FilamentNetwork(tc=0.001)
     sampled = network(model, GeometricSprings(nonlinear=True, time_step=0.005, burn_in=1.0), FilamentRenderer(),
                       Sampling(trajectories=64, frames=1001, seed=5))
     t = sampled.truth
     assert t.params["sigma_linear"] == pytest.approx(24.7299, abs=1e-4)
-    assert 0 < t.params["sigma_err"] < 0.02 * t.sigma
+    assert 0 < t.params["sigma_err"] < 0.03 * t.sigma
     assert abs(t.sigma - model.ep_rate) < 4 * t.params["sigma_err"]
     assert t.ds.mean() / model.dt == pytest.approx(t.sigma, abs=4 * t.params["sigma_err"])   # system term: mean 0
 

@@ -36,8 +36,8 @@ from ..trajectories import Trajectories
 from .network import FilamentNetwork, FilamentRenderer, frame_description, network_movie, render_movies
 from .sampling import mean_and_error
 
-# Largest Euler-Maruyama step times the fastest relaxation rate: the chain's EP exceeds sigma by 0.92% at 0.057 on
-# the default network, in proportion to the step (docs/benchmarks.md, "Filament network").
+# Largest Euler-Maruyama step times the fastest relaxation rate: the linear network's chain overestimates sigma by
+# 0.92% at 0.057, in proportion to the step (exact; docs/benchmarks.md, "Nonlinear springs").
 MAX_STEP_RATE = 0.06
 
 
