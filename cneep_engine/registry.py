@@ -13,10 +13,10 @@ from .estimators import ESTIMATORS
 from .params import Param, specs
 from .movie import Movie
 from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, BrownianGyrator, CurlTrap,
-                    DrivenGaussianMixture, FilamentNetwork, FilamentRenderer, FlashingRatchet, Integration,
-                    RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing, TrajectorySampling,
-                    TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network, ratchet, ring,
-                    steady_trajectories)
+                    DrivenGaussianMixture, FilamentNetwork, FilamentRenderer, FlashingRatchet, GeometricSprings,
+                    Integration, RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing,
+                    TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network,
+                    ratchet, ring, steady_trajectories)
 from .trajectories import Trajectories
 
 
@@ -65,8 +65,9 @@ SYSTEMS = {s.name: s for s in (
            ("movie", "coordinates"), (BeadSpringChain, BeadRenderer, Sampling), bead_spring,
            movie_configs=(BeadRenderer,)),
     System("network", "an elastic filament network on a triangular lattice, a few nodes in hot baths: the bonds "
-           "as filaments in a movie, or the node coordinates", ("movie", "coordinates"),
-           (FilamentNetwork, FilamentRenderer, Sampling), network, movie_configs=(FilamentRenderer,)),
+           "as filaments in a movie, or the node coordinates; exact, or with nonlinear springs by Monte Carlo",
+           ("movie", "coordinates"), (FilamentNetwork, GeometricSprings, FilamentRenderer, Sampling), network,
+           movie_configs=(FilamentRenderer,)),
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
     System("aoup", "active Ornstein-Uhlenbeck particles in a harmonic trap, repelling each other, with translational "

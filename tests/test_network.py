@@ -8,7 +8,7 @@ import pytest
 from cneep_engine import CneepError, load_movie, save_movie
 from cneep_engine.cli import main
 from cneep_engine.sites import score_map
-from cneep_engine.synth import FilamentNetwork, FilamentRenderer, Sampling, network, simulate_network
+from cneep_engine.synth import FilamentNetwork, FilamentRenderer, GeometricSprings, Sampling, network, simulate_network
 
 DEFAULT = FilamentNetwork()
 
@@ -143,7 +143,7 @@ def test_a_crop_is_partial_observation_with_a_lower_ceiling():
 
 
 def test_the_sidecar_rebuilds_the_truth():
-    movie = network(DEFAULT, FilamentRenderer(binning=2), Sampling(movies=1, frames=30, seed=2))
+    movie = network(DEFAULT, GeometricSprings(), FilamentRenderer(binning=2), Sampling(movies=1, frames=30, seed=2))
     p = movie.truth.params
     model = FilamentNetwork(**{f.name: p[f.name] for f in fields(FilamentNetwork)})
     assert model.ep_rate == movie.truth.sigma
@@ -156,9 +156,9 @@ def test_the_sidecar_rebuilds_the_truth():
 
 
 def test_trajectories_are_the_free_nodes_coordinates():
-    tracks = network(DEFAULT, FilamentRenderer(), Sampling(trajectories=2, frames=50, seed=2))
+    tracks = network(DEFAULT, GeometricSprings(), FilamentRenderer(), Sampling(trajectories=2, frames=50, seed=2))
     assert tracks.data.shape == (2, 50, 72) and tracks.labels[:2] == ["x(1,1)", "y(1,1)"]
-    movie = network(DEFAULT, FilamentRenderer(), Sampling(movies=2, frames=50, seed=2))
+    movie = network(DEFAULT, GeometricSprings(), FilamentRenderer(), Sampling(movies=2, frames=50, seed=2))
     np.testing.assert_array_equal(movie.truth.positions, tracks.data)
 
 
@@ -226,7 +226,7 @@ def test_a_run_on_the_network_movie_scores_its_map_against_the_hot_nodes(tmp_pat
     """The report a run gets from the truth's sites: every node, the hot fraction, and the sidecar keeps them."""
     from cneep_engine import load_movie, save_movie
     from cneep_engine.sites import score_map
-    movie = network(DEFAULT, FilamentRenderer(binning=2), Sampling(movies=1, frames=20, seed=2))
+    movie = network(DEFAULT, GeometricSprings(), FilamentRenderer(binning=2), Sampling(movies=1, frames=20, seed=2))
     back = load_movie(save_movie(movie, tmp_path / "net.tif"))
     assert back.truth.sites.labels == movie.truth.sites.labels
     hot = np.zeros(back.frame_shape)

@@ -17,18 +17,22 @@ from .double_well import RotatedDoubleWell
 from .driven import BrownianGyrator, CurlTrap, TiltedRing, simulate_ring
 from .gaussian_mixture import DrivenGaussianMixture
 from .linear import LinearDiffusion, linear_trajectories
-from .network import FilamentNetwork, FilamentRenderer, network, simulate_network, simulate_network_trajectories
+from .network import FilamentNetwork, FilamentRenderer, simulate_network, simulate_network_trajectories
+from .network_nonlinear import (GeometricSprings, simulate_nonlinear_network,
+                                simulate_nonlinear_network_trajectories)
 from .ratchet import SITES, FlashingRatchet, RatchetSampling
 from .render import BeadRenderer
 from .sampling import Sampling, TrajectorySampling
 from .steady import steady_trajectories
 
 __all__ = ["ActivePair", "ActiveSampling", "BeadSpringChain", "BeadRenderer", "BrownianGyrator", "CurlTrap",
-           "DrivenGaussianMixture", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "Integration",
-           "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling", "TiltedRing", "TrajectorySampling",
-           "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites", "curl_trap", "gyrator", "network",
-           "ratchet", "ring", "simulate_bead_spring", "simulate_bead_spring_trajectories", "simulate_network",
-           "simulate_network_trajectories", "simulate_ratchet", "steady_trajectories"]
+           "DrivenGaussianMixture", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "GeometricSprings",
+           "Integration", "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling", "TiltedRing",
+           "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites",
+           "curl_trap", "gyrator", "network", "ratchet", "ring", "simulate_bead_spring",
+           "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
+           "simulate_nonlinear_network", "simulate_nonlinear_network_trajectories", "simulate_ratchet",
+           "steady_trajectories"]
 
 
 def simulate_bead_spring(chain: BeadSpringChain = BeadSpringChain(), renderer: BeadRenderer = BeadRenderer(),
@@ -112,6 +116,19 @@ def bead_spring(chain: BeadSpringChain, renderer: BeadRenderer, sampling: Sampli
     if sampling.trajectories is not None:
         return simulate_bead_spring_trajectories(chain, sampling.trajectories, sampling.frames, sampling.seed)
     return simulate_bead_spring(chain, renderer, sampling.movies, sampling.frames, sampling.seed)
+
+
+def network(model: FilamentNetwork, springs: GeometricSprings, renderer: FilamentRenderer,
+            sampling: Sampling) -> Movie | Trajectories:
+    """Movies, or the node trajectories behind them; with geometric springs, of the nonlinear network."""
+    series, frames, seed = sampling.trajectories, sampling.frames, sampling.seed
+    if springs.nonlinear:
+        if series is not None:
+            return simulate_nonlinear_network_trajectories(model, springs, series, frames, seed)
+        return simulate_nonlinear_network(model, springs, renderer, sampling.movies, frames, seed)
+    if series is not None:
+        return simulate_network_trajectories(model, series, frames, seed)
+    return simulate_network(model, renderer, sampling.movies, frames, seed)
 
 
 def ratchet(model: FlashingRatchet, sampling: RatchetSampling) -> Trajectories:

@@ -33,6 +33,7 @@ from ..movie import GroundTruth
 from ..params import check, param
 from ..trajectories import Trajectories
 from .aoup import ActiveSampling, TrappedAOUP
+from .sampling import mean_and_error
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,8 @@ def simulate_interacting_aoup(model: TrappedAOUP, repulsion: Repulsion, integrat
             ds[:, t // substeps] += ((b + b_next) * (x_next - x)).sum((1, 2)) / (2 * eps)
         x, b = x_next, b_next
 
-    sigma, sigma_err = _mean_and_error(static.mean(1))
-    medium, medium_err = _mean_and_error(ds.mean(1) / model.dt)
+    sigma, sigma_err = mean_and_error(static.mean(1))
+    medium, medium_err = mean_and_error(ds.mean(1) / model.dt)
     params = {"system": "aoup", **asdict(model), **asdict(repulsion), **asdict(integration), **asdict(sampling),
               "integrator": "Euler-Maruyama positions, exact propulsion decay", "substeps": substeps,
               "convention": "A: translational noise eps, propulsion even under time reversal",
@@ -132,9 +133,3 @@ def simulate_interacting_aoup(model: TrappedAOUP, repulsion: Repulsion, integrat
     return Trajectories(data=data, dt=model.dt, dt_source="metadata", labels=labels, truth=truth,
                         provenance={"format": "simulated", "source": "aoup"})
 
-
-def _mean_and_error(per_trajectory: np.ndarray) -> tuple[float, float | None]:
-    """Mean over independent trajectories and its standard error (None from one trajectory)."""
-    k = len(per_trajectory)
-    err = float(per_trajectory.std(ddof=1) / np.sqrt(k)) if k > 1 else None
-    return float(per_trajectory.mean()), err

@@ -35,7 +35,6 @@ from ..sites import SiteTruth
 from ..trajectories import Trajectories
 from .linear import LinearDiffusion, linear_trajectories
 from .render2d import Renderer2D
-from .sampling import Sampling
 
 
 @dataclass(frozen=True)
@@ -143,6 +142,11 @@ class FilamentNetwork(LinearDiffusion):
     def node_labels(self) -> list[str]:
         return [f"({i},{j})" for j in range(self.ny) for i in range(self.nx)]
 
+    def coordinate_labels(self) -> list[str]:
+        """Names of the free coordinates, x(i,j) and y(i,j) node by node."""
+        nodes = self.node_labels()
+        return [f"{axis}{nodes[p]}" for p in self.free for axis in "xy"]
+
     # --- the linear dynamics ----------------------------------------------------------------------
     def _bond_stiffness(self) -> np.ndarray:
         """(bonds, 2, 2) stiffness of each bond, k n n^T + (tau/a)(1 - n n^T)."""
@@ -210,14 +214,20 @@ class FilamentNetwork(LinearDiffusion):
             out[has_bath] += self.power(sign * force[has_bath], coords) / temps[node[has_bath]]
         return out
 
-    def describe(self) -> dict:
-        """Parameters and exact EP figures, JSON-ready."""
+    def settings(self) -> dict:
+        """Parameters and the lattice they make, JSON-ready."""
         return {
             "system": "filament network",
             **asdict(self),
             "free_nodes": self.free.tolist(),
             "bonds": self.bonds.tolist(),
             "temperatures": self.temperatures.tolist(),
+        }
+
+    def describe(self) -> dict:
+        """Parameters and exact EP figures, JSON-ready."""
+        return {
+            **self.settings(),
             "sigma": self.ep_rate,
             "sigma_2pt": self.ep_rate_two_frame,
             "node_ep_density": self.node_ep_density.tolist(),
@@ -303,18 +313,9 @@ def simulate_network(network: FilamentNetwork = FilamentNetwork(), renderer: Fil
 
     Length is in micrometres (a = 1 µm) and time in seconds. Under a crop, ds and sigma_2pt are those of the
     nodes still in view (`visible_nodes`): the best any estimator of the cropped movie can reach."""
-    shape = renderer.frame_shape(network)
-    renderer.check_frame(shape)
+    renderer.check_frame(renderer.frame_shape(network))
     displacements = network.sample(movies, frames, seed=seed)
-    video = np.empty((movies, frames, *renderer.recorded_shape(shape)), renderer.dtype)
-
-    def render(m: int, noise_seed: np.random.SeedSequence) -> None:
-        renderer.render(network, displacements[m], seed=noise_seed, out=video[m])
-
-    # Movie by movie (bounded memory), each with its own noise stream; the splat and the blur release the GIL,
-    # so threads share the cores.
-    with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
-        list(pool.map(render, range(movies), np.random.SeedSequence(seed).spawn(movies)))
+    video = render_movies(network, renderer, displacements, seed)
     seen = renderer.visible_nodes(network)
     if len(seen) == len(network.free):
         ds, sigma_2pt = network.transition_ep(displacements), network.ep_rate_two_frame
@@ -322,17 +323,39 @@ def simulate_network(network: FilamentNetwork = FilamentNetwork(), renderer: Fil
         coords = (2 * seen[:, None] + np.arange(2)).ravel()
         ds = network.transition_ep(displacements[..., coords], coords)
         sigma_2pt = network.two_frame_rate(coords)
-    frame = _frame_description(network, renderer, seen)
+    frame = frame_description(network, renderer, seen)
     sites = SiteTruth.from_dict(frame.pop("sites"))
     params = {**network.describe(), "renderer": renderer.describe(), "movies": movies, "frames": frames,
               "seed": seed, "integrator": "exact propagator", "frame": frame}
     truth = GroundTruth(ds=ds, sigma=network.ep_rate, sigma_2pt=sigma_2pt, positions=displacements, params=params,
                         sites=sites)
+    return network_movie(network, renderer, video, truth)
+
+
+def render_movies(network: FilamentNetwork, renderer: FilamentRenderer, displacements: np.ndarray,
+                  seed: int) -> np.ndarray:
+    """Displacements (movies, frames, dof) -> the movies (movies, frames, h, w), each with its own noise stream
+    drawn from `seed`."""
+    movies, frames = displacements.shape[:2]
+    video = np.empty((movies, frames, *renderer.recorded_shape(renderer.frame_shape(network))), renderer.dtype)
+
+    def render(m: int, noise_seed: np.random.SeedSequence) -> None:
+        renderer.render(network, displacements[m], seed=noise_seed, out=video[m])
+
+    # Movie by movie (bounded memory); the splat and the blur release the GIL, so threads share the cores.
+    with ThreadPoolExecutor(len(os.sched_getaffinity(0))) as pool:
+        list(pool.map(render, range(movies), np.random.SeedSequence(seed).spawn(movies)))
+    return video
+
+
+def network_movie(network: FilamentNetwork, renderer: FilamentRenderer, video: np.ndarray,
+                  truth: GroundTruth) -> Movie:
+    """Rendered frames with their truth: length in micrometres (a = 1 µm), time in seconds."""
     return Movie(frames=video, dt=network.dt, pixel_size=renderer.binning / renderer.spacing,
                  dt_source="metadata", pixel_size_source="metadata", truth=truth)
 
 
-def _frame_description(network: FilamentNetwork, renderer: FilamentRenderer, seen: np.ndarray) -> dict:
+def frame_description(network: FilamentNetwork, renderer: FilamentRenderer, seen: np.ndarray) -> dict:
     """Where the network lies in the recorded frame (pixels (x, y) = (column, row), centres at integers), for the
     sidecar: every node at rest and the scale that moves it (node p of a frame with displacements u, in a:
     node_pixels[p] + px_per_unit * u_p), the free nodes in view, the intensity scale, and `sites`: the nodes and
@@ -372,13 +395,6 @@ def simulate_network_trajectories(network: FilamentNetwork = FilamentNetwork(), 
                                   frames: int = 1000, seed: int = 0) -> Trajectories:
     """Displacements of the free nodes (trajectories, frames, 2 per node: x, y in units of a) with their exact
     per-transition EP: the same draws as `simulate_network`'s movies with the same seed."""
-    labels = [f"{axis}{network.node_labels()[p]}" for p in network.free for axis in "xy"]
-    return linear_trajectories(network, trajectories, frames, seed, labels,
+    return linear_trajectories(network, trajectories, frames, seed, network.coordinate_labels(),
                                {**network.describe(), "integrator": "exact propagator"})
 
-
-def network(model: FilamentNetwork, renderer: FilamentRenderer, sampling: Sampling) -> Movie | Trajectories:
-    """The registry's entry: movies, or the node trajectories behind them."""
-    if sampling.trajectories is not None:
-        return simulate_network_trajectories(model, sampling.trajectories, sampling.frames, sampling.seed)
-    return simulate_network(model, renderer, sampling.movies, sampling.frames, sampling.seed)

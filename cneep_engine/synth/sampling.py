@@ -1,8 +1,11 @@
-"""How much of a synthetic system to simulate, declared once for the CLI, the app and `cneep list`."""
+"""How much of a synthetic system to simulate, declared once for the CLI, the app and `cneep list`, and the error of
+a Monte Carlo mean over what was simulated."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..params import check, param
 
@@ -39,3 +42,10 @@ class TrajectorySampling:
 
     def __post_init__(self):
         check(self)
+
+
+def mean_and_error(per_trajectory: np.ndarray) -> tuple[float, float | None]:
+    """Mean over independent trajectories and its standard error (None from one trajectory)."""
+    k = len(per_trajectory)
+    err = float(per_trajectory.std(ddof=1) / np.sqrt(k)) if k > 1 else None
+    return float(per_trajectory.mean()), err
