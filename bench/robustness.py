@@ -32,13 +32,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from verdict_calibration import _cpu   # bench/ is the script's folder, first on sys.path
 
 PHOTONS = (1000, 100, 30, 10)
 READ_NOISE = (0, 5, 15, 50)
@@ -147,14 +147,6 @@ def run_point(system: str, point: Point, settings: dict, threads: int) -> dict:
             "converged": s["converged"], "warnings": s["warnings"], "best_iteration": s["best_iteration"],
             "device": s["device"], "simulate_s": t1 - t0, "train_s": time.perf_counter() - t1,
             "wall_s": time.perf_counter() - t0, "date": time.strftime("%Y-%m-%d")}
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def _write(out: dict, path: Path) -> None:
