@@ -277,6 +277,8 @@ def epr_net_fit(data: Trajectories, split: np.ndarray, settings: ModelKnownConfi
                                callback=callback, cancel=cancel)
     except CneepError as e:
         raise CneepError(f"{data.name}: {e}") from e
+    if "landscape" in est.details:
+        est.details["landscape"]["axes"] = data.coordinate_labels
     starts, _ = window_starts(labels, 2)
     flat = torch.as_tensor(x.reshape(-1, x.shape[-1]))
     x0, x1 = flat[starts], flat[starts + 1]

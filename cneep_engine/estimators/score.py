@@ -124,7 +124,7 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
         "snapshots": {"train": n_train, "val": n_val, "test": len(test_x)},
         "training": {"iterations": fitted.iterations, "best_iteration": fitted.best_iteration,
                      "stopped": fitted.stopped, "loss": settings.score_loss, "network": net.describe()},
-        "current": current_field(test_x, v, drift.layout, drift.dims, _labels(data)),
+        "current": current_field(test_x, v, drift.layout, drift.dims, data.coordinate_labels),
     }
     if drift.layout is not None:
         per_particle = terms["densities"][:, drift.layout].sum(-1)     # (snapshots, particles)
@@ -144,11 +144,6 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
     return Estimate(rate=float(total[0] / total[-1]), rate_err=err(0), transitions=len(test_x), blocks=len(sums),
                     ds=ds_by_coordinate.sum(1), ds_by_coordinate=ds_by_coordinate, details=details, network=net,
                     history=fitted.history)
-
-
-def _labels(data: Trajectories) -> list[str]:
-    return [str(s) for s in data.labels] if len(data.labels) == data.n_coordinates else [
-        f"x{i + 1}" for i in range(data.n_coordinates)]
 
 
 def _network(settings: ModelKnownConfig, drift: DriftModel, train: np.ndarray, std: np.ndarray, seed: int):
