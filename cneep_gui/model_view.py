@@ -195,7 +195,7 @@ class ModelView(QWidget):
         self.particles.setData(pos[:, 0], pos[:, 1], brush=brushes,
                                size=PARTICLE_PX if radius is None else 2 * radius)
         self._axes(shown["axes"])
-        self._bar(0, top, "EP rate (k_B/s)")
+        self._bar(0, top, "EP rate (k<sub>B</sub>/s)")
         what = ("each particle's EP rate density at this configuration" if kind == "snapshot" else
                 "each particle's EP rate averaged over all test snapshots")
         size = f"drawn at radius {radius:g}" if radius is not None else "radius unknown: dots"
