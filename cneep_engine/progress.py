@@ -43,6 +43,8 @@ class Progress:
     best_iteration: int = 0
     best_val_loss: float | None = None
     val_log_ift: float | None = None   # ln <exp(-dS)> over the validation windows: about 0 unless ran away
+    val_lower: float | None = None     # model-known estimators: the bounds on the validation snapshots' EP rate
+    val_upper: float | None = None     # that bracket val_rate (None: the method has no such bound)
     message: str = ""             # "started", "kept" (the new best model), how training ended, or what is exported
     phase: str = "training"       # one of PHASES
     done: int = 0

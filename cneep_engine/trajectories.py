@@ -56,6 +56,13 @@ class Trajectories:
         return self.data.shape[2] if self.data.ndim == 3 else 1
 
     @property
+    def coordinate_labels(self) -> list[str]:
+        """The coordinates' names: the file's column labels, else x1, x2, ..."""
+        if len(self.labels) == self.n_coordinates:
+            return [str(s) for s in self.labels]
+        return [f"x{i + 1}" for i in range(self.n_coordinates)]
+
+    @property
     def name(self) -> str:
         return str(self.path) if self.path else "trajectories"
 

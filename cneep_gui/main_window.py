@@ -18,7 +18,7 @@ import numpy as np
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QIcon, QKeySequence
 from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox, QScrollArea, QSplitter,
-                             QStackedWidget, QVBoxLayout, QWidget)
+                             QTabWidget, QVBoxLayout, QWidget)
 
 from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input, train
 from cneep_engine import export
@@ -34,6 +34,7 @@ from . import about_dialog, sample, settings
 from .log_panel import LogPanel, log
 from .movie_panel import OFF, STANDARD_ERROR, TIME_AVERAGED, MoviePanel
 from .generate_dialog import GenerateDialog, exact
+from .model_view import ModelView
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
 from .preferences import PreferencesDialog
@@ -84,9 +85,10 @@ class MainWindow(QMainWindow):
 
         self.movie_view = MovieView()
         self.trajectory_view = TrajectoryView()
-        self.views = QStackedWidget()
-        self.views.addWidget(self.movie_view)
-        self.views.addWidget(self.trajectory_view)
+        self.model_view = ModelView()
+        # The input's view, and beside it a model-known run's results; the tab bar shows only when there are two.
+        self.views = QTabWidget(documentMode=True, tabBarAutoHide=True)
+        self.views.addTab(self.movie_view, "Movie")
         self.timeline = Timeline()
         self.trace = TracePlot()
         centre = QSplitter(Qt.Orientation.Vertical)
@@ -298,7 +300,8 @@ class MainWindow(QMainWindow):
         self.data, self.run, self.shown = data, None, data
         movie = isinstance(data, Movie)
         self.preprocess_panel.set_source(data if movie else None)
-        self.views.setCurrentWidget(self.movie_view if movie else self.trajectory_view)
+        self.views.clear()
+        self.views.addTab(*((self.movie_view, "Movie") if movie else (self.trajectory_view, "Trajectories")))
         if not movie:
             self.trajectory_view.set_data(data)
         self.timeline.set_movie_shape(data.n_movies if movie else data.n_trajectories, data.n_frames, data.dt,
@@ -340,6 +343,7 @@ class MainWindow(QMainWindow):
         self.summary.set_summary(run.summary if run else None, parts,
                                  "movies" if isinstance(self.data, Movie) else "trajectories")
         self.timeline.set_parts(parts)
+        self._show_model_results(run)
         uncertainty = run.map_uncertainty if run is not None else None
         self.movie_panel.set_has_run(run is not None, uncertainty is not None)
         if run is not None and run.maps is not None:
@@ -348,6 +352,17 @@ class MainWindow(QMainWindow):
             self._limits = export.map_limits(run)
         self._overlay_changed()
         self._update_actions()
+
+    def _show_model_results(self, run: Run | None) -> None:
+        """A model-known run's landscape, current and particles in a tab of their own, shown first."""
+        method = ESTIMATORS.get(run.summary.get("method", "")) if run is not None else None
+        known = method is not None and "drift" in method.requires
+        self.model_view.set_summary(run.summary if known else None)
+        tab = self.views.indexOf(self.model_view)
+        if known and tab < 0:
+            self.views.setCurrentIndex(self.views.addTab(self.model_view, "Model results"))
+        elif not known and tab >= 0:
+            self.views.removeTab(tab)
 
     # --- showing --------------------------------------------------------------------------------
     def current_map(self, movie: int, frame: int) -> np.ndarray | None:

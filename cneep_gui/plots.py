@@ -1,4 +1,5 @@
-"""Live training curves (EP rate and loss against iteration) and the cumulative EP trace under the movie."""
+"""Live training curves (EP rate and loss against iteration; for the model-known estimators the bounds that
+bracket the rate, with the band between them) and the cumulative EP trace under the movie."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ _TRAIN, _VAL = pg.mkPen("#9a9a9a", width=1.5), pg.mkPen("#3d9be9", width=2)
 _SIGMA = pg.mkPen("#5fd35f", width=1.5, style=pg.QtCore.Qt.PenStyle.DashLine)
 _CEILING = pg.mkPen("#ff6b6b", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
 _REACHABLE = pg.mkPen("#c39bf0", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotLine)
+_BOUNDS = {"lo": ("lower bound", pg.mkPen("#f0a030", width=1.5)), "up": ("upper bound", pg.mkPen("#e377c2", width=1.5))}
+_BAND = pg.mkBrush(240, 160, 48, 45)
 _LABEL_FILL = pg.mkBrush(0, 0, 0, 200)
 LEGEND_ROW = 42        # pixels: the title row, which holds the legend
 
@@ -56,6 +59,7 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.tabs)
         self._points: dict[int, dict[str, list]] = {}
         self._curves: dict[int, dict[str, pg.PlotDataItem]] = {}
+        self.bands: dict[int, pg.FillBetweenItem] = {}
         self.truth_lines: list[pg.InfiniteLine] = []
 
     def reset(self, truth: GroundTruth | None) -> None:
@@ -64,7 +68,7 @@ class TrainingPlots(QWidget):
         for p in (self.rate, self.loss):
             p.clear()
             p.plotItem.legend.clear()
-        self._points, self._curves = {}, {}
+        self._points, self._curves, self.bands = {}, {}, {}
         # The first seed's curves and legend exist before training starts: adding them at the first
         # validation would re-lay out both plots in the middle of a run, a visible stall.
         self._new_curves(0, named=True)
@@ -97,16 +101,30 @@ class TrainingPlots(QWidget):
         if self._reachable and ev.val_truth_rate is not None:
             self._reachable = False
             self._truth_line(ev.val_truth_rate, _REACHABLE, "best reachable from these windows", (0, 1), 0.05)
-        pts = self._points.setdefault(ev.seed_index, {k: [] for k in ("it", "tr", "vr", "tl", "vl")})
-        for key, v in zip(pts, (ev.iteration, ev.train_rate, ev.val_rate, ev.train_loss, ev.val_loss)):
-            pts[key].append(v)
+        pts = self._points.setdefault(ev.seed_index, {k: [] for k in ("it", "tr", "vr", "tl", "vl", "lo", "up")})
+        for key, v in zip(pts, (ev.iteration, ev.train_rate, ev.val_rate, ev.train_loss, ev.val_loss, ev.val_lower,
+                                ev.val_upper)):
+            pts[key].append(np.nan if v is None else v)
         if ev.seed_index not in self._curves:
             self._new_curves(ev.seed_index, named=False)
+        self._bound_curves(ev)
         for key, curve in self._curves[ev.seed_index].items():
             curve.setData(pts["it"], pts[key])
 
+    def _bound_curves(self, ev: Progress) -> None:
+        """The bounds' curves of a model-known estimator, from the first validation that reports one, and the band
+        between them once there are two."""
+        curves = self._curves[ev.seed_index]
+        for key, value in (("lo", ev.val_lower), ("up", ev.val_upper)):
+            if value is not None and key not in curves:
+                name, pen = _BOUNDS[key]
+                curves[key] = self.rate.plot(pen=pen, name=name if ev.seed_index == 0 else None, connect="finite")
+        if "lo" in curves and "up" in curves and ev.seed_index not in self.bands:
+            self.bands[ev.seed_index] = pg.FillBetweenItem(curves["lo"], curves["up"], brush=_BAND)
+            self.rate.addItem(self.bands[ev.seed_index])
+
     def curve_data(self, which: str, seed_index: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """(iterations, values) drawn for 'tr', 'vr', 'tl' or 'vl'; one curve per seed."""
+        """(iterations, values) drawn for 'tr', 'vr', 'tl', 'vl', or the bounds 'lo' and 'up'; one curve per seed."""
         return self._curves[seed_index][which].getData()
 
 

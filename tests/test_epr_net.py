@@ -188,6 +188,10 @@ def test_a_short_training_reports_bounds_landscape_and_progress():
     assert t["network"]["std"] == pytest.approx([widest, widest], rel=1e-5)
     assert events[0].message == "started" and events[-1].message == "finished"
     assert [e.iteration for e in events if e.val_rate is not None and e.message != "finished"] == [0, 10, 20, 30, 40]
+    # Each validation brackets its rate: the EPR loss (the upper bound) and the lower bound, the rate their midpoint.
+    for e in (e for e in events if e.val_rate is not None):
+        assert e.val_lower < e.val_rate < e.val_upper and e.val_rate == pytest.approx((e.val_lower + e.val_upper) / 2)
+        assert e.val_upper == pytest.approx(e.val_loss, rel=1e-5)
     json.dumps(est.as_dict())
 
 

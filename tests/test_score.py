@@ -73,6 +73,9 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     assert np.asarray(current["current"]).shape == (24, 24, 2) and current["axes"] == ["x1", "x2"]
     assert sum(s["binned"]["distance"]["count"]) == 2 * s["snapshots"]["test"]
     assert s["training"]["network"]["network"] == "mlp" and s["ep_rate_err"] > 0
+    validations = [e for e in fitted.history if e.val_loss is not None]
+    assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # the MLP shows its bound
+    assert "particles" not in s     # the chain's beads move along one axis: no plane to draw them in
 
 
 def test_the_run_folder_keeps_the_network_which_a_later_run_starts_from(beads, tmp_path):
@@ -124,6 +127,12 @@ def test_interacting_aoups_train_the_transformer_on_their_whole_state():
     s = run.summary
     assert s["training"]["network"]["network"] == "transformer" and len(s["particle_densities"]) == 8
     assert "packing_fraction" in s["binned"] and np.isfinite(s["static_rate"])
+    # One test snapshot's particles in the plane with their EP there; no live bound for the transformer.
+    first = np.asarray(data.data)[assign_parts(10, 20, 0.2, 0.2, 2) == PARTS.index("test")][0]
+    shown = s["particles"]
+    np.testing.assert_allclose(shown["positions"], first[:16].reshape(8, 2))
+    assert len(shown["ep_rate"]) == 8 and min(shown["ep_rate"]) >= 0 and shown["radius"] == Repulsion().radius
+    assert all(e.val_lower is None for e in run.history)
 
 
 def _refusal(capsys, *argv) -> str:

@@ -47,7 +47,7 @@ from .model_known import ModelKnownConfig, fit_network, single_thread
 Field = Callable[[torch.Tensor], torch.Tensor]
 CHUNK = 16_384        # points per autograd pass when evaluating: bounded memory for any number of samples
 LANDSCAPE_CUT = 20.0  # the landscape is scored where the exact -ln p is within this of its minimum (U < 20 D)
-VAL_RATE_SAMPLES = 8192   # validation samples (the first ones) whose bounds' midpoint is shown at each validation
+VAL_RATE_SAMPLES = 8192   # validation samples (the first ones) whose bounds and midpoint are shown at each validation
 
 
 class Potential(nn.Module):
@@ -229,15 +229,16 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     val_force = _force(drift, x[VAL])
     shown = [t[:VAL_RATE_SAMPLES] for t in (x[VAL], *val_force)]
 
-    def val_rate(net) -> float:
+    def val_rates(net) -> dict:
         upper, lower = bound_terms(net, *shown, diff.float())
-        return float((upper + lower).mean() / 2)
+        return {"val_rate": float((upper + lower).mean() / 2), "val_lower": float(lower.mean()),
+                "val_upper": float(upper.mean())}
 
     torch.manual_seed(config.seed)
     net = Potential(dims, settings.width, settings.blocks, mean, scale)
     with single_thread():
         fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
-                             torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rate=val_rate)
+                             torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rates=val_rates)
     net = fitted.network.double()
 
     test = torch.as_tensor(x_all[parts == TEST])
@@ -280,6 +281,8 @@ def epr_net_fit(data: Trajectories, split: np.ndarray, settings: ModelKnownConfi
                                callback=callback, cancel=cancel)
     except CneepError as e:
         raise CneepError(f"{data.name}: {e}") from e
+    if "landscape" in est.details:
+        est.details["landscape"]["axes"] = data.coordinate_labels
     starts, _ = window_starts(labels, 2)
     flat = torch.as_tensor(x.reshape(-1, x.shape[-1]))
     x0, x1 = flat[starts], flat[starts + 1]

@@ -7,6 +7,8 @@ v_c^2 / D_c (summing to the EP rate), these are plain histograms:
   when they move in two or more dimensions (J(r) = sum_i <delta(r - x_i) v_i>), else the plane of the first two
   coordinates; with the density rho, both per unit area, so that the grid sums of rho and of J times the cell
   area are the particle count and the summed mean velocity.
+- `particle_snapshot`: the particles of one snapshot in their plane, each with its EP rate density there (the sum
+  of its coordinates' v_c^2 / D_c at that configuration, whose mean over snapshots is the particle's EP rate).
 - `binned_ep`: the mean EP rate of a particle (the sum of its coordinates' densities) by where it is, the
   distance from the centre of the snapshots, and by its local packing fraction, the share of a ball of radius
   3R around it covered by particles (of radius R) whose centres lie inside.
@@ -41,6 +43,16 @@ def current_field(x: np.ndarray, v: np.ndarray, layout: np.ndarray | None, dims:
     return {"axes": axes, "edges": [e.tolist() for e in edges],
             "density": (count / (snapshots * area)).tolist(),
             "current": (np.stack(flux, axis=-1) / (snapshots * area)).tolist()}
+
+
+def particle_snapshot(x: np.ndarray, per_particle: np.ndarray, layout: np.ndarray, dims: int,
+                      radius: float | None) -> dict | None:
+    """Positions (the first two axes) and EP rate densities of the particles in snapshot x (n,), per_particle
+    (particles,); None unless two or more particles move in two or more dimensions."""
+    if dims < 2 or len(layout) < 2:
+        return None
+    return {"axes": ["x", "y"], "positions": x[layout[:, :2]].tolist(), "ep_rate": per_particle.tolist(),
+            "radius": radius}
 
 
 def binned_ep(x: np.ndarray, per_particle: np.ndarray, layout: np.ndarray, dims: int,

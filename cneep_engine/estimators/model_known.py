@@ -81,11 +81,12 @@ class Fitted:
 def fit_network(network: torch.nn.Module,
                 loss: Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor],
                 train: torch.Tensor, val: torch.Tensor, config, callback: Callback | None,
-                cancel: threading.Event | None, rate: Callable[[torch.nn.Module], float] | None = None) -> Fitted:
+                cancel: threading.Event | None, rates: Callable[[torch.nn.Module], dict] | None = None) -> Fitted:
     """Minimise `loss(network, batch, generator)` (a scalar) over random batches of the `train` snapshots; every
     config.eval_every steps the weight average's loss on `val` (same noise each time) decides the model kept, and
-    `rate(network)`, its EP rate on the validation snapshots, is reported with it. A cancel stops training and
-    keeps the best model (the event is cleared: it asked for that model, evaluated)."""
+    `rates(network)`, its EP rate on the validation snapshots and the bounds that bracket it (`Progress` fields:
+    val_rate, and val_lower, val_upper where the method has them), is reported with it. A cancel stops training
+    and keeps the best model (the event is cleared: it asked for that model, evaluated)."""
     from ..training import _average_into   # training builds on the estimators' table, so not at the top
     gen = torch.Generator().manual_seed(config.seed)
     opt = torch.optim.Adam(network.parameters(), lr=config.lr)
@@ -95,10 +96,10 @@ def fit_network(network: torch.nn.Module,
     t0, throttle = time.perf_counter(), Throttle()
     best = {"loss": float("inf"), "it": 0, "state": copy.deepcopy(averaged.state_dict())}
 
-    def validate() -> tuple[float, float | None]:
+    def validate() -> tuple[float, dict]:
         losses = [float(loss(averaged, v, torch.Generator().manual_seed(config.seed + 1 + i)).detach())
                   for i, v in enumerate(val.split(max(config.batch, 4096)))]
-        return float(np.mean(losses)), rate(averaged) if rate is not None else None
+        return float(np.mean(losses)), rates(averaged) if rates is not None else {}
 
     def emit(it: int, record: bool, **kw) -> None:
         elapsed = time.perf_counter() - t0
@@ -111,8 +112,8 @@ def fit_network(network: torch.nn.Module,
             callback(ev)
 
     # The starting network is validated too: a network given to start from is kept unless training improves it.
-    best["loss"], val_rate = validate()
-    emit(0, True, message="started", val_loss=best["loss"], val_rate=val_rate, phase="validation")
+    best["loss"], measured = validate()
+    emit(0, True, message="started", val_loss=best["loss"], phase="validation", **measured)
     stopped, bad, since, run_loss, it = "finished", 0, 0, 0.0, 0
     for it in range(1, config.iterations + 1):
         if cancel is not None and cancel.is_set():
@@ -135,7 +136,7 @@ def fit_network(network: torch.nn.Module,
         if it % config.eval_every and it != config.iterations:
             emit(it, False)
             continue
-        val_loss, val_rate = validate()
+        val_loss, measured = validate()
         if not np.isfinite(val_loss):
             stopped = "diverged"
             break
@@ -144,8 +145,8 @@ def fit_network(network: torch.nn.Module,
             best.update(loss=val_loss, it=it, state=copy.deepcopy(averaged.state_dict()))
         bad = 0 if kept else bad + 1
         early = config.patience and bad >= config.patience
-        emit(it, True, train_loss=run_loss / since, val_loss=val_loss, val_rate=val_rate, lr=opt.param_groups[0]["lr"],
-             message="stopped early" if early else "kept" if kept else "", phase="validation")
+        emit(it, True, train_loss=run_loss / since, val_loss=val_loss, lr=opt.param_groups[0]["lr"],
+             message="stopped early" if early else "kept" if kept else "", phase="validation", **measured)
         run_loss, since = 0.0, 0
         if early:
             stopped = "stopped early"
