@@ -38,7 +38,7 @@ class TrainingPlots(QWidget):
         # values' labels.
         self.rate, self.loss = pg.PlotWidget(), pg.PlotWidget()
         _plain_axis(self.rate, "left", "EP rate", "k_B/s")
-        _plain_axis(self.loss, "left", "NEEP loss")
+        _plain_axis(self.loss, "left", "training loss")  # the method's own objective: NEEP's, EPR-Net's, the score's
         for p in (self.rate, self.loss):
             p.setLabel("bottom", "iteration")
             p.setTitle(" ")

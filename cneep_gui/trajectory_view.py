@@ -47,7 +47,7 @@ class TrajectoryView(pg.GraphicsLayoutWidget):
         self.series.addItem(self.cursor)
         states = data.kind == "states"
         n = 1 if states else min(data.n_coordinates, MAX_CURVES)
-        names = ["state"] if states else [str(v) for v in data.labels[:n]] or [f"x{i + 1}" for i in range(n)]
+        names = ["state"] if states else data.coordinate_labels[:n]
         # Steps, not lines, for discrete states: a jump happens between two frames, not along a slope.
         self.curves = [self.series.plot(pen=pg.mkPen(_COLOURS[i % len(_COLOURS)], width=1), name=name,
                                         stepMode="left" if states else None) for i, name in enumerate(names)]
