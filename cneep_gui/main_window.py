@@ -74,6 +74,7 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(ICON)))
         self.setAcceptDrops(True)
         self.data: Movie | Trajectories | None = None
+        self.earlier: dict[tuple[str, object], tuple[float, float | None]] = {}
         self.run: Run | None = None
         self.shown: Movie | Trajectories | None = None   # what is drawn: a run's own (preprocessed) frames or data
         self.job: Job | None = None
@@ -298,6 +299,9 @@ class MainWindow(QMainWindow):
         # The old run goes and the timeline learns the new length before anything is drawn: the old frame
         # number may lie beyond the new data.
         self.data, self.run, self.shown = data, None, data
+        # Each method's latest result on this input, keyed with the preprocessing it saw: drawn beside the next
+        # method's training so that bounds and estimates of the same data are read together.
+        self.earlier = {}
         movie = isinstance(data, Movie)
         self.preprocess_panel.set_source(data if movie else None)
         self.views.clear()
@@ -499,7 +503,8 @@ class MainWindow(QMainWindow):
             data = replace(ready) if ready is not None else source
             threads = self.training_panel.threads.value()
             self.set_run(None)
-            self.training_plots.reset(data.truth)
+            self.training_plots.reset(data.truth, {m: v for (m, o), v in self.earlier.items()
+                                                   if o == options and m != config.model})
             self._show_progress()
 
             stem = data.path.stem if data.path else "synthetic"
@@ -515,7 +520,13 @@ class MainWindow(QMainWindow):
                 return train(trained, config, callback=emit, cancel=cancel, run_dir=run_dir, checks=checks,
                              closed_form=closed_form), trained
 
-            self._start_job(job, self._trained, f"training {config.model} on {data.name}", self._training_progress)
+            def trained(result: tuple[Run, Movie | Trajectories]) -> None:
+                summary = result[0].summary
+                if summary.get("ep_rate") is not None:
+                    self.earlier[config.model, options] = summary["ep_rate"], summary.get("ep_rate_err")
+                self._trained(result)
+
+            self._start_job(job, trained, f"training {config.model} on {data.name}", self._training_progress)
 
     def apply_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Apply the trained model of run folder", self._last_dir())

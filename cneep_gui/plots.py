@@ -17,6 +17,7 @@ _CEILING = pg.mkPen("#ff6b6b", width=1.5, style=pg.QtCore.Qt.PenStyle.DotLine)
 _REACHABLE = pg.mkPen("#c39bf0", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotLine)
 _BOUNDS = {"lo": ("lower bound", pg.mkPen("#f0a030", width=1.5)), "up": ("upper bound", pg.mkPen("#e377c2", width=1.5))}
 _BAND = pg.mkBrush(240, 160, 48, 45)
+_EARLIER = pg.mkPen("#8fb3ff", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotDotLine)
 _LABEL_FILL = pg.mkBrush(0, 0, 0, 200)
 LEGEND_ROW = 42        # pixels: the title row, which holds the legend
 
@@ -62,9 +63,11 @@ class TrainingPlots(QWidget):
         self.bands: dict[int, pg.FillBetweenItem] = {}
         self.truth_lines: list[pg.InfiniteLine] = []
 
-    def reset(self, truth: GroundTruth | None) -> None:
+    def reset(self, truth: GroundTruth | None, earlier: dict[str, tuple[float, float | None]] | None = None) -> None:
         """Empty plots; with ground truth, the exact EP rate and the two-frame ceiling as lines (and, for
-        partially observed data, at the first validation, the best rate an estimator of these windows can reach)."""
+        partially observed data, at the first validation, the best rate an estimator of these windows can reach).
+        `earlier` (method: (rate, error)) are other methods' results on the same input, drawn as lines so that a
+        new estimate is read against them: NEEP's lower bound inside EPR-Net's bracket, say."""
         for p in (self.rate, self.loss):
             p.clear()
             p.plotItem.legend.clear()
@@ -80,6 +83,8 @@ class TrainingPlots(QWidget):
             self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
             if truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling to draw
                 self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
+        for i, (method, (rate, err)) in enumerate(sorted((earlier or {}).items())):
+            self._truth_line(rate, _EARLIER, f"{method} (earlier run)", (0, 0), 0.05 + 0.3 * (i % 3), err)
 
     def _new_curves(self, seed_index: int, named: bool) -> None:
         names = ("training", "validation") if named else (None, None)
@@ -88,8 +93,10 @@ class TrainingPlots(QWidget):
                                     "tl": self.loss.plot(pen=_TRAIN, name=names[0]),
                                     "vl": self.loss.plot(pen=_VAL, name=names[1])}
 
-    def _truth_line(self, value: float, pen, name: str, anchor: tuple[int, int], position: float = 0.95) -> None:
-        line = pg.InfiniteLine(value, angle=0, pen=pen, label=f"{name} = {value:.4g}",
+    def _truth_line(self, value: float, pen, name: str, anchor: tuple[int, int], position: float = 0.95,
+                    err: float | None = None) -> None:
+        label = f"{name} = {value:.4g}" + (f" ± {err:.2g}" if err else "")
+        line = pg.InfiniteLine(value, angle=0, pen=pen, label=label,
                                labelOpts={"position": position, "color": pen.color(), "fill": _LABEL_FILL,
                                           "anchors": [anchor, anchor]})
         self.rate.addItem(line)

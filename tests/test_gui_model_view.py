@@ -155,3 +155,27 @@ def test_a_reopened_score_run_of_particles_shows_them_and_the_current(studio, tm
     np.testing.assert_allclose([[p.pos().x(), p.pos().y()] for p in view.particles.points()],
                                s["particles"]["positions"])
     assert view.particles.opts["pxMode"]          # no radius: dots
+
+
+def test_a_method_trained_after_another_on_the_same_input_is_drawn_against_its_result(studio, qtbot):
+    from cneep_engine.synth import RotatedDoubleWell, TrajectorySampling
+    from cneep_engine.synth.steady import steady_trajectories
+    studio.set_data(steady_trajectories(RotatedDoubleWell(), TrajectorySampling(trajectories=4, frames=200, seed=1)))
+    panel = studio.training_panel
+
+    def train(method):
+        panel.model.setCurrentText(method)
+        panel.boxes["iterations"].setValue(20)
+        panel.boxes["eval_every"].setValue(10)
+        panel.train_button.click()
+        labels = [line.label.textItem.toPlainText() for line in studio.training_plots.truth_lines]
+        qtbot.waitUntil(lambda: studio.job is None, timeout=60_000)
+        return labels
+
+    assert not any("earlier run" in t for t in train("neep"))
+    neep = studio.run.summary
+    during = [t for t in train("epr-net") if "earlier run" in t]
+    assert during == [f"neep (earlier run) = {neep['ep_rate']:.4g} ± {neep['ep_rate_err']:.2g}"]
+    assert [t for t in train("neep") if "earlier run" in t][0].startswith("epr-net (earlier run) = ")
+    studio.set_data(studio.data)       # opened again: nothing earlier to compare with
+    assert not any("earlier run" in t for t in train("epr-net"))
