@@ -79,6 +79,7 @@ class MainWindow(QMainWindow):
         self.shown: Movie | Trajectories | None = None   # what is drawn: a run's own (preprocessed) frames or data
         self.job: Job | None = None
         self.error_box: QMessageBox | None = None
+        self.generation_progress: GenerationProgress | None = None   # a long simulation's progress and Cancel
         self._mean_map: np.ndarray | None = None
         self._certain_map: np.ndarray | None = None     # the mean map with its uncertain pixels hidden
         self._limits = (1.0, 1.0)
