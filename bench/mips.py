@@ -41,13 +41,14 @@ def peaks(packing: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[float]]:
 
 def colour(values: np.ndarray, lo: float, hi: float) -> list[tuple[int, int, int]]:
     """Dark blue through white to dark red over [lo, hi]."""
-    t = np.clip((values - lo) / (hi - lo), 0, 1)
+    t = np.clip((values - lo) / (hi - lo), 0, 1)[:, None]
     blue, white, red = np.array([30, 60, 160]), np.array([245, 245, 245]), np.array([170, 30, 30])
-    rgb = np.where(t[:, None] < 0.5, blue + (white - blue) * (2 * t[:, None]), white + (red - white) * (2 * t[:, None] - 1))
+    rgb = np.where(t < 0.5, blue + (white - blue) * 2 * t, white + (red - white) * (2 * t - 1))
     return [tuple(int(c) for c in row) for row in rgb]
 
 
-def panel(x: np.ndarray, values: np.ndarray, box: float, radius: float, lo: float, hi: float, title: str) -> Image.Image:
+def panel(x: np.ndarray, values: np.ndarray, box: float, radius: float, lo: float, hi: float,
+          title: str) -> Image.Image:
     """Discs at their radius in the periodic box (drawn again across an edge they straddle), with a title."""
     size = round(box * PX)
     img = Image.new("RGB", (size, size + 24), "white")
