@@ -29,6 +29,11 @@ def _add_simulate(sub) -> None:
         files = (["movie (.tif)"] if "movie" in system.kinds else []) + \
                 ([f"{k} (.npy, .npz or .csv)" for k in system.kinds if k != "movie"])
         q.add_argument("-o", "--output", type=Path, required=True, help=" or ".join(files))
+        q.add_argument("--reuse", action="store_true", help="when OUTPUT exists with a ground truth simulated with "
+                       "these same settings, keep it instead of simulating again (the file is the cache of a long "
+                       "simulation); with other settings, stop and say which differ")
+        if system.reports:
+            q.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def _run_folder(text: str) -> Path:
@@ -378,7 +383,7 @@ class ProgressBar:
                     f"{ev.elapsed_s:.0f}s{left if ev.phase == 'training' and not end else ''} ")
             line += f": {ev.message}" if end else ""
         else:   # the message names what is evaluated or written
-            unit = "windows" if ev.phase == "evaluation" else "frames"
+            unit = {"evaluation": "windows", "simulation": "time steps"}.get(ev.phase, "frames")
             line = f"\r{ev.message} {bar} {unit} {ev.elapsed_s:.0f}s{left} "
             end = ev.done == ev.total
         # Blanks over what a longer previous line left on screen.
@@ -388,10 +393,17 @@ class ProgressBar:
 
 
 def _simulate(args) -> None:
-    from .io import save_movie, save_trajectories
+    from .io import load_input, save_movie, save_trajectories
     from .movie import Movie
     system = SYSTEMS[args.system]
-    data = system.simulate(*(from_options(config, args) for config in system.configs))
+    configs = [from_options(config, args) for config in system.configs]
+    if args.reuse and args.output.is_file():
+        data = load_input(args.output)
+        _check_reused(data, configs, args.output)
+        print(f"kept {args.output}, simulated with these settings; {_ep(data, system)}")
+        return
+    quiet = getattr(args, "quiet", True)
+    data = system.run(*configs, callback=None if quiet else ProgressBar())
     if isinstance(data, Movie):
         path = save_movie(data, args.output)
         what = f"{data.n_movies} x {data.n_frames} frames of {data.frame_shape[0]}x{data.frame_shape[1]}"
@@ -399,15 +411,35 @@ def _simulate(args) -> None:
         path = save_trajectories(data, args.output)
         what = f"{data.n_trajectories} x {data.n_frames} frames of " + \
                (f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates")
+    print(f"wrote {path} ({what}); {_ep(data, system)}")
+
+
+def _ep(data, system) -> str:
+    """The ground truth's EP rate as `simulate` reports it: exact, or a Monte Carlo value with its error."""
     t, unit = data.truth, system.time_unit
-    if not t.params.get("sigma_exact", True):
-        err = t.params.get("sigma_err", t.params.get("sigma_A_err"))
-        ep = f"sigma = {t.sigma:.6g}" + (f" ± {err:.2g}" if err is not None else "") + f" per {unit} (Monte Carlo)"
-    elif not t.params.get("sigma_2pt_exact", True):
-        ep = f"sigma = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
-    else:
-        ep = f"sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
-    print(f"wrote {path} ({what}); {ep}")
+    p = t.params
+    name = "sigma" if "sigma_label" not in p else p["sigma_label"].replace("σ", "sigma")
+    if not p.get("sigma_exact", True):
+        err = p.get("sigma_err", p.get("sigma_A_err"))
+        ep = f"{name} = {t.sigma:.6g}" + (f" ± {err:.2g}" if err is not None else "") + f" per {unit} (Monte Carlo)"
+        if "sigma_per_particle" in p:
+            ep += f", {p['sigma_per_particle']:.4g} per particle; convention {p['convention']}"
+        return ep
+    if not p.get("sigma_2pt_exact", True):
+        return f"sigma = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
+    return f"sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
+
+
+def _check_reused(data, configs, path: Path) -> None:
+    """Refuse to keep a file whose ground truth records other settings than `configs` (or none)."""
+    from dataclasses import asdict
+    params = data.truth.params if data.truth is not None else {}
+    flat = {k: v for nested in params.values() if isinstance(nested, dict) for k, v in nested.items()} | params
+    differ = [f"{name} {flat.get(name, 'unrecorded')} (asked: {value})" for c in configs
+              for name, value in asdict(c).items() if flat.get(name) != value]
+    if data.truth is None or differ:
+        what = "has no ground truth" if data.truth is None else "was simulated with " + ", ".join(differ)
+        raise CneepError(f"{path} {what}: drop --reuse to simulate again, or write to another file")
 
 
 def _train(args) -> None:

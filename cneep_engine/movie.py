@@ -21,6 +21,9 @@ class GroundTruth:
     positions: np.ndarray | None = None   # (movies, frames, beads) coordinates behind the frames
     params: dict = field(default_factory=dict)   # everything the generator was given
     sites: SiteTruth | None = None   # where the exact EP sits in the frame: per-site densities, bonds (movies)
+    # Particle systems: a value of every particle in every frame, name -> (series, frames, particles), e.g. each
+    # particle's heat density, whose sum over particles averages to sigma.
+    particles: dict[str, np.ndarray] = field(default_factory=dict)
     # Partially observed systems only: windows of observations (..., n) -> the exact EP that the best estimator
     # of those observations assigns, ln P(w) / P(reversed w). Not saved with the data; ds stays the full EP.
     observed_window_ep: Callable[[np.ndarray], np.ndarray] | None = None

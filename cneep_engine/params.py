@@ -42,6 +42,12 @@ def param(default, help: str, **spec) -> Field:
     return field(default=default, metadata={"spec": Spec(help=help, **spec)})
 
 
+def redefault(cls, name: str, default) -> Field:
+    """The declared field `name` of `cls` with another default, for a subclass that keeps its help, unit and
+    range: `sharpness: float = redefault(Repulsion, "sharpness", 30.0)`."""
+    return field(default=default, metadata=cls.__dataclass_fields__[name].metadata)
+
+
 @dataclass(frozen=True)
 class Param:
     """One declared field: its name, Python type (None allowed when `optional`), default and Spec."""

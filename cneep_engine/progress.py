@@ -1,4 +1,4 @@
-"""The event stream of long work: training, validation, held-out evaluation and exports.
+"""The event stream of long work: training, validation, held-out evaluation, exports and long simulations.
 
 Every phase reports `Progress` events with its own done/total (iterations, windows or frames) and the time
 left at its own pace so far, so a consumer (the CLI's bar, the app, a test) shows each phase honestly. Events
@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 
 from .errors import Cancelled
 
-PHASES = ("training", "validation", "evaluation", "export")
+PHASES = ("training", "validation", "evaluation", "export", "simulation")
 INTERVAL_S = 0.5   # at most one event per phase this often, besides milestones
 
 
@@ -24,7 +24,7 @@ INTERVAL_S = 0.5   # at most one event per phase this often, besides milestones
 class Progress:
     """One event. Training and validation events name their seed and iteration; `val_*` are set on the event
     that ends a validation only. `done`/`total` count the phase's own units: iterations (training), windows
-    (validation, evaluation) or frames (export)."""
+    (validation, evaluation), frames (export) or time steps (simulation)."""
 
     seed: int = 0
     seed_index: int = 0

@@ -7,7 +7,7 @@ choices and the app's pickers and forms, so adding a system is an entry here nex
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from .estimators import ESTIMATORS
 from .params import Param, specs
@@ -17,6 +17,7 @@ from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, B
                     Integration, RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing,
                     TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network,
                     ratchet, ring, steady_trajectories)
+from .synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
 from .trajectories import Trajectories
 
 
@@ -27,7 +28,11 @@ class System:
     simulate takes one instance of each class in `configs`, in that order, and returns a Movie or Trajectories
     with its GroundTruth attached; the CLI's options and the app's generator forms come from `configs`.
     `movie_configs` are those that only shape a movie (a renderer): the app shows them only when a movie is
-    written. How much to simulate is read from the fields named in LEAST."""
+    written. How much to simulate is read from the fields named in LEAST.
+
+    A system that takes minutes (`reports`) has simulate also take callback= (Progress events of the phase
+    "simulation") and cancel= (a threading.Event); `quick` names the settings its preview lowers besides LEAST
+    (a burn-in, the spacing of snapshots), so that preview shows the data's shape and kind but not their EP."""
 
     name: str
     summary: str
@@ -36,6 +41,8 @@ class System:
     simulate: Callable[..., Movie | Trajectories]
     time_unit: str = "s"
     movie_configs: tuple[type, ...] = ()
+    reports: bool = False
+    quick: dict = field(default_factory=dict)
 
     def params(self) -> list[Param]:
         return [p for c in self.configs for p in specs(c)]
@@ -50,10 +57,16 @@ class System:
         series = counts["movies"] if self.writes(*configs) == "movie" else counts["trajectories"]
         return series, counts.get("frames", counts.get("steps"))
 
+    def run(self, *configs, callback=None, cancel=None) -> Movie | Trajectories:
+        """simulate, with progress and cancel where the system reports them (the others take a second or so)."""
+        return self.simulate(*configs, callback=callback, cancel=cancel) if self.reports else self.simulate(*configs)
+
     def preview(self, *configs) -> Movie | Trajectories:
-        """The least data these settings make, one movie or trajectory of two frames, with its exact EP: what
-        the app shows while the settings are edited, in milliseconds whatever the length asked for."""
-        return self.simulate(*(replace(c, **{n: v for n, v in LEAST.items() if getattr(c, n, None) is not None})
+        """The least data these settings make, one movie or trajectory of two frames, with its exact EP (not for a
+        `quick` one): what the app shows while the settings are edited, in milliseconds whatever the length asked
+        for."""
+        least = {**LEAST, **self.quick}
+        return self.simulate(*(replace(c, **{n: v for n, v in least.items() if getattr(c, n, None) is not None})
                                for c in configs))
 
 
@@ -73,6 +86,10 @@ SYSTEMS = {s.name: s for s in (
     System("aoup", "active Ornstein-Uhlenbeck particles in a harmonic trap, repelling each other, with translational "
            "noise: positions (the propulsion hidden) with sigma_A, exact for one particle or no repulsion",
            ("coordinates",), (TrappedAOUP, Repulsion, Integration, ActiveSampling), aoup),
+    System("mips", "active discs in a periodic box that split into a dense and a dilute phase (motility-induced "
+           "phase separation): snapshots after a burn-in of minutes, with sigma_B (or sigma_A) and each particle's "
+           "heat density and local packing fraction", ("coordinates",), (ActiveDiscs, DiscRepulsion, SnapshotSampling),
+           simulate_mips, reports=True, quick={"burn_in": 0.0, "interval": 0.0}),
     System("active-pair", "two particles joined by a spring in a trap, one of them active: sigma_A and the exact "
            "ceiling of the positions alone", ("coordinates",), (ActivePair, ActiveSampling), active_pair),
     System("gyrator", "Brownian gyrator: a particle in a tilted harmonic well, its axes in baths at two "

@@ -2,8 +2,9 @@
 
 Every system in `cneep_engine.registry.SYSTEMS` gets a page of forms, one per settings class; a system added there
 appears here unchanged. While the settings are edited, one movie or trajectory of two frames is simulated with
-them (`System.preview`), which gives the exact EP and, for a movie, the frame shown. The dialog only collects
-settings; the main window runs `system.simulate` in the background.
+them (`System.preview`), which gives the exact EP and, for a movie, the frame shown; a system that takes minutes
+is previewed without its burn-in, for the data's shape only. The dialog only collects settings; the main window runs
+`system.run` in the background, showing a long one's progress with a Cancel (`GenerationProgress`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import re
 import pyqtgraph as pg
 from PyQt6.QtCore import QTimer
 from PyQt6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                             QVBoxLayout, QWidget)
+                             QProgressDialog, QVBoxLayout, QWidget)
 
-from cneep_engine import CneepError, Movie, Trajectories
+from cneep_engine import CneepError, Movie, Progress, Trajectories
 from cneep_engine.registry import SYSTEMS, System
 
 from .param_form import ParamForm
@@ -47,11 +48,36 @@ def exact(data: Movie | Trajectories, system: System) -> str:
     """The EP the estimators should find, in the system's unit of time: exact, or for a system whose truth is
     simulated (its params say sigma_exact: False) a Monte Carlo value of this simulation's length."""
     t, unit = data.truth, f"k_B/{system.time_unit}"
+    name = t.params.get("sigma_label", "σ")   # an active system's convention: σ_A or σ_B
     if not t.params.get("sigma_exact", True):
-        return f"EP rate σ ≈ {t.sigma:.4g} {unit} from the simulation itself (Monte Carlo: exact only as it grows)"
+        convention = f"; convention {t.params['convention']}" if "sigma_label" in t.params else ""
+        return (f"EP rate {name} ≈ {t.sigma:.4g} {unit} from the simulation itself (Monte Carlo: exact only as it "
+                f"grows){convention}")
     ceiling = (f"; two-frame ceiling σ_2pt = {t.sigma_2pt:.4g} {unit} (the most pairs of frames reveal)"
                if t.params.get("sigma_2pt_exact", True) else "")
     return f"exact EP rate σ = {t.sigma:.4g} {unit}{ceiling}"
+
+
+def not_previewed(sample: Trajectories) -> str:
+    """What the preview of a long simulation says instead of its EP, which only the burn-in makes meaningful."""
+    p = sample.truth.params
+    return (f"EP rate {p.get('sigma_label', 'σ')} measured by the simulation after its burn-in (minutes; not "
+            f"previewed); convention {p['convention']}" if "convention" in p else
+            "EP rate measured by the simulation after its burn-in (minutes; not previewed)")
+
+
+class GenerationProgress(QProgressDialog):
+    """A long simulation's progress (time steps done, time left) and its Cancel, while the main window runs it."""
+
+    def __init__(self, name: str, parent=None):
+        super().__init__(f"Simulating {name}…", "Cancel", 0, 1000, parent, windowTitle="Generating synthetic data")
+        self.setMinimumDuration(0)
+        self.setMinimumWidth(420)
+
+    def show_progress(self, ev: Progress) -> None:
+        left = "" if ev.left_s is None else f", about {ev.left_s:.0f} s left"
+        self.setLabelText(f"{ev.message}: {ev.done}/{ev.total} time steps, {ev.elapsed_s:.0f} s elapsed{left}")
+        self.setValue(round(1000 * ev.done / max(ev.total, 1)))
 
 
 class GenerateDialog(QDialog):
@@ -146,7 +172,8 @@ class GenerateDialog(QDialog):
         if movie:
             self.preview_image.setImage(sample.frames[0, 0], autoLevels=True)
             self.preview.autoRange(padding=0)
-        self.message.setText(f"{describe(sample, *system.amount(*configs))}<br>{exact(sample, system)}")
+        ep = not_previewed(sample) if system.quick else exact(sample, system)
+        self.message.setText(f"{describe(sample, *system.amount(*configs))}<br>{ep}")
         ok.setEnabled(True)
         if self._shown != (system.name, movie):   # only then, so that a size the user chose stays
             self._shown = system.name, movie

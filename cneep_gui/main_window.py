@@ -21,6 +21,7 @@ from PyQt6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMessageBox,
                              QTabWidget, QVBoxLayout, QWidget)
 
 from cneep_engine import CneepError, Movie, Progress, Run, TrainConfig, Trajectories, load_input, train
+from cneep_engine.errors import Cancelled
 from cneep_engine import export
 from cneep_engine.apply import apply_run
 from cneep_engine.device import set_cpu_threads
@@ -33,7 +34,7 @@ from cneep_engine.run_folder import is_run_folder
 from . import about_dialog, sample, settings
 from .log_panel import LogPanel, log
 from .movie_panel import OFF, STANDARD_ERROR, TIME_AVERAGED, MoviePanel
-from .generate_dialog import GenerateDialog, exact
+from .generate_dialog import GenerateDialog, GenerationProgress, exact
 from .model_view import ModelView
 from .movie_view import MovieView
 from .plots import TracePlot, TrainingPlots
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.shown: Movie | Trajectories | None = None   # what is drawn: a run's own (preprocessed) frames or data
         self.job: Job | None = None
         self.error_box: QMessageBox | None = None
+        self.generation_progress: GenerationProgress | None = None   # a long simulation's progress and Cancel
         self._mean_map: np.ndarray | None = None
         self._certain_map: np.ndarray | None = None     # the mean map with its uncertain pixels hidden
         self._limits = (1.0, 1.0)
@@ -466,7 +468,8 @@ class MainWindow(QMainWindow):
 
     def cancel_job(self) -> None:
         if self.job is not None:
-            log.info("cancelling: training keeps its best model so far; an evaluation or export leaves no result")
+            log.info("cancelling: training keeps its best model so far; an evaluation, export or simulation leaves "
+                     "no result")
             self.job.cancel()
 
     def generate_dialog(self) -> GenerateDialog:
@@ -479,10 +482,25 @@ class MainWindow(QMainWindow):
     def _generate(self, dialog: GenerateDialog) -> None:
         with self._reporting():
             system, configs = dialog.request()
-            self._start_job(lambda emit, cancel: system.simulate(*configs),
-                            lambda data: self._generated(data, system), f"generating {system.name} data")
 
-    def _generated(self, data: Movie | Trajectories, system: System) -> None:
+            def job(emit, cancel):
+                try:
+                    return system.run(*configs, callback=emit, cancel=cancel)
+                except Cancelled as e:   # the user's choice, not an error: the log says so
+                    return e
+
+            self.generation_progress = GenerationProgress(system.name, self) if system.reports else None
+            progress = self.generation_progress
+            job = self._start_job(job, lambda data: self._generated(data, system), f"generating {system.name} data",
+                                  progress.show_progress if progress else None)
+            if progress:
+                progress.canceled.connect(self.cancel_job)
+                job.finished.connect(progress.reset)
+
+    def _generated(self, data: Movie | Trajectories | Cancelled, system: System) -> None:
+        if isinstance(data, Cancelled):
+            log.info(str(data))
+            return
         self.set_data(data)
         series = data.n_movies if isinstance(data, Movie) else data.n_trajectories
         log.info(f"generated {series} × {data.n_frames} frames of {system.name}; {exact(data, system)}")

@@ -2,7 +2,7 @@
 both, generated small in the real window and opened with its exact EP."""
 
 import pytest
-from PyQt6.QtWidgets import QDialogButtonBox
+from PyQt6.QtWidgets import QDialogButtonBox, QPushButton
 
 from cneep_engine import Movie, Trajectories
 from cneep_engine.registry import LEAST, SYSTEMS
@@ -25,8 +25,8 @@ def test_every_system_generates_small_data_that_opens_with_its_exact_ep(studio, 
     dialog = studio.generate_dialog()
     dialog.system.setCurrentText(name)
     for form in dialog.forms[name].values():
-        for field, v in {**SMALL, **more}.items():
-            if field in form.widgets and field in LEAST:
+        for field, v in {**SMALL, **more, **system.quick}.items():   # a long system without its burn-in
+            if field in form.widgets and (field in LEAST or field in system.quick):
                 form[field].setValue(v)
     dialog.update_preview()
     ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
@@ -48,8 +48,9 @@ def test_every_system_generates_small_data_that_opens_with_its_exact_ep(studio, 
     assert said in studio.log_panel.toPlainText()
     if data.truth.params.get("sigma_exact", True):
         assert said.startswith(f"exact EP rate σ = {data.truth.sigma:.4g} k_B/{system.time_unit}")
-    else:   # a Monte Carlo value is not called exact
-        assert said.startswith(f"EP rate σ ≈ {data.truth.sigma:.4g}") and "exact EP" not in said
+    else:   # a Monte Carlo value is not called exact; an active system names its convention
+        name = data.truth.params.get("sigma_label", "σ")
+        assert said.startswith(f"EP rate {name} ≈ {data.truth.sigma:.4g}") and "exact EP" not in said
     # The two-frame ceiling is drawn where the system has an exact one.
     ceiling = [data.truth.sigma_2pt] if data.truth.params.get("sigma_2pt_exact", True) else []
     assert [line.value() for line in studio.training_plots.truth_lines] == [data.truth.sigma, *ceiling]
@@ -67,3 +68,23 @@ def test_settings_groups_are_titled_in_words_with_acronyms_kept():
     from cneep_gui.generate_dialog import title
     from cneep_engine.synth import BeadRenderer, TrappedAOUP
     assert (title(BeadRenderer), title(TrappedAOUP)) == ("Bead renderer", "Trapped AOUP")
+
+
+def test_a_long_simulation_shows_its_progress_and_cancel_stops_it_without_an_error(studio, qtbot):
+    from cneep_gui.generate_dialog import GenerationProgress
+    dialog = studio.generate_dialog()
+    dialog.system.setCurrentText("mips")
+    assert "not previewed" in dialog.message.text() and "convention B" in dialog.message.text()
+    discs, _, sampling = dialog.forms["mips"].values()
+    discs["particles"].setValue(64)
+    sampling["burn_in"].setValue(1e6)
+    dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
+    progress = studio.generation_progress
+    assert isinstance(progress, GenerationProgress)
+    qtbot.waitUntil(lambda: progress.value() > 0 and "time steps" in progress.labelText(), timeout=10_000)
+    assert progress.isVisible() and "s left" in progress.labelText()
+    progress.findChild(QPushButton).click()   # its Cancel button
+    qtbot.waitUntil(lambda: studio.job is None, timeout=10_000)
+    assert studio.data is None and not progress.isVisible()
+    assert "simulating mips cancelled at" in studio.log_panel.toPlainText()
+    assert getattr(studio, "error_box", None) is None

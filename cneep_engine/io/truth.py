@@ -19,6 +19,9 @@ from ..sites import SiteTruth
 from .atomic import atomic_path
 
 
+PARTICLE = "particle_"   # the sidecar's arrays of GroundTruth.particles: particle_heat, particle_packing, ...
+
+
 def sidecar_path(movie_path: str | Path) -> Path:
     """NAME.truth.npz for NAME.EXT: the file's full name without its last suffix (exp.1.tif -> exp.1.truth.npz),
     so that no two movies of a folder share one."""
@@ -44,6 +47,7 @@ def save_truth(truth: GroundTruth, path: Path, values) -> None:
     arrays = {"ds": truth.ds.astype(np.float64)}
     if truth.positions is not None:
         arrays["positions"] = truth.positions.astype(np.float32)
+    arrays.update({PARTICLE + name: v.astype(np.float64) for name, v in truth.particles.items()})
     meta = {"sigma": truth.sigma, "sigma_2pt": truth.sigma_2pt, "params": truth.params,
             "fingerprint": fingerprint(values)}
     if truth.sites is not None:
@@ -62,6 +66,7 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
             meta = json.loads(str(z["meta"]))
             ds = np.asarray(z["ds"], dtype=np.float64)
             positions = np.asarray(z["positions"]) if "positions" in z.files else None
+            particles = {k[len(PARTICLE):]: np.asarray(z[k]) for k in z.files if k.startswith(PARTICLE)}
         sigma, sigma_2pt = float(meta["sigma"]), float(meta["sigma_2pt"])
         sites = SiteTruth.from_dict(meta["sites"]) if "sites" in meta else None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as e:
@@ -81,7 +86,8 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
     if not (np.isfinite(ds).all() and np.isfinite([sigma, sigma_2pt]).all()):
         raise CneepError(f"{path}: ground truth contains NaN or infinite values")
     params = meta.get("params", {})
-    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params, sites=sites)
+    return GroundTruth(ds=ds, sigma=sigma, sigma_2pt=sigma_2pt, positions=positions, params=params, sites=sites,
+                       particles=particles)
 
 
 

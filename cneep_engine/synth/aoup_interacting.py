@@ -49,19 +49,26 @@ class Repulsion:
     def __post_init__(self):
         check(self)
 
+    def push(self, dist: np.ndarray) -> np.ndarray:
+        """phi(r) = k softplus_beta(2R - r), the force's magnitude at distance r."""
+        return self.repulsion * np.logaddexp(0.0, self.sharpness * (2 * self.radius - dist)) / self.sharpness
+
+    def push_slope(self, dist: np.ndarray) -> np.ndarray:
+        """phi'(r) = -k sigmoid(beta (2R - r))."""
+        return -self.repulsion * expit(self.sharpness * (2 * self.radius - dist))
+
     def forces(self, x: np.ndarray, divergence: bool = False):
         """Force on each particle, (M, N, d) -> (M, N, d); with `divergence`, also sum_i div_{x_i} of it, (M,)."""
         r = x[:, :, None, :] - x[:, None, :, :]                 # x_i - x_j
         dist = np.sqrt((r ** 2).sum(-1))
         apart = ~np.eye(x.shape[1], dtype=bool)
         inv = np.where(apart, 1.0 / np.where(apart, dist, 1.0), 0.0)
-        u = self.sharpness * (2 * self.radius - dist)
-        magnitude = self.repulsion * np.logaddexp(0.0, u) / self.sharpness * apart
+        magnitude = self.push(dist) * apart
         f = ((magnitude * inv)[..., None] * r).sum(2)
         if not divergence:
             return f
-        # div (phi(r) r/|r|) = phi'(r) + phi(r) (d - 1) / r, with phi' = -k sigmoid(beta (2R - r)).
-        div = (-self.repulsion * expit(u) * apart + magnitude * (x.shape[2] - 1) * inv).sum((1, 2))
+        # div (phi(r) r/|r|) = phi'(r) + phi(r) (d - 1) / r.
+        div = (self.push_slope(dist) * apart + magnitude * (x.shape[2] - 1) * inv).sum((1, 2))
         return f, div
 
 
