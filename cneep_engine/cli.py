@@ -408,6 +408,8 @@ def _simulate(args) -> None:
     else:
         ep = f"sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
     print(f"wrote {path} ({what}); {ep}")
+    if "hidden" in t.params:
+        print(f"  {t.params['hidden']}")
 
 
 def _train(args) -> None:
@@ -489,10 +491,15 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
               "dissipation_map_sem.tif)")
     if "truth" in s:
         t = s["truth"]
-        ceiling = (f", sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%})" if t.get("sigma_2pt_exact", True)
-                   else "")
-        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}){ceiling}, R^2 {t['r2']:.4f}, "
-              f"slope {t['slope']:.3f} per window")
+        # sigma is left out where it holds EP the data cannot show (`hidden`); a relative error to a ceiling of 0 is
+        # undefined, the difference is not
+        against = [f"sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%})"] if "rel_err_sigma" in t else []
+        if t.get("sigma_2pt_exact", True):
+            off = (f"{t['rel_err_2pt']:+.2%}" if t["sigma_2pt"] else f"off by {s['ep_rate'] - t['sigma_2pt']:+.3g}")
+            against.append(f"sigma_2pt {t['sigma_2pt']:.4g} ({off})")
+        print("truth: " + ", ".join([*against, f"R^2 {t['r2']:.4f}"]) + f", slope {t['slope']:.3f} per window")
+        if "hidden" in t:
+            print(f"  {t['hidden']}")
         if "map" in t:
             from .sites import describe_map
             print(f"  {describe_map(t['map'])}")

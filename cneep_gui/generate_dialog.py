@@ -47,11 +47,13 @@ def exact(data: Movie | Trajectories, system: System) -> str:
     """The EP the estimators should find, in the system's unit of time: exact, or for a system whose truth is
     simulated (its params say sigma_exact: False) a Monte Carlo value of this simulation's length."""
     t, unit = data.truth, f"k_B/{system.time_unit}"
+    hidden = f" ({t.params['hidden']})" if "hidden" in t.params else ""   # what these data cannot show of sigma
     if not t.params.get("sigma_exact", True):
-        return f"EP rate σ ≈ {t.sigma:.4g} {unit} from the simulation itself (Monte Carlo: exact only as it grows)"
+        return (f"EP rate σ ≈ {t.sigma:.4g} {unit} from the simulation itself (Monte Carlo: exact only as it "
+                f"grows){hidden}")
     ceiling = (f"; two-frame ceiling σ_2pt = {t.sigma_2pt:.4g} {unit} (the most pairs of frames reveal)"
                if t.params.get("sigma_2pt_exact", True) else "")
-    return f"exact EP rate σ = {t.sigma:.4g} {unit}{ceiling}"
+    return f"exact EP rate σ = {t.sigma:.4g} {unit}{ceiling}{hidden}"
 
 
 class GenerateDialog(QDialog):
