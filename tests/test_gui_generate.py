@@ -70,3 +70,25 @@ def test_settings_groups_are_titled_in_words_with_acronyms_kept():
     from cneep_gui.generate_dialog import title
     from cneep_engine.synth import BeadRenderer, TrappedAOUP
     assert (title(BeadRenderer), title(TrappedAOUP)) == ("Bead renderer", "Trapped AOUP")
+
+
+@pytest.mark.parametrize("name, renderer", [("aoup", "ParticleRenderer"), ("active-pair", "BeadRenderer")])
+def test_active_particles_show_their_renderer_only_for_a_movie_and_say_what_it_hides(qtbot, name, renderer):
+    dialog = GenerateDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.system.setCurrentText(name)
+    forms = dialog.forms[name]
+    group = next(g for cls, g in dialog.groups[name].items() if cls.__name__ == renderer)
+    sampling = next(f for f in forms.values() if "trajectories" in f.widgets)
+    model = next(iter(forms.values()))
+    for field, v in {"particles": 1, "frames": 2, "movies": 1}.items():
+        if field in model.widgets or field in sampling.widgets:
+            (model if field in model.widgets else sampling)[field].setValue(v)
+    dialog.update_preview()
+    assert group.isVisibleTo(dialog) and dialog.preview.isVisibleTo(dialog)
+    assert "a movie shows positions only" in dialog.message.text()
+    sampling["trajectories"].setValue(2)
+    dialog.update_preview()
+    assert not group.isVisibleTo(dialog) and not dialog.preview.isVisibleTo(dialog)
+    assert "positions only: the propulsion's EP" in dialog.message.text()
