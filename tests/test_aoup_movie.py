@@ -82,10 +82,18 @@ def test_a_run_on_an_active_movie_is_measured_against_the_ceiling_and_says_why(t
     assert main(["simulate", "active-pair", *PAIR, "--movies", "10", "--frames", "500", "-o", str(movie)]) == 0
     assert main(["train", str(movie), "--method", "pca-sfi", "-o", str(run)]) == 0
     said = capsys.readouterr().out
-    t = json.loads((run / "summary.json").read_text())["truth"]
+    summary = json.loads((run / "summary.json").read_text())
+    t = summary["truth"]
     assert "rel_err_sigma" not in t and "rel_err_2pt" in t   # never against sigma_A
     assert t["hidden"].startswith("a movie shows positions only: the propulsion's EP (sigma_A = 9.6 k_B/s)")
     assert "truth: sigma_2pt 0.7602 (" in said and "truth: sigma " not in said and f"  {t['hidden']}" in said
+    from cneep_gui.summary_view import summary_text   # the app's results say the same
+    shown = summary_text(summary)
+    assert "two-frame σ of what is seen = 0.7602" in shown and "exact σ" not in shown
+    assert "a movie shows positions only" in shown and "k<sub>B</sub>/s) is hidden" in shown
+    # a ceiling of 0 (one trapped AOUP) has no relative error: the difference is shown
+    zero = {**summary, "truth": {**t, "sigma_2pt": 0.0, "rel_err_2pt": None}}
+    assert f"off by {summary['ep_rate']:+.3g} k<sub>B</sub>/s against it" in summary_text(zero)
 
 
 @pytest.mark.parametrize("system, options, message", [

@@ -28,8 +28,8 @@ from .steady import steady_trajectories
 
 __all__ = ["ActivePair", "ActiveSampling", "BeadSpringChain", "BeadRenderer", "BrownianGyrator", "CurlTrap",
            "DrivenGaussianMixture", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "GeometricSprings",
-           "Integration", "ParticleRenderer", "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling", "TiltedRing",
-           "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites",
+           "Integration", "ParticleRenderer", "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling",
+           "TiltedRing", "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites",
            "curl_trap", "gyrator", "network", "ratchet", "ring", "simulate_bead_spring",
            "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
            "simulate_nonlinear_network", "simulate_nonlinear_network_trajectories", "simulate_ratchet",
