@@ -313,7 +313,8 @@ def _info(args) -> None:
     # A synthetic file's exact EP, from its sidecar, in one line.
     truth = describe_truth(data.truth) if data.truth is not None else None
     exact = "" if truth is None else "  ground truth: " + ", ".join(
-        f"{k} {v:.6g}" for k, v in truth.items() if k.startswith("sigma") and v is not None)
+        f"{k} {v:.6g}" for k, v in truth.items() if k.startswith("sigma") and v is not None) + (
+        f"\n  {truth['hidden']}" if "hidden" in truth else "")
     if not isinstance(data, Movie):
         d = describe_trajectories(data) | ({"truth": truth} if truth else {})
         if args.json:

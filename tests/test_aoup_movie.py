@@ -40,6 +40,8 @@ def test_a_pair_movie_round_trips_with_the_positions_ceiling_as_its_truth(tmp_pa
     assert t.params["renderer"] == BeadRenderer().describe() and t.params["frame"]["in_view"] == 1.0
     again = active_pair(model, BeadRenderer(), ActiveSampling(movies=2, frames=40))
     assert np.array_equal(np.asarray(movie.frames), again.frames)
+    assert main(["info", str(out)]) == 0
+    assert f"  {t.params['hidden']}" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("dt", [0.01, 0.3])
