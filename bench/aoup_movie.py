@@ -8,7 +8,7 @@ Two cases, each simulated and trained through the command line (`cneep simulate`
 Training as the converged calibration of the bead chain (docs/benchmarks.md, "Verdict calibration"): batch 1024,
 lr 1e-3, 8 channels, 3000 iterations unless --iters says otherwise.
 
-    OMP_NUM_THREADS=1 nice python bench/aoup_movie.py --case pair [-o bench/out/aoup_movie]
+    OMP_NUM_THREADS=1 nice python bench/aoup_movie.py --case pair [--iters 6000] [--simulate "--pixel-size 1"]
 Writes OUT/CASE.json (the commands, the summary's rate, error, verdict and truth, the wall time) and prints it.
 """
 
@@ -42,13 +42,13 @@ TRAIN = ["--batch", "1024", "--lr", "1e-3", "--channels", "8", "--eval-every", "
          "--threads", "1"]
 
 
-def run(case: str, out: Path, iters: int, seed: int) -> dict:
+def run(case: str, out: Path, iters: int, seed: int, extra: list[str]) -> dict:
     spec = CASES[case]
     out.mkdir(parents=True, exist_ok=True)
     movie, folder = out / f"{case}.tif", out / f"{case}_run"
     if folder.exists():
         shutil.rmtree(folder)
-    simulate = ["simulate", *spec["simulate"], "--seed", str(seed), "-o", str(movie)]
+    simulate = ["simulate", *spec["simulate"], *extra, "--seed", str(seed), "-o", str(movie)]
     train = ["train", str(movie), *TRAIN, "--iters", str(iters), "--seed", str(seed), "-o", str(folder)]
     start = time.perf_counter()
     assert cneep(simulate) == 0
@@ -74,9 +74,11 @@ def main() -> None:
     ap.add_argument("--case", choices=list(CASES), required=True)
     ap.add_argument("--iters", type=int, default=3000)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--simulate", default="", help="more options of cneep simulate, overriding the case's, e.g. "
+                    "'--pixel-size 1'")
     ap.add_argument("-o", "--out", type=Path, default=Path("bench/out/aoup_movie"))
     a = ap.parse_args()
-    result = run(a.case, a.out, a.iters, a.seed)
+    result = run(a.case, a.out, a.iters, a.seed, a.simulate.split())
     (a.out / f"{a.case}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
 
