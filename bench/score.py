@@ -21,7 +21,7 @@ import torch
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.estimators import ModelKnownConfig
 from cneep_engine.run import train
-from cneep_engine.synth import ActiveSampling, Integration, Repulsion, TrappedAOUP, aoup
+from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.training import TrainConfig
 
 KEYS = ("ep_rate", "ep_rate_err", "exact_score_rate", "exact_score_rate_err", "densities", "exact_score_densities",
@@ -47,7 +47,7 @@ def chain() -> None:
 
 def particles(n: int, seed: int):
     return aoup(TrappedAOUP(particles=n, dims=2, v0=0.2), Repulsion(), Integration(burn_in=200.0),
-                ActiveSampling(trajectories=32, frames=200, seed=seed, propulsion=True))
+                ParticleRenderer(), ActiveSampling(trajectories=32, frames=200, seed=seed, propulsion=True))
 
 
 def aoups(small: int, large: int) -> None:

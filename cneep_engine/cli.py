@@ -318,7 +318,8 @@ def _info(args) -> None:
     # A synthetic file's exact EP, from its sidecar, in one line.
     truth = describe_truth(data.truth) if data.truth is not None else None
     exact = "" if truth is None else "  ground truth: " + ", ".join(
-        f"{k} {v:.6g}" for k, v in truth.items() if k.startswith("sigma") and v is not None)
+        f"{k} {v:.6g}" for k, v in truth.items() if k.startswith("sigma") and v is not None) + (
+        f"\n  {truth['hidden']}" if "hidden" in truth else "")
     if not isinstance(data, Movie):
         d = describe_trajectories(data) | ({"truth": truth} if truth else {})
         if args.json:
@@ -412,6 +413,8 @@ def _simulate(args) -> None:
         what = f"{data.n_trajectories} x {data.n_frames} frames of " + \
                (f"{data.n_states} states" if data.n_states else f"{data.n_coordinates} coordinates")
     print(f"wrote {path} ({what}); {_ep(data, system)}")
+    if "hidden" in data.truth.params:
+        print(f"  {data.truth.params['hidden']}")
 
 
 def _ep(data, system) -> str:
@@ -521,10 +524,15 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
               "dissipation_map_sem.tif)")
     if "truth" in s:
         t = s["truth"]
-        ceiling = (f", sigma_2pt {t['sigma_2pt']:.4g} ({t['rel_err_2pt']:+.2%})" if t.get("sigma_2pt_exact", True)
-                   else "")
-        print(f"truth: sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%}){ceiling}, R^2 {t['r2']:.4f}, "
-              f"slope {t['slope']:.3f} per window")
+        # sigma is left out where it holds EP the data cannot show (`hidden`); a relative error to a ceiling of 0 is
+        # undefined, the difference is not
+        against = [f"sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%})"] if "rel_err_sigma" in t else []
+        if t.get("sigma_2pt_exact", True):
+            off = (f"{t['rel_err_2pt']:+.2%}" if t["sigma_2pt"] else f"off by {s['ep_rate'] - t['sigma_2pt']:+.3g}")
+            against.append(f"sigma_2pt {t['sigma_2pt']:.4g} ({off})")
+        print("truth: " + ", ".join([*against, f"R^2 {t['r2']:.4f}"]) + f", slope {t['slope']:.3f} per window")
+        if "hidden" in t:
+            print(f"  {t['hidden']}")
         if "map" in t:
             from .sites import describe_map
             print(f"  {describe_map(t['map'])}")

@@ -14,7 +14,7 @@ from .params import Param, specs
 from .movie import Movie
 from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, BrownianGyrator, CurlTrap,
                     DrivenGaussianMixture, FilamentNetwork, FilamentRenderer, FlashingRatchet, GeometricSprings,
-                    Integration, RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing,
+                    Integration, ParticleRenderer, RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing,
                     TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network,
                     ratchet, ring, steady_trajectories)
 from .synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
@@ -84,14 +84,17 @@ SYSTEMS = {s.name: s for s in (
     System("ratchet", "a flashing ratchet: 3 sites, a sawtooth potential switched on and off", ("states",),
            (FlashingRatchet, RatchetSampling), ratchet, time_unit="step"),
     System("aoup", "active Ornstein-Uhlenbeck particles in a harmonic trap, repelling each other, with translational "
-           "noise: positions (the propulsion hidden) with sigma_A, exact for one particle or no repulsion",
-           ("coordinates",), (TrappedAOUP, Repulsion, Integration, ActiveSampling), aoup),
+           "noise: a movie or the positions (the propulsion hidden) with sigma_A, exact for one particle or no "
+           "repulsion, and the ceiling of positions, 0 without repulsion", ("movie", "coordinates"),
+           (TrappedAOUP, Repulsion, Integration, ParticleRenderer, ActiveSampling), aoup,
+           movie_configs=(ParticleRenderer,)),
+    System("active-pair", "two particles joined by a spring in a trap, one of them active, as a movie or the "
+           "positions: sigma_A and the exact ceiling of the positions alone", ("movie", "coordinates"),
+           (ActivePair, BeadRenderer, ActiveSampling), active_pair, movie_configs=(BeadRenderer,)),
     System("mips", "active discs in a periodic box that split into a dense and a dilute phase (motility-induced "
            "phase separation): snapshots after a burn-in of minutes, with sigma_B (or sigma_A) and each particle's "
            "heat density and local packing fraction", ("coordinates",), (ActiveDiscs, DiscRepulsion, SnapshotSampling),
            simulate_mips, reports=True, quick={"burn_in": 0.0, "interval": 0.0}),
-    System("active-pair", "two particles joined by a spring in a trap, one of them active: sigma_A and the exact "
-           "ceiling of the positions alone", ("coordinates",), (ActivePair, ActiveSampling), active_pair),
     System("gyrator", "Brownian gyrator: a particle in a tilted harmonic well, its axes in baths at two "
            "temperatures", ("coordinates",), (BrownianGyrator, TrajectorySampling), gyrator),
     System("curl-trap", "a particle in a harmonic trap driven around it by a rotational force", ("coordinates",),

@@ -49,13 +49,14 @@ def exact(data: Movie | Trajectories, system: System) -> str:
     simulated (its params say sigma_exact: False) a Monte Carlo value of this simulation's length."""
     t, unit = data.truth, f"k_B/{system.time_unit}"
     name = t.params.get("sigma_label", "σ")   # an active system's convention: σ_A or σ_B
+    hidden = f" ({t.params['hidden']})" if "hidden" in t.params else ""   # what these data cannot show of sigma
     if not t.params.get("sigma_exact", True):
         convention = f"; convention {t.params['convention']}" if "sigma_label" in t.params else ""
         return (f"EP rate {name} ≈ {t.sigma:.4g} {unit} from the simulation itself (Monte Carlo: exact only as it "
-                f"grows){convention}")
+                f"grows){convention}{hidden}")
     ceiling = (f"; two-frame ceiling σ_2pt = {t.sigma_2pt:.4g} {unit} (the most pairs of frames reveal)"
                if t.params.get("sigma_2pt_exact", True) else "")
-    return f"exact EP rate σ = {t.sigma:.4g} {unit}{ceiling}"
+    return f"exact EP rate σ = {t.sigma:.4g} {unit}{ceiling}{hidden}"
 
 
 def not_previewed(sample: Trajectories) -> str:

@@ -79,8 +79,10 @@ class TrainingPlots(QWidget):
         # Partially observed data: the best rate reachable from the windows seen comes with the first validation.
         self._reachable = truth is not None and truth.observed_window_ep is not None
         if truth is not None:
-            # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below.
-            self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
+            # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below. A sigma that
+            # holds EP these data cannot show (`hidden`) is no target and gets no line.
+            if "hidden" not in truth.params:
+                self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
             if truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling to draw
                 self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
         for i, (method, (rate, err)) in enumerate(sorted((earlier or {}).items())):

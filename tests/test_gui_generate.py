@@ -49,11 +49,14 @@ def test_every_system_generates_small_data_that_opens_with_its_exact_ep(studio, 
     if data.truth.params.get("sigma_exact", True):
         assert said.startswith(f"exact EP rate σ = {data.truth.sigma:.4g} k_B/{system.time_unit}")
     else:   # a Monte Carlo value is not called exact; an active system names its convention
-        name = data.truth.params.get("sigma_label", "σ")
-        assert said.startswith(f"EP rate {name} ≈ {data.truth.sigma:.4g}") and "exact EP" not in said
-    # The two-frame ceiling is drawn where the system has an exact one.
+        label = data.truth.params.get("sigma_label", "σ")
+        assert said.startswith(f"EP rate {label} ≈ {data.truth.sigma:.4g}") and "exact EP" not in said
+    # The two-frame ceiling is drawn where the system has an exact one; sigma unless it holds EP the data hide.
+    hidden = "hidden" in data.truth.params
     ceiling = [data.truth.sigma_2pt] if data.truth.params.get("sigma_2pt_exact", True) else []
-    assert [line.value() for line in studio.training_plots.truth_lines] == [data.truth.sigma, *ceiling]
+    sigma = [] if hidden else [data.truth.sigma]
+    assert [line.value() for line in studio.training_plots.truth_lines] == [*sigma, *ceiling]
+    assert (data.truth.params.get("hidden", "") in said) and hidden == (name in ("aoup", "active-pair"))
 
 
 def test_one_menu_entry_generates_every_system(studio):
@@ -88,3 +91,23 @@ def test_a_long_simulation_shows_its_progress_and_cancel_stops_it_without_an_err
     assert studio.data is None and not progress.isVisible()
     assert "simulating mips cancelled at" in studio.log_panel.toPlainText()
     assert getattr(studio, "error_box", None) is None
+@pytest.mark.parametrize("name, renderer", [("aoup", "ParticleRenderer"), ("active-pair", "BeadRenderer")])
+def test_active_particles_show_their_renderer_only_for_a_movie_and_say_what_it_hides(qtbot, name, renderer):
+    dialog = GenerateDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.system.setCurrentText(name)
+    forms = dialog.forms[name]
+    group = next(g for cls, g in dialog.groups[name].items() if cls.__name__ == renderer)
+    sampling = next(f for f in forms.values() if "trajectories" in f.widgets)
+    model = next(iter(forms.values()))
+    for field, v in {"particles": 1, "frames": 2, "movies": 1}.items():
+        if field in model.widgets or field in sampling.widgets:
+            (model if field in model.widgets else sampling)[field].setValue(v)
+    dialog.update_preview()
+    assert group.isVisibleTo(dialog) and dialog.preview.isVisibleTo(dialog)
+    assert "a movie shows positions only" in dialog.message.text()
+    sampling["trajectories"].setValue(2)
+    dialog.update_preview()
+    assert not group.isVisibleTo(dialog) and not dialog.preview.isVisibleTo(dialog)
+    assert "positions only: the propulsion's EP" in dialog.message.text()

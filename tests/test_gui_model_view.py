@@ -137,10 +137,10 @@ def test_an_epr_net_run_shows_its_bracket_live_and_its_landscape_again_when_reop
 
 
 def test_a_reopened_score_run_of_particles_shows_them_and_the_current(studio, tmp_path):
-    from cneep_engine.synth import ActiveSampling, Integration, Repulsion, TrappedAOUP, aoup
+    from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
     # frames 5 s apart, beyond the persistence time: enough nearly independent test snapshots for an error bar
     data = aoup(TrappedAOUP(particles=3, dims=2, dt=5.0), Repulsion(repulsion=0.0), Integration(),
-                ActiveSampling(trajectories=10, frames=60, seed=0, propulsion=True))
+                ParticleRenderer(), ActiveSampling(trajectories=10, frames=60, seed=0, propulsion=True))
     run = train(data, TrainConfig(model="score", iterations=4, eval_every=2, batch=32),
                 closed_form=ModelKnownConfig(network="mlp", width=8, bootstrap=10))
     save_run(run, data, tmp_path / "run")

@@ -15,7 +15,7 @@ from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
 from cneep_engine.io import save_trajectories
 from cneep_engine.models.score_nets import ParticleTransformer
 from cneep_engine.run import load_run, train
-from cneep_engine.synth import ActiveSampling, Integration, Repulsion, TrappedAOUP, aoup
+from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.training import TrainConfig
 from cneep_engine.windows import PARTS, assign_parts
 
@@ -120,7 +120,7 @@ def test_the_particle_transformer_is_permutation_equivariant_and_takes_any_numbe
 
 def test_interacting_aoups_train_the_transformer_on_their_whole_state():
     model = TrappedAOUP(particles=8, dims=2)
-    data = aoup(model, Repulsion(), Integration(burn_in=10.0, time_step=0.02),
+    data = aoup(model, Repulsion(), Integration(burn_in=10.0, time_step=0.02), ParticleRenderer(),
                 ActiveSampling(trajectories=10, frames=20, seed=0, propulsion=True))
     run = train(data, TrainConfig(model="score", iterations=2, eval_every=1, batch=16),
                 closed_form=ModelKnownConfig(bootstrap=10, width=16, blocks=1, neighbours=4))
@@ -168,6 +168,7 @@ def test_data_without_a_known_drift_and_nan_snapshots_are_refused(tmp_path, caps
     np.save(tmp_path / "nan.npy", bad)
     err = _refusal(capsys, tmp_path / "nan.npy", "--kind", "coordinates", "--method", "score", "--drift", drift)
     assert "nan.npy" in err and "NaN" in err
-    positions = aoup(TrappedAOUP(particles=1), Repulsion(), Integration(), ActiveSampling(trajectories=3, frames=20))
+    positions = aoup(TrappedAOUP(particles=1), Repulsion(), Integration(), ParticleRenderer(),
+                     ActiveSampling(trajectories=3, frames=20))
     with pytest.raises(CneepError, match="propulsion"):
         drift_model(positions)

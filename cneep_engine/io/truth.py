@@ -94,10 +94,10 @@ def load_truth(path: Path, source: Path, values, notes: list[str]) -> GroundTrut
 def describe_truth(truth: GroundTruth) -> dict:
     """The exact EP figures of a synthetic file, as `cneep info --json` prints them under `truth`: sigma, and
     sigma_2pt where it is exact (a system without an exact ceiling stores sigma, its upper bound, and says so),
-    with the conventions of active systems (sigma_A, sigma_B) and the errors of Monte Carlo values where the generator
-    gave them."""
+    with the conventions of active systems (sigma_A, sigma_B), the errors of Monte Carlo values where the generator
+    gave them, and `hidden`: what of sigma the data cannot show, where it holds such EP."""
     p = truth.params
     out = {"system": p.get("system"), "sigma": truth.sigma}
     if p.get("sigma_2pt_exact", True):
         out["sigma_2pt"] = truth.sigma_2pt
-    return out | {k: p[k] for k in ("sigma_err", "sigma_A", "sigma_A_err", "sigma_B", "convention") if k in p}
+    return out | {k: p[k] for k in ("sigma_err", "sigma_A", "sigma_A_err", "sigma_B", "convention", "hidden") if k in p}

@@ -12,6 +12,7 @@ from ..sites import SiteTruth
 from ..trajectories import Trajectories
 from .aoup import ActivePair, ActiveSampling, TrappedAOUP, simulate_linear_aoup
 from .aoup_interacting import Integration, Repulsion, simulate_interacting_aoup
+from .aoup_movie import ParticleRenderer, interacting_movie, linear_movie
 from .bead_spring import BeadSpringChain
 from .double_well import RotatedDoubleWell
 from .driven import BrownianGyrator, CurlTrap, TiltedRing, simulate_ring
@@ -27,8 +28,8 @@ from .steady import steady_trajectories
 
 __all__ = ["ActivePair", "ActiveSampling", "BeadSpringChain", "BeadRenderer", "BrownianGyrator", "CurlTrap",
            "DrivenGaussianMixture", "FilamentNetwork", "FilamentRenderer", "FlashingRatchet", "GeometricSprings",
-           "Integration", "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling", "TiltedRing",
-           "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites",
+           "Integration", "ParticleRenderer", "RatchetSampling", "Repulsion", "RotatedDoubleWell", "Sampling",
+           "TiltedRing", "TrajectorySampling", "TrappedAOUP", "active_pair", "aoup", "bead_spring", "bead_spring_sites",
            "curl_trap", "gyrator", "network", "ratchet", "ring", "simulate_bead_spring",
            "simulate_bead_spring_trajectories", "simulate_network", "simulate_network_trajectories",
            "simulate_nonlinear_network", "simulate_nonlinear_network_trajectories", "simulate_ratchet",
@@ -135,13 +136,20 @@ def ratchet(model: FlashingRatchet, sampling: RatchetSampling) -> Trajectories:
     return simulate_ratchet(model, sampling.trajectories, sampling.steps, sampling.partial, sampling.seed)
 
 
-def aoup(model: TrappedAOUP, repulsion: Repulsion, integration: Integration, sampling: ActiveSampling) -> Trajectories:
-    if model.particles == 1 or repulsion.repulsion == 0:   # no interaction: linear, exact
+def aoup(model: TrappedAOUP, repulsion: Repulsion, integration: Integration, renderer: ParticleRenderer,
+         sampling: ActiveSampling) -> Movie | Trajectories:
+    linear = model.particles == 1 or repulsion.repulsion == 0   # no interaction: linear, exact
+    if sampling.trajectories is None:
+        return (linear_movie(model, renderer, sampling, "aoup") if linear else
+                interacting_movie(model, repulsion, integration, renderer, sampling))
+    if linear:
         return simulate_linear_aoup(model, sampling, "aoup")
     return simulate_interacting_aoup(model, repulsion, integration, sampling)
 
 
-def active_pair(model: ActivePair, sampling: ActiveSampling) -> Trajectories:
+def active_pair(model: ActivePair, renderer: BeadRenderer, sampling: ActiveSampling) -> Movie | Trajectories:
+    if sampling.trajectories is None:
+        return linear_movie(model, renderer, sampling, "active-pair")
     return simulate_linear_aoup(model, sampling, "active-pair")
 
 

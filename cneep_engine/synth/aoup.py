@@ -33,10 +33,11 @@ from dataclasses import asdict, dataclass, fields
 import numpy as np
 from scipy.linalg import solve_continuous_lyapunov
 
+from ..errors import CneepError
 from ..params import check, param
 from ..trajectories import Trajectories
 from .linear import LinearDiffusion, linear_trajectories
-from .sampling import TrajectorySampling
+from .sampling import Sampling
 
 _TRAP = dict(help="A, stiffness of the harmonic trap (per friction: a relaxation rate)", unit="1/s", above=0,
              label="Trap A")
@@ -162,11 +163,28 @@ class ActivePair(LinearAOUP):
 
 
 @dataclass(frozen=True)
-class ActiveSampling(TrajectorySampling):
-    """Trajectories of the positions, or with `--propulsion` of the whole state."""
+class ActiveSampling(Sampling):
+    """Movies of the particles, or trajectories of their positions, or with `--propulsion` of the whole state."""
 
     propulsion: bool = param(False, "also write the propulsion g of every particle (hidden from a microscope): "
-                             "the whole state, whose two-frame rate tends to sigma_A", label="Write propulsion")
+                             "the whole state, whose two-frame rate tends to sigma_A (with --trajectories)",
+                             label="Write propulsion")
+
+    def __post_init__(self):
+        check(self)
+        if self.propulsion and self.trajectories is None:
+            raise CneepError("--propulsion writes the propulsion as coordinates, which a movie cannot show: "
+                             "add --trajectories N")
+
+
+def hidden_note(sigma_a: float, sigma_2pt: float | None, movie: bool) -> str:
+    """What positions cannot show, in the words of the truth report: sigma_A is out of their reach, and the most
+    they reveal is sigma_2pt (None: no exact value)."""
+    seen, it, who = (("a movie shows positions only", "it", "a movie estimator") if movie else
+                     ("positions only", "them", "an estimator of them"))
+    best = ("no exact ceiling of positions is known (sigma_A bounds it from above)" if sigma_2pt is None else
+            f"the best {who} can reach is sigma_2pt = {sigma_2pt:.4g} k_B/s")
+    return f"{seen}: the propulsion's EP (sigma_A = {sigma_a:.4g} k_B/s) is hidden from {it}; {best}"
 
 
 def simulate_linear_aoup(model: LinearAOUP, sampling: ActiveSampling, source: str) -> Trajectories:
@@ -175,6 +193,8 @@ def simulate_linear_aoup(model: LinearAOUP, sampling: ActiveSampling, source: st
     seen = None if sampling.propulsion else model.positions
     params = {"system": source, **model.describe(), "propulsion": sampling.propulsion,
               "integrator": "exact propagator"}
+    if seen is not None:
+        params["hidden"] = hidden_note(model.sigma_a, model.two_frame_rate(seen), movie=False)
     return linear_trajectories(model, sampling.trajectories, sampling.frames, sampling.seed, model.labels, params,
                                observed=seen)
 
@@ -182,9 +202,11 @@ def simulate_linear_aoup(model: LinearAOUP, sampling: ActiveSampling, source: st
 def positions_window_ep(params: dict):
     """From a sidecar's parameters: for a file of the positions of linear AOUPs, the exact best EP of any window
     of frames of them (`LinearDiffusion.window_ep`), the label an estimator of positions can at most reach;
-    None for files that hold the whole state or interacting particles."""
+    None for files that hold the whole state or interacting particles, and for movies (their windows are frames;
+    the transitions of a movie's sidecar are already the positions' own)."""
     model_class = {"aoup": TrappedAOUP, "active-pair": ActivePair}.get(params.get("system"))
-    if model_class is None or params.get("propulsion") or params.get("integrator") != "exact propagator":
+    if (model_class is None or params.get("propulsion") or params.get("integrator") != "exact propagator"
+            or "renderer" in params):
         return None
     model = model_class(**{f.name: params[f.name] for f in fields(model_class)})
     return lambda windows: model.window_ep(windows, model.positions)

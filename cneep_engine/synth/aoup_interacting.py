@@ -32,7 +32,7 @@ from scipy.special import expit
 from ..movie import GroundTruth
 from ..params import check, param
 from ..trajectories import Trajectories
-from .aoup import ActiveSampling, TrappedAOUP
+from .aoup import ActiveSampling, TrappedAOUP, hidden_note
 from .sampling import mean_and_error
 
 
@@ -91,7 +91,7 @@ def simulate_interacting_aoup(model: TrappedAOUP, repulsion: Repulsion, integrat
     """Stationary trajectories of repelling AOUPs with sigma_A from the static formula (`sigma`) and the per-step
     medium sum (`ds`, its mean in params as sigma_A_medium), each with its standard error."""
     rng = np.random.default_rng(sampling.seed)
-    m, n, d = sampling.trajectories, model.particles, model.dims
+    m, n, d = sampling.series, model.particles, model.dims
     substeps = max(1, round(model.dt / integration.time_step))
     h, eps = model.dt / substeps, model.eps
     decay = np.exp(-model.gamma * h)
@@ -133,6 +133,8 @@ def simulate_interacting_aoup(model: TrappedAOUP, repulsion: Repulsion, integrat
               "convention": "A: translational noise eps, propulsion even under time reversal",
               "sigma_A": sigma, "sigma_A_err": sigma_err, "sigma_A_medium": medium, "sigma_A_medium_err": medium_err,
               "sigma_A_free": model.sigma_a, "sigma_exact": False, "sigma_2pt_exact": False}
+    if not sampling.propulsion:
+        params["hidden"] = hidden_note(sigma, None, movie=sampling.trajectories is None)
     labels = model.labels[:n * d * written]
     # (m, frames, written, n, d) -> positions of every particle, then propulsions: the order of `labels`.
     data = out.reshape(m, frames, written * n * d)

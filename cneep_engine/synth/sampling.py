@@ -31,6 +31,11 @@ class Sampling:
     def kind(self) -> str:
         return "movie" if self.trajectories is None else "coordinates"
 
+    @property
+    def series(self) -> int:
+        """How many movies or trajectories to simulate."""
+        return self.movies if self.trajectories is None else self.trajectories
+
 
 @dataclass(frozen=True)
 class TrajectorySampling:
