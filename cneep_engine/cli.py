@@ -326,8 +326,9 @@ def _info(args) -> None:
             print(json.dumps(d))
             return
         size = f"{d['file_bytes'] / 1e6:.1f} MB" if d["file_bytes"] is not None else "?"
-        what = (f"{d['coordinates']} coordinate(s) ({', '.join(d['labels'])})" if d["kind"] == "coordinates"
-                else f"{d['n_states']} discrete states ({', '.join(d['labels'])})")
+        labels = ", ".join(d["labels"][:12]) + (f", … ({len(d['labels'])} in all)" if len(d["labels"]) > 12 else "")
+        what = (f"{d['coordinates']} coordinate(s) ({labels})" if d["kind"] == "coordinates"
+                else f"{d['n_states']} discrete states ({labels})")
         print(f"{d['path']}: {d['format']} trajectories, {size}\n"
               f"  {d['trajectories']} trajectory(ies) x {d['frames']} frames of {what}\n"
               f"  frame interval {d['dt']:g} s ({d['dt_source']})")
@@ -394,10 +395,11 @@ class ProgressBar:
 
 
 def _simulate(args) -> None:
-    from .io import load_input, save_movie, save_trajectories
+    from .io import check_output_suffix, load_input, save_movie, save_trajectories
     from .movie import Movie
     system = SYSTEMS[args.system]
     configs = [from_options(config, args) for config in system.configs]
+    check_output_suffix(args.output, system.writes(*configs))
     if args.reuse and args.output.is_file():
         data = load_input(args.output)
         _check_reused(data, configs, args.output)

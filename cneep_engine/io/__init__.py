@@ -142,11 +142,19 @@ def describe(movie: Movie) -> dict:
     return info
 
 
+def check_output_suffix(path: Path, kind: str) -> None:
+    """Refuse a file name that data of this kind ("movie", else trajectories) cannot be saved under: checked
+    before a simulation of minutes, not after it."""
+    if kind == "movie" and path.suffix.lower() not in (".tif", ".tiff"):
+        raise CneepError(f"{path}: movies are saved as .tif")
+    if kind != "movie":
+        trajectories.check_suffix(path)
+
+
 def save_movie(movie: Movie, path: str | Path) -> Path:
     """Write the frames as an ImageJ TIFF and, for synthetic movies, the ground-truth sidecar."""
     path = Path(path)
-    if path.suffix.lower() not in (".tif", ".tiff"):
-        raise CneepError(f"{path}: movies are saved as .tif")
+    check_output_suffix(path, "movie")
     if movie.path is not None and path.exists() and Path(movie.path).resolve() == path.resolve():
         raise CneepError(f"{path}: is the movie's own source file; save to another name")
     write_tiff(path, np.asarray(movie.frames), movie.dt, movie.pixel_size)

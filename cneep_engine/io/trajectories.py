@@ -98,13 +98,17 @@ def describe_trajectories(traj: Trajectories) -> dict:
             "notes": traj.provenance.get("notes", [])}
 
 
+def check_suffix(path: Path) -> None:
+    if path.suffix.lower() not in SUFFIXES:
+        raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
+
+
 def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
     """Write .npy (the array alone), .npz (array, dt, labels) or .csv (trajectory, time, one column per
     coordinate or a state column), plus the ground-truth sidecar when there is one."""
     path = Path(path)
+    check_suffix(path)
     suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
     # States are written as the values the labels give them, so a file reads back as it was written.
     values = _values(traj)
     with atomic_path(path) as tmp:
