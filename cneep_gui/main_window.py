@@ -258,7 +258,8 @@ class MainWindow(QMainWindow):
                 run, data = export.open_run(path)
                 self.set_data(data)
                 self.set_run(run)
-                self.training_panel.set_config(run.config)   # the settings it was trained with, to train again
+                # the settings it was trained with, the estimator's own too, to train again
+                self.training_panel.set_config(run.config, run.closed_form)
                 for ev in run.history:      # the training curves, as they were drawn live
                     self.training_plots.add(ev)
                 log.info(f"opened run {path}")

@@ -18,7 +18,7 @@ from cneep_engine.device import available_devices, cpu_threads
 from cneep_engine.estimators import ESTIMATORS
 from cneep_engine.params import specs
 
-from .param_form import changed_signal, editor, value
+from .param_form import changed_signal, editor, set_value, value
 from .plan_view import PlanView
 
 # The app's rows: the declared settings marked for it, in declaration order (cneep_engine/params.py).
@@ -119,8 +119,11 @@ class TrainingPanel(QWidget):
     def _own_widgets(self) -> list:
         return [box for boxes in self.own_boxes.values() for box in boxes.values()]
 
-    def set_config(self, config: TrainConfig) -> None:
+    def set_config(self, config: TrainConfig, own=None) -> None:
+        """Show `config` and, where given, the estimator's own settings `own` (a run's closed_form)."""
         self._base = config
+        for name, box in self.own_boxes.get(type(own), {}).items():
+            set_value(box, getattr(own, name))
         if (index := self.model.findText(config.model)) >= 0:
             self.model.setCurrentIndex(index)
         for name, box in self.boxes.items():

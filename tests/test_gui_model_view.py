@@ -128,6 +128,7 @@ def test_an_epr_net_run_shows_its_bracket_live_and_its_landscape_again_when_reop
     qtbot.addWidget(again)
     assert again.open_path(tmp_path / "run")
     assert again.views.currentWidget() is again.model_view
+    assert again.training_panel.own_boxes[ModelKnownConfig]["grid"].value() == 8    # its own settings, to train again
     np.testing.assert_array_equal(again.model_view.image.image, studio.model_view.image.image)
     for key in ("lo", "up", "vr"):
         np.testing.assert_allclose(again.training_plots.curve_data(key)[1], studio.training_plots.curve_data(key)[1],
