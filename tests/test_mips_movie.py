@@ -99,7 +99,8 @@ def test_the_movie_round_trips_with_its_truth_and_says_what_sigma_is_to_it(tmp_p
     assert "psf_sigma 2.0 (asked: 1.5)" in capsys.readouterr().err
     # the same seed gives the same discs as coordinates, whose report also compares with nothing
     coords = mips(SMALL, DiscRepulsion(), DiscRenderer(), SnapshotSampling(trajectories=1, frames=6, burn_in=0.0))
-    assert np.allclose(coords.data, t.positions, rtol=1e-6) and coords.truth.params["hidden"].startswith("positions only")
+    assert np.allclose(coords.data, t.positions, rtol=1e-6)
+    assert coords.truth.params["hidden"].startswith("positions only")
 
 
 def test_with_translational_noise_sigma_a_is_named_an_upper_bound_only():
