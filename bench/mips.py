@@ -1,10 +1,11 @@
 """Motility-induced phase separation at the settings that separate: the generator's run, its cost and its truth.
 
 Simulates `cneep simulate mips` at its defaults (N = 1024, phi 0.6, v0 0.05, gamma 5e-4, beta 30, k 1, dt 0.1,
-uniform start, burn-in 4e4) with `--frames` snapshots, then reports: ms per time step, the histogram of the local
-packing fraction (disc of radius 6 R) and its two peaks, sigma_B per particle, and the mean heat density of the
-dense and the dilute particles. Writes the snapshots (the cache: `--draw-only` redraws from them), results.json
-and a figure of the last snapshot, discs coloured by local packing fraction and by heat density.
+uniform start, burn-in 4e4) with `--frames` snapshots 1/gamma = 2000 apart as coordinates (`--trajectories 1
+--interval 2000`), then reports: ms per time step, the histogram of the local packing fraction (disc of radius
+6 R) and its two peaks, sigma_B per particle, and the mean heat density of the dense and the dilute particles.
+Writes the snapshots (the cache: `--draw-only` redraws from them), results.json and a figure of the last snapshot,
+discs coloured by local packing fraction and by heat density.
 
     nice taskset -c 0 python bench/mips.py [--frames 10] [--out bench/out/mips] [--figure docs/mips_snapshot.png]
 """
@@ -24,6 +25,7 @@ from cneep_engine.cli import ProgressBar
 from cneep_engine.io import load_trajectories, save_trajectories
 from cneep_engine.registry import SYSTEMS
 from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling
+from cneep_engine.synth.mips_movie import DiscRenderer
 
 DENSE = 0.55   # local packing fraction between the two peaks: dense above, dilute below
 PX = 7.0       # figure pixels per unit length
@@ -93,7 +95,8 @@ def main() -> None:
         data, report = load_trajectories(snapshots), json.loads(results.read_text())
     else:
         system = SYSTEMS["mips"]
-        configs = ActiveDiscs(), DiscRepulsion(), SnapshotSampling(frames=args.frames)
+        configs = (ActiveDiscs(), DiscRepulsion(), DiscRenderer(),
+                   SnapshotSampling(trajectories=1, frames=args.frames, interval=2000.0))
         t0 = time.perf_counter()
         data = system.run(*configs, callback=ProgressBar())
         wall = time.perf_counter() - t0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
@@ -402,7 +403,10 @@ def _simulate(args) -> None:
     check_output_suffix(args.output, system.writes(*configs))
     if args.reuse and args.output.is_file():
         data = load_input(args.output)
-        _check_reused(data, configs, args.output)
+        # a renderer's settings shape only a movie: coordinates record none
+        drawn = configs if isinstance(data, Movie) else [c for c in configs
+                                                         if type(c) not in system.movie_configs]
+        _check_reused(data, drawn, args.output)
         print(f"kept {args.output}, simulated with these settings; {_ep(data, system)}")
         return
     quiet = getattr(args, "quiet", True)
@@ -532,7 +536,10 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         if t.get("sigma_2pt_exact", True):
             off = (f"{t['rel_err_2pt']:+.2%}" if t["sigma_2pt"] else f"off by {s['ep_rate'] - t['sigma_2pt']:+.3g}")
             against.append(f"sigma_2pt {t['sigma_2pt']:.4g} ({off})")
-        print("truth: " + ", ".join([*against, f"R^2 {t['r2']:.4f}"]) + f", slope {t['slope']:.3f} per window")
+        # a constant ds (sigma_B's) correlates with nothing: no R^2
+        per_window = [f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f} per window"] if math.isfinite(t["r2"]) else []
+        if against or per_window:
+            print("truth: " + ", ".join([*against, *per_window]))
         if "hidden" in t:
             print(f"  {t['hidden']}")
         if "map" in t:

@@ -17,7 +17,8 @@ from .synth import (ActivePair, ActiveSampling, BeadRenderer, BeadSpringChain, B
                     Integration, ParticleRenderer, RatchetSampling, Repulsion, RotatedDoubleWell, Sampling, TiltedRing,
                     TrajectorySampling, TrappedAOUP, active_pair, aoup, bead_spring, curl_trap, gyrator, network,
                     ratchet, ring, steady_trajectories)
-from .synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
+from .synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling
+from .synth.mips_movie import DiscRenderer, mips
 from .trajectories import Trajectories
 
 
@@ -92,9 +93,10 @@ SYSTEMS = {s.name: s for s in (
            "positions: sigma_A and the exact ceiling of the positions alone", ("movie", "coordinates"),
            (ActivePair, BeadRenderer, ActiveSampling), active_pair, movie_configs=(BeadRenderer,)),
     System("mips", "active discs in a periodic box that split into a dense and a dilute phase (motility-induced "
-           "phase separation): snapshots after a burn-in of minutes, with sigma_B (or sigma_A) and each particle's "
-           "heat density and local packing fraction", ("coordinates",), (ActiveDiscs, DiscRepulsion, SnapshotSampling),
-           simulate_mips, reports=True, quick={"burn_in": 0.0, "interval": 0.0}),
+           "phase separation), after a burn-in of minutes: a movie of the whole periodic box or the coordinates, "
+           "with sigma_B (or sigma_A) and each particle's heat density and local packing fraction",
+           ("movie", "coordinates"), (ActiveDiscs, DiscRepulsion, DiscRenderer, SnapshotSampling), mips,
+           movie_configs=(DiscRenderer,), reports=True, quick={"burn_in": 0.0, "interval": 0.0}),
     System("gyrator", "Brownian gyrator: a particle in a tilted harmonic well, its axes in baths at two "
            "temperatures", ("coordinates",), (BrownianGyrator, TrajectorySampling), gyrator),
     System("curl-trap", "a particle in a harmonic trap driven around it by a rotational force", ("coordinates",),

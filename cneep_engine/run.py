@@ -476,6 +476,8 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
         # measured against it; the sentence says what is hidden and what the data can reach.
         del summary["truth"]["rel_err_sigma"]
         summary["truth"]["hidden"] = t.params["hidden"]
+        if not t.params.get("sigma_2pt_exact", True):   # nothing in reach is known: sigma_2pt and ds hold sigma's
+            del summary["truth"]["rel_err_2pt"], summary["truth"]["rel_err_empirical"]
     if t.observed_window_ep is not None:
         # Partial observation: the test windows' best reachable EP, and how close each window's estimate is.
         best = t.best_window_ep(data.data, starts[test], seq_len)

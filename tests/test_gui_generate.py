@@ -56,7 +56,7 @@ def test_every_system_generates_small_data_that_opens_with_its_exact_ep(studio, 
     ceiling = [data.truth.sigma_2pt] if data.truth.params.get("sigma_2pt_exact", True) else []
     sigma = [] if hidden else [data.truth.sigma]
     assert [line.value() for line in studio.training_plots.truth_lines] == [*sigma, *ceiling]
-    assert (data.truth.params.get("hidden", "") in said) and hidden == (name in ("aoup", "active-pair"))
+    assert (data.truth.params.get("hidden", "") in said) and hidden == (name in ("aoup", "active-pair", "mips"))
 
 
 def test_one_menu_entry_generates_every_system(studio):
@@ -78,7 +78,7 @@ def test_a_long_simulation_shows_its_progress_and_cancel_stops_it_without_an_err
     dialog = studio.generate_dialog()
     dialog.system.setCurrentText("mips")
     assert "not previewed" in dialog.message.text() and "convention B" in dialog.message.text()
-    discs, _, sampling = dialog.forms["mips"].values()
+    discs, _, _, sampling = dialog.forms["mips"].values()
     discs["particles"].setValue(64)
     sampling["burn_in"].setValue(1e6)
     dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).click()
@@ -111,3 +111,21 @@ def test_active_particles_show_their_renderer_only_for_a_movie_and_say_what_it_h
     dialog.update_preview()
     assert not group.isVisibleTo(dialog) and not dialog.preview.isVisibleTo(dialog)
     assert "positions only: the propulsion's EP" in dialog.message.text()
+
+
+def test_mips_shows_its_renderer_and_a_preview_frame_only_for_a_movie(qtbot):
+    from cneep_engine.synth.mips_movie import DiscRenderer
+    dialog = GenerateDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.system.setCurrentText("mips")
+    discs, _, renderer, sampling = dialog.forms["mips"].values()
+    group = dialog.groups["mips"][DiscRenderer]
+    discs["particles"].setValue(64)
+    dialog.update_preview()
+    assert group.isVisibleTo(dialog) and dialog.preview.isVisibleTo(dialog)
+    assert dialog.message.text().startswith("1 movie × 200 frames of 64 × 64")
+    assert "not previewed" in dialog.message.text()
+    sampling["trajectories"].setValue(2)
+    dialog.update_preview()
+    assert not group.isVisibleTo(dialog) and not dialog.preview.isVisibleTo(dialog)

@@ -12,6 +12,7 @@ from cneep_engine.io import load_trajectories
 from cneep_engine.registry import SYSTEMS
 from cneep_engine.synth.mips import (TAIL, ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces,
                                      simulate_mips)
+from cneep_engine.synth.mips_movie import DiscRenderer
 from cneep_engine.synth.neighbours import NeighbourList, minimum_image, wrap
 
 REPULSION = DiscRepulsion()
@@ -81,7 +82,8 @@ def test_the_neighbour_list_holds_every_close_pair_as_particles_cross_the_edges(
 
 def test_sigma_b_is_the_mean_of_the_saved_heat_densities_minus_div_b(tmp_path):
     model = ActiveDiscs(particles=64, v0=0.5, gamma=0.05)
-    data = simulate_mips(model, REPULSION, SnapshotSampling(frames=4, interval=2.0, burn_in=5.0, propulsion=True))
+    data = simulate_mips(model, REPULSION, SnapshotSampling(trajectories=1, frames=4, interval=2.0, burn_in=5.0,
+                                                            propulsion=True))
     path = tmp_path / "mips.npz"
     from cneep_engine.io import save_trajectories
     save_trajectories(data, path)
@@ -106,7 +108,8 @@ def test_sigma_b_is_the_mean_of_the_saved_heat_densities_minus_div_b(tmp_path):
 
 def test_with_translational_noise_the_heat_density_is_convention_a():
     model = ActiveDiscs(particles=64, v0=0.5, gamma=0.05, eps=0.01, time_step=0.01)
-    data = simulate_mips(model, REPULSION, SnapshotSampling(frames=3, interval=0.5, burn_in=1.0, propulsion=True))
+    data = simulate_mips(model, REPULSION, SnapshotSampling(trajectories=1, frames=3, interval=0.5, burn_in=1.0,
+                                                            propulsion=True))
     t, n = data.truth, model.particles
     for k in range(3):
         x, g = (data.data[0, k, s * 2 * n:(s + 1) * 2 * n].reshape(n, 2) for s in (0, 1))
@@ -127,7 +130,8 @@ def test_cancel_stops_the_simulation_between_steps():
         cancel.set()
 
     with pytest.raises(Cancelled, match="simulating mips cancelled at .* time steps: nothing written"):
-        SYSTEMS["mips"].run(ActiveDiscs(particles=64), REPULSION, SnapshotSampling(burn_in=1e6), callback=seen,
+        SYSTEMS["mips"].run(ActiveDiscs(particles=64), REPULSION, DiscRenderer(), SnapshotSampling(burn_in=1e6),
+                            callback=seen,
                             cancel=cancel)
     assert events[0].phase == "simulation" and events[0].done == 0 and events[0].total > 1e6
 
@@ -141,8 +145,8 @@ def test_the_command_line_options_come_from_the_declarations_and_the_file_is_reu
         assert option in text
     assert "(default: 30.0)" in text and "(default: 40000.0)" in text     # beta and the burn-in that separate
     out = tmp_path / "m.npz"
-    small = ["simulate", "mips", "--particles", "64", "--frames", "2", "--interval", "1", "--burn-in", "1", "-q",
-             "-o", str(out)]
+    small = ["simulate", "mips", "--particles", "64", "--trajectories", "1", "--frames", "2", "--interval", "1",
+             "--burn-in", "1", "-q", "-o", str(out)]
     assert main(["simulate", "mips", "--packing", "0", "-o", str(out)]) == 2
     assert "--packing (packing fraction φ) must be above 0" in capsys.readouterr().err
     assert main(["simulate", "mips", "--particles", "4", "-o", str(out)]) == 2

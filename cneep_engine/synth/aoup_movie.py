@@ -68,8 +68,7 @@ class ParticleRenderer(Renderer2D):
     @property
     def scale(self) -> float:
         """The blurred image's brightest pixel of one particle on a pixel centre: shown as `peak` counts."""
-        h, w = self.frame_shape
-        return float(self.blur(np.array([[[w // 2, h // 2]]], np.float64), self.frame_shape).max())
+        return self.point_peak(self.frame_shape)
 
 
 def linear_movie(model: LinearAOUP, renderer: ParticleRenderer | BeadRenderer, sampling: ActiveSampling,

@@ -15,8 +15,9 @@ a time of about 20 / gamma from a uniform start. The EP has no closed form; it i
 - eps > 0 (convention A): sigma_A = <|b_x|^2> / eps + <div_x b_x>, e_i = |b_{x_i}|^2 / eps + div_{x_i} b_{x_i},
   the path-KL rate and an upper bound on estimates from positions; also as the per-step medium sum, as `aoup`.
 
-Both are averaged over the snapshots written, whose spacing (about 1/gamma or more) makes them nearly independent:
-the standard error treats them so. Each snapshot also keeps every particle's heat density and its local packing
+Both are averaged over the snapshots written. Spaced by 1/gamma or more they are nearly independent and the
+standard error treats them so; closer (the frames of a movie) only whole runs are, and the error is over runs
+(none from one). Each snapshot also keeps every particle's heat density and its local packing
 fraction (discs centred within 6 R, over that disc's area), to bin the EP by phase. Positions follow Euler-Maruyama
 (at dt 0.1 the contacts' stiffness times dt is about 0.6: the phases are right, the EP only qualitative; dt <= 0.02
 for numbers), the propulsion decays exactly. Forces come from a neighbour list (`neighbours`): about a millisecond
@@ -35,7 +36,7 @@ from ..movie import GroundTruth
 from ..params import check, param, redefault
 from ..progress import Callback, PhaseReporter
 from ..trajectories import Trajectories
-from .aoup import _GAMMA, _V0
+from .aoup import _GAMMA, _V0, ActiveSampling, hidden_note
 from .aoup_interacting import Repulsion
 from .neighbours import NeighbourList, minimum_image, wrap
 from .sampling import mean_and_error
@@ -78,22 +79,22 @@ class DiscRepulsion(Repulsion):
 
 
 @dataclass(frozen=True)
-class SnapshotSampling:
-    """Independent runs from a uniform start, each burnt in until the phases form, then snapshots."""
+class SnapshotSampling(ActiveSampling):
+    """Independent runs from a uniform start, each burnt in until the phases form, then frames of a movie or
+    snapshots of the coordinates."""
 
-    trajectories: int = param(1, "independent runs, each from its own uniform start and burn-in", low=1,
-                              high=1000)
-    frames: int = param(20, "snapshots per run", low=2, high=1_000_000)
-    interval: float = param(2000.0, "time between snapshots, rounded to whole time steps (0: every step); 1/gamma "
-                            "or more makes them nearly independent", unit="s", low=0)
-    burn_in: float = param(40_000.0, "time simulated from the uniform start before the first snapshot, for the "
+    movies: int = param(1, "movies to render, each from its own uniform start and burn-in", low=1, high=1000)
+    trajectories: int | None = param(None, "write this many runs' coordinates instead of movies (.npy, .npz or "
+                                     ".csv), each from its own uniform start and burn-in", low=1, high=1000)
+    frames: int = param(200, "frames (or snapshots) per run", low=2, high=1_000_000)
+    interval: float = param(0.5, "time between frames, rounded to whole time steps (0: every step). A movie wants "
+                            "frames close in time: a few time steps (0.5 s: the contacts relax in about 0.2 s, "
+                            "a free disc moves v0 x 0.5 s = 0.025 R); snapshots of coordinates for a score model "
+                            "want 1/gamma (2000 s) or more, nearly independent", unit="s", low=0)
+    burn_in: float = param(40_000.0, "time simulated from the uniform start before the first frame, for the "
                            "phases to form (about 20/gamma)", unit="s", low=0)
     propulsion: bool = param(False, "also write every particle's propulsion g (hidden from a microscope): the "
-                             "whole state", label="Write propulsion")
-    seed: int = param(0, "random seed", low=0, high=2**32 - 1)
-
-    def __post_init__(self):
-        check(self)
+                             "whole state (with --trajectories)", label="Write propulsion")
 
 
 def pair_forces(x: np.ndarray, i: np.ndarray, j: np.ndarray, box: float, repulsion: Repulsion,
@@ -115,6 +116,17 @@ def pair_forces(x: np.ndarray, i: np.ndarray, j: np.ndarray, box: float, repulsi
     return f, np.bincount(i, term, n) + np.bincount(j, term, n)
 
 
+def positions_note(sigma: float, hypoelliptic: bool, movie: bool) -> str:
+    """What the discs' positions (coordinates, or a movie) show of sigma, in the words of the truth report:
+    sigma_A only bounds an estimate from above, sigma_B bounds nothing; neither has an exact ceiling."""
+    if not hypoelliptic:
+        return hidden_note(sigma, None, movie)
+    seen, it, shows = (("a movie shows the discs' positions only", "it", "it shows") if movie else
+                       ("positions only", "them", "they show"))
+    return (f"{seen}: sigma_B = {sigma:.4g} k_B/s (eps = 0) is not a path-KL rate and bounds nothing an estimator "
+            f"of {it} finds; no exact ceiling of what {shows} is known")
+
+
 def local_packing(x: np.ndarray, box: float, radius: float) -> np.ndarray:
     """Each disc's local packing fraction: the discs centred within PACKING_RADIUS R of it (itself included),
     times their area, over that disc's area."""
@@ -127,7 +139,7 @@ def simulate_mips(model: ActiveDiscs, repulsion: Repulsion, sampling: SnapshotSa
     """Snapshots of every run (positions, with `propulsion` also g) with sigma (sigma_B at eps = 0, else
     sigma_A) and each particle's heat density and local packing fraction in the ground truth. `callback` receives
     `Progress` events of the phase "simulation" (time steps); setting `cancel` raises `Cancelled`."""
-    m, n, d, frames = sampling.trajectories, model.particles, DIMS, sampling.frames
+    m, n, d, frames = sampling.series, model.particles, DIMS, sampling.frames
     box, radius, h = model.box(repulsion.radius), repulsion.radius, model.time_step
     cutoff, skin = 2 * radius + TAIL / repulsion.sharpness, SKIN * radius
     if cutoff + skin >= box / 2:
@@ -172,14 +184,14 @@ def simulate_mips(model: ActiveDiscs, repulsion: Repulsion, sampling: SnapshotSa
             x, b = x_next, b_next
     report(m * steps)
 
-    per_snapshot = heat.sum(2).reshape(-1)
-    sigma, sigma_err = mean_and_error(per_snapshot)
+    frame_dt = between * h
+    independent = frame_dt >= 1 / model.gamma   # closer snapshots are correlated: only whole runs are independent
+    sigma, sigma_err = mean_and_error(heat.sum(2).reshape(-1) if independent else heat.sum(2).mean(1))
     name = "B" if hypoelliptic else "A"
     convention = ("B: hypoelliptic, eps = 0, only the propulsion noisy; sigma_B = -<div_x b_x> is not a path-KL "
                   "rate and bounds no estimate from data" if hypoelliptic else
                   "A: translational noise eps, propulsion even under time reversal; sigma_A bounds estimates from "
                   "positions")
-    frame_dt = between * h
     params = {"system": "mips", **asdict(model), **asdict(repulsion), **asdict(sampling), "dims": d, "box": box,
               "dt": frame_dt, "steps_between": between, "neighbour_list_skin": skin, "interaction_cutoff": cutoff,
               "integrator": "Euler-Maruyama positions, exact propulsion decay", "convention": convention,
@@ -189,6 +201,8 @@ def simulate_mips(model: ActiveDiscs, repulsion: Repulsion, sampling: SnapshotSa
               "particle_truth": {"heat": f"each particle's heat density e_i (sum over particles: sigma_{name})",
                                  "packing": f"local packing fraction within {PACKING_RADIUS:g} R"},
               "sigma_exact": False, "sigma_2pt_exact": False}
+    if not sampling.propulsion:
+        params["hidden"] = positions_note(sigma, hypoelliptic, movie=False)
     if hypoelliptic:   # no EP of a transition exists: each holds the mean
         ds = np.full((m, frames - 1), sigma * frame_dt)
         params["ds"] = "sigma_B times the interval: convention B has no EP per transition"

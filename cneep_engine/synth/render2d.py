@@ -8,7 +8,8 @@ spot at the emitter's sub-pixel position. Frames are drawn a block at a time, th
 block, computed only where the crop looks. Counts are background + peak * image / scale with one `scale` per data
 set (the brightest pixel of a reference frame), never per movie or frame, so that intensity means the same
 everywhere. A crop keeps part of the frame, as a microscope's field of view does: what lies outside is then not
-observed.
+observed. A periodic frame (a periodic box drawn whole) wraps the splat and the blur around its edges, so that an
+emitter near one edge also lights the other.
 """
 
 from __future__ import annotations
@@ -87,29 +88,37 @@ class Renderer2D:
         weights = np.exp(-0.5 * (np.arange(-r, r + 1) / self.psf_sigma) ** 2)
         return weights / weights.sum()
 
-    def blur(self, points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    def blur(self, points: np.ndarray, shape: tuple[int, int], periodic: bool = False) -> np.ndarray:
         """Unit emitters at points (..., E, 2) -> float32 images (..., H, W) before scaling: the splat, blurred."""
         flat, whole = points.reshape(-1, *points.shape[-2:]), (0, shape[0], 0, shape[1])
         out = np.empty((len(flat), *shape), np.float32)
         for start in range(0, len(flat), _BLOCK):
-            out[start:start + _BLOCK] = images(flat[start:start + _BLOCK], shape, self.psf(), whole, 1, 1.0)
+            out[start:start + _BLOCK] = images(flat[start:start + _BLOCK], shape, self.psf(), whole, 1, 1.0,
+                                               periodic)
         return out.reshape(*points.shape[:-2], *shape)
 
+    def point_peak(self, shape: tuple[int, int]) -> float:
+        """The blurred image's brightest pixel of one emitter alone on a pixel centre of a frame of `shape`: the
+        value a renderer of particles shows as `peak` counts."""
+        h, w = shape
+        return float(self.blur(np.array([[[w // 2, h // 2]]], np.float64), shape).max())
+
     def render(self, points: np.ndarray, shape: tuple[int, int], scale: float, seed=None,
-               still: np.ndarray | None = None, out: np.ndarray | None = None) -> np.ndarray:
+               still: np.ndarray | None = None, out: np.ndarray | None = None, periodic: bool = False) -> np.ndarray:
         """Emitters at points (..., E, 2) in frames of `shape` -> recorded frames (..., h, w) of `dtype`, `scale`
         the blurred image's value that is shown as `peak` counts. still: points (E', 2) of emitters that never
-        move, drawn once for every frame. out: a C-contiguous array (..., h, w) of `dtype` to record into."""
+        move, drawn once for every frame. out: a C-contiguous array (..., h, w) of `dtype` to record into.
+        periodic: the frame is one period of a periodic plane (points anywhere, folded into it)."""
         box, psf, gain = self.box or (0, shape[0], 0, shape[1]), self.psf(), self.peak / scale
         level = np.float32(self.background)
         if still is not None:
-            level = level + images(still[None], shape, psf, box, self.binning, gain)[0]
+            level = level + images(still[None], shape, psf, box, self.binning, gain, periodic)[0]
         if out is None:
             out = np.empty((*points.shape[:-2], *self.recorded_shape(shape)), self.dtype)
         frames, flat = out.reshape(-1, *out.shape[-2:]), points.reshape(-1, *points.shape[-2:])
         rng = np.random.default_rng(seed)
         for start in range(0, len(flat), _BLOCK):
-            counts = images(flat[start:start + _BLOCK], shape, psf, box, self.binning, gain)
+            counts = images(flat[start:start + _BLOCK], shape, psf, box, self.binning, gain, periodic)
             counts += level
             record(counts, self.poisson, self.read_noise, self.dtype, rng, frames[start:start + len(counts)])
         return out
@@ -118,12 +127,15 @@ class Renderer2D:
         return asdict(self)
 
 
-def splat(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def splat(points: np.ndarray, shape: tuple[int, int], periodic: bool = False) -> np.ndarray:
     """Unit emitters at points (F, E, 2) split bilinearly over their four nearest pixels -> float64 (F, H, W).
     Weight falling outside the frame is lost, as light leaving the field of view: the frame is padded by one
-    pixel before and two after, points beyond are moved into the padding, and the padding is cut off."""
+    pixel before and two after, points beyond are moved into the padding, and the padding is cut off. Periodic:
+    points are folded into the frame and the weight on the padding after it lands on the first columns and rows."""
     frames, (h, w) = len(points), shape
     hp, wp = h + 3, w + 3
+    if periodic:   # a fold can round up to w itself in float32: the padding after the frame takes two pixels
+        points = np.mod(points, (w, h))
     x = np.clip(points[..., 0] + 1, 0, w + 1).astype(np.float32, copy=False)
     y = np.clip(points[..., 1] + 1, 0, h + 1).astype(np.float32, copy=False)
     col, row = x.astype(np.intp), y.astype(np.intp)          # floor: x, y >= 0
@@ -134,19 +146,25 @@ def splat(points: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     index = (top_left[..., None] + np.array([0, 1, wp, wp + 1])).ravel()
     weight = np.stack([gy * gx, gy * fx, fy * gx, fy * fx], axis=-1).ravel()
     img = np.bincount(index, weight, minlength=frames * hp * wp).reshape(frames, hp, wp)
+    if periodic:
+        img[:, :, 1:3] += img[:, :, w + 1:]
+        img[:, 1:3] += img[:, h + 1:]
     return img[:, 1:h + 1, 1:w + 1]
 
 
 def images(points: np.ndarray, shape: tuple[int, int], psf: np.ndarray, box: tuple[int, int, int, int],
-           binning: int, gain: float) -> np.ndarray:
+           binning: int, gain: float, periodic: bool = False) -> np.ndarray:
     """Unit emitters at points (F, E, 2) in frames of `shape` -> float32 images (F, h, w): the splat blurred by
-    the PSF's weights `psf` (zero beyond the frame's edge) in the crop box (y0, y1, x0, x1) only, times `gain`,
-    b x b binned (a partial block at the edge is dropped)."""
+    the PSF's weights `psf` (zero beyond the frame's edge, or with `periodic` the frame repeated) in the crop box
+    (y0, y1, x0, x1) only, times `gain`, b x b binned (a partial block at the edge is dropped)."""
     (h, w), r, b = shape, len(psf) // 2, binning
     y0, y1, x0, x1 = box
     y1, x1 = y0 + (y1 - y0) // b * b, x0 + (x1 - x0) // b * b
-    canvas = np.zeros((len(points), h + 2 * r, w + 2 * r), np.float32)     # r pixels of darkness around
-    canvas[:, r:r + h, r:r + w] = splat(points, shape)
+    if periodic:   # r pixels of the frame's other side around it
+        canvas = np.pad(splat(points, shape, True).astype(np.float32), ((0, 0), (r, r), (r, r)), mode="wrap")
+    else:          # r pixels of darkness around
+        canvas = np.zeros((len(points), h + 2 * r, w + 2 * r), np.float32)
+        canvas[:, r:r + h, r:r + w] = splat(points, shape)
     across = correlate(canvas[:, y0:y1 + 2 * r], psf, -1, x0, x1)          # the rows the box's blur reads
     blurred = correlate(across, psf * gain, -2, 0, y1 - y0)
     if b == 1:
