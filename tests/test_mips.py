@@ -149,7 +149,7 @@ def test_the_command_line_options_come_from_the_declarations_and_the_file_is_reu
              "--burn-in", "1", "-q", "-o", str(out)]
     assert main(["simulate", "mips", "--packing", "0", "-o", str(out)]) == 2
     assert "--packing (packing fraction φ) must be above 0" in capsys.readouterr().err
-    assert main(["simulate", "mips", "--particles", "4", "-o", str(out)]) == 2
+    assert main(["simulate", "mips", "--particles", "4", "--trajectories", "1", "-o", str(out)]) == 2
     assert "too small" in capsys.readouterr().err and not out.exists()
     assert main(small) == 0 and "sigma_B = " in capsys.readouterr().out
     written = out.stat().st_mtime_ns
