@@ -116,7 +116,8 @@ def test_bad_settings_are_one_line_errors(simulated, tmp_path, capsys):
     assert "beads" in _error(capsys, ["simulate", "bead-spring", "--beads", "1", "-o", str(tmp_path / "x.tif")])
     # A file name the data cannot be saved under is refused before simulating (mips would take minutes first).
     assert "movies are saved as .tif" in _error(capsys, ["simulate", "bead-spring", "-o", str(tmp_path / "x.npz")])
-    assert "trajectories are saved as" in _error(capsys, ["simulate", "mips", "--trajectories", "1", "-o", str(tmp_path / "x.tif")])
+    assert "trajectories are saved as" in _error(capsys, ["simulate", "mips", "--trajectories", "1",
+                                                          "-o", str(tmp_path / "x.tif")])
 
 
 def test_module_entry_point_runs():
