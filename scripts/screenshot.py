@@ -1,15 +1,18 @@
-"""Regenerate docs/screenshot.png: CNEEP Studio with a finished run, its map over a held-out movie.
+r"""Regenerate docs/screenshot.png: CNEEP Studio with a finished run, its map over a held-out movie.
 
 With --run, opens a run folder that `cneep train` wrote (File > Open run) - the README's grab is a converged run
-on a filament network movie:
+on a whole 4 x 4 filament network with one hot node (36 x 45 px; 20 minutes of one loaded CPU core,
+docs/benchmarks.md "A whole small network on one CPU core"):
 
-    cneep simulate network --movies 60 --frames 5000 --crop 16:80,24:72 --binning 2 --seed 7 -o net.tif
-    cneep train net.tif -o net_run --batch 4096 --iters 2500 --eval-every 250
+    cneep simulate network --nx 4 --ny 4 --hot 1,1 --dt 0.05 --spacing 10 --margin 5 --psf-sigma 1 \
+        --movies 80 --frames 5000 --seed 7 -o net.tif
+    cneep train net.tif -o net_run --channels 16 --batch 1024 --lr 1e-3 --iters 3000 --eval-every 200 --threads 1
     .venv/bin/python scripts/screenshot.py --run net_run
 
 Without it, generates a small bead-spring movie and trains briefly through the real main window (Train button,
 worker thread, live plots; about 25 minutes on 2 quiet CPU cores). Either way it moves to a held-out movie's
-frame with the dissipation map shown and saves a grab of the window. Needs no display (Qt's offscreen platform).
+frame with the time-averaged dissipation map over it (where the EP sits) and saves a grab of the window. Needs no
+display (Qt's offscreen platform).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ def main() -> None:
     app = QApplication([])
     from cneep_gui.app import warm_up
     from cneep_gui.main_window import MainWindow
-    from cneep_gui.movie_panel import PER_WINDOW
+    from cneep_gui.movie_panel import TIME_AVERAGED
 
     warm_up()
     window = MainWindow()
@@ -71,10 +74,10 @@ def main() -> None:
         window.training_panel.threads.setValue(2)
         window.training_panel.train_button.click()
         wait(app, lambda: window.job is None, timeout_s=7200)
-    window.movie_panel.mode.setCurrentIndex(PER_WINDOW)
+    window.movie_panel.mode.setCurrentIndex(TIME_AVERAGED)
     window.movie_panel.opacity.setValue(80)
-    # The last movie (held out for test), at the transition of its first 1000 frames with the most EP: where the
-    # map has something to show.
+    # Under the map, the last movie (held out for test) at the transition of its first 1000 frames with the most
+    # EP: the cumulative trace's cursor sits where something happens.
     run = window.run
     last = int(run.movie[run.part == PARTS.index("test")].max())
     first = np.flatnonzero((run.movie == last) & (run.frame < 1000))
