@@ -8,9 +8,12 @@ that outputs 0 means a mean local velocity v = b - D s of 0.
 - `ParticleTransformer`, for many particles (Boffi & Vanden-Eijnden's spatially local transformer): particle i sees
   its `neighbours` nearest particles (itself first) as tokens, each the embedding of that particle's other
   coordinates (e.g. its propulsion) next to the embedding of its position relative to particle i; the self token
-  also embeds i's own position (an external trap breaks translation invariance). Post-norm encoder blocks of
-  attention over these tokens, then the self token decoded to particle i's score. Permutation-equivariant, and the
-  weights do not depend on the number of particles, so a network trained at one N applies at another.
+  also embeds i's own position (an external trap breaks translation invariance). In a periodic box (`box`) the
+  relative positions are those of the nearest images, so that discs across an edge are neighbours, and the own
+  position is left out: the network is then invariant under any shift of the particles and under moving one by a
+  box side. Post-norm encoder blocks of attention over these tokens, then the self token decoded to particle i's
+  score. Permutation-equivariant, and the weights do not depend on the number of particles, so a network trained
+  at one N applies at another (in a periodic box, at another box side: `set_layout`).
 """
 
 from __future__ import annotations
@@ -49,26 +52,30 @@ class ScoreMLP(nn.Module):
 
 class ParticleTransformer(nn.Module):
     """layout: (particles, k) coordinate indices of each particle, the first `dims` its position; scale: a length
-    for positions, feature_std: the standard deviation of the other k - dims coordinates."""
+    for positions, feature_std: the standard deviation of the other k - dims coordinates; box: the side of the
+    periodic box (None: no box)."""
 
     def __init__(self, k: int, dims: int, scale: float, feature_std: np.ndarray, width: int = 64, blocks: int = 2,
-                 heads: int = 4, neighbours: int = 16):
+                 heads: int = 4, neighbours: int = 16, box: float | None = None):
         super().__init__()
         self.k, self.dims, self.scale, self.width, self.blocks = k, dims, float(scale), width, blocks
-        self.heads, self.neighbours = heads, neighbours
+        self.heads, self.neighbours, self.box = heads, neighbours, box
         self.register_buffer("feature_std", torch.as_tensor(feature_std, dtype=torch.float32))
         half = width // 2
         self.embed_other = _mlp(max(k - dims, 1), half, 2, half)
         self.embed_relative = _mlp(dims, width - half, 2, width - half)
-        self.embed_self = _mlp(dims, width - half, 2, width - half)
+        self.embed_self = _mlp(dims, width - half, 2, width - half) if box is None else None
         block = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
                                            activation="gelu")
         self.encoder = nn.TransformerEncoder(block, blocks, enable_nested_tensor=False)
         self.decode = _mlp(width, width, 2, k)
         self.layout: torch.Tensor | None = None
 
-    def set_layout(self, layout: np.ndarray) -> ParticleTransformer:
+    def set_layout(self, layout: np.ndarray, box: float | None = None) -> ParticleTransformer:
+        """The particles' coordinates in the state, and the box side of these data (periodic networks only)."""
         self.layout = torch.as_tensor(layout, dtype=torch.long)
+        if self.box is not None:
+            self.box = float(box)
         return self
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -79,13 +86,17 @@ class ParticleTransformer(nn.Module):
             other = torch.zeros_like(pos[..., :1])
         b, n = pos.shape[:2]
         rel = pos[:, None, :, :] - pos[:, :, None, :]               # (B, i, j, d): x_j - x_i
+        if self.box is not None:
+            side = self.box / self.scale
+            rel = rel - side * torch.round(rel / side)
         near = torch.topk((rel ** 2).sum(-1), min(self.neighbours, n), dim=-1, largest=False).indices  # self first
         rel = torch.gather(rel, 2, near[..., None].expand(-1, -1, -1, d))
         other = torch.gather(other[:, None].expand(-1, n, -1, -1), 2,
                              near[..., None].expand(-1, -1, -1, other.shape[-1]))
         tokens = torch.cat([self.embed_other(other), self.embed_relative(rel)], dim=-1)
-        half = self.width // 2
-        tokens[:, :, 0, half:] = tokens[:, :, 0, half:] + self.embed_self(pos)
+        if self.embed_self is not None:
+            half = self.width // 2
+            tokens[:, :, 0, half:] = tokens[:, :, 0, half:] + self.embed_self(pos)
         out = self.encoder(tokens.reshape(b * n, -1, self.width))[:, 0]
         scores = self.decode(out).reshape(b, n, self.k)
         scale = torch.cat([torch.full((d,), self.scale, dtype=z.dtype, device=z.device), self.feature_std])
@@ -95,7 +106,7 @@ class ParticleTransformer(nn.Module):
     def describe(self) -> dict:
         return {"network": "transformer", "k": self.k, "dims": self.dims, "scale": self.scale,
                 "feature_std": self.feature_std.tolist(), "width": self.width, "blocks": self.blocks,
-                "heads": self.heads, "neighbours": self.neighbours}
+                "heads": self.heads, "neighbours": self.neighbours, "box": self.box}
 
 
 def save_network(net: nn.Module, path: Path) -> None:
