@@ -224,6 +224,9 @@ def test_the_periodic_transformer_sees_nearest_images_and_is_invariant_under_shi
     moved[:, 0] += box                                    # one particle by a box side, across the edge
     moved[:, 2 * n - 1] -= 2 * box
     assert torch.allclose(net(moved), s, atol=1e-4)
+    # its divergence, from one backward pass per coordinate of a particle, is autograd's of the whole state
+    zg = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(net.diagonal(z).numpy(), diagonal_jacobian(net(zg), zg).detach().numpy(), atol=1e-5)
     # without the box, particles across an edge are far apart: the same configuration scores differently
     plain = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=5)
     plain.load_state_dict({k: v for k, v in net.state_dict().items()}, strict=False)
