@@ -135,7 +135,8 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
     if drift.layout is not None:
         per_particle = terms["densities"][:, drift.layout].sum(-1)     # (snapshots, particles)
         details["particle_densities"] = per_particle.mean(0).tolist()
-        details["binned"] = binned_ep(test_x, per_particle, drift.layout, drift.dims, drift.radius)
+        details["binned"] = binned_ep(test_x, per_particle, drift.layout, drift.dims, drift.radius,
+                                      drift.box)
         snapshot = particle_snapshot(test_x[0], per_particle[0], drift.layout, drift.dims, drift.radius)
         if snapshot is not None:
             details["particles"] = snapshot
