@@ -21,12 +21,14 @@ then the network started from at each larger N (the trained run is kept and reus
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.drift_models import drift_model
@@ -36,6 +38,7 @@ from cneep_engine.models.score_nets import load_network
 from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
+from cneep_engine.synth.neighbours import wrap
 from cneep_engine.training import TrainConfig
 from cneep_engine.windows import PARTS, assign_parts
 
@@ -104,34 +107,52 @@ def discs(n: int, index: int):
     return data
 
 
-def by_packing(run, data, folder: str) -> None:
-    """Each test particle's learned EP and exact heat, binned by its local packing fraction."""
-    config = TrainConfig()
+def pieces(data, length: int):
+    """One run cut into pieces of `length` snapshots, each a trajectory of its own, so that the split holds out
+    whole pieces and the test part spans several blocks (the cluster moves too slowly for one run's snapshots to
+    give two independent blocks); the transitions between pieces are dropped."""
+    m, frames, n = data.data.shape
+    k = frames // length
+    cut = lambda a: a[:, :k * length].reshape(m * k, length, *a.shape[2:])   # noqa: E731
+    ds = np.concatenate([data.truth.ds, data.truth.ds[:, -1:]], axis=1)     # a frame's worth, for the cut
+    truth = replace(data.truth, ds=cut(ds)[:, :-1],
+                    particles={key: cut(v) for key, v in data.truth.particles.items()})
+    return replace(data, data=cut(np.asarray(data.data)), truth=truth)
+
+
+def by_packing(data, folder: str, config) -> None:
+    """Each test particle's learned EP and exact heat, binned by its local packing fraction (6 R, the simulation's)
+    and by its neighbours within 2.4 R (Boffi's dense criterion: 5 or more; a small box has room for few discs
+    within 6 R of one another, so only this tells the dense bulk from its edge there)."""
     test = assign_parts(data.n_trajectories, data.n_frames, config.val_fraction, config.test_fraction,
                         2) == PARTS.index("test")
     drift = drift_model(data)
     net = load_network(Path(folder) / "network.pt").set_layout(drift.layout, drift.box)
     z = torch.as_tensor(np.asarray(data.data)[test], dtype=torch.float32)
-    n, gamma = data.truth.params["particles"], data.truth.params["gamma"]
+    n, gamma, box = data.truth.params["particles"], data.truth.params["gamma"], data.truth.params["box"]
     with torch.no_grad():
         g_part = torch.cat([net(c) for c in z.split(8)])[:, 2 * n:].double().numpy()
     learned = gamma * (g_part.reshape(len(z), n, 2) ** 2).sum(-1)
     heat, packing = (data.truth.particles[k][test] for k in ("heat", "packing"))
+    x = wrap(z[:, :2 * n].double().numpy().reshape(len(z), n, 2), box)
+    contacts = np.stack([cKDTree(s, boxsize=box).query_ball_point(s, 2.4, return_length=True) - 1 for s in x])
     print(f"  test snapshots {len(z)}: sigma_B per particle {heat.sum(1).mean() / n:.3f}, learned "
           f"{learned.sum(1).mean() / n:.3f}")
-    which = np.digitize(packing, PACKING_EDGES[1:-1])
-    for k in range(len(PACKING_EDGES) - 1):
-        inside = which == k
+    groups = [(f"packing {lo:.2f}-{hi:.2f}", (packing >= lo) & (packing < hi))
+              for lo, hi in zip(PACKING_EDGES, PACKING_EDGES[1:])]
+    groups += [(f"{lo}-{hi} neighbours within 2.4 R", (contacts >= lo) & (contacts <= hi))
+               for lo, hi in ((0, 1), (2, 3), (4, 4), (5, 9))]
+    for label, inside in groups:
         if inside.any():
-            print(f"  packing {PACKING_EDGES[k]:.2f}-{PACKING_EDGES[k + 1]:.2f}: {inside.mean():5.1%} of particles, "
-                  f"learned {learned[inside].mean():.3f}, exact heat {heat[inside].mean():.3f}", flush=True)
+            print(f"  {label}: {inside.mean():5.1%} of particles, learned {learned[inside].mean():.3f}, exact heat "
+                  f"{heat[inside].mean():.3f}", flush=True)
 
 
 def mips(sizes: list[int]) -> None:
-    config = TrainConfig(model="score", iterations=1000, batch=8, eval_every=100, patience=6, lr=1e-3)
+    config = TrainConfig(model="score", iterations=600, batch=8, eval_every=100, patience=6, lr=1e-3)
     first = None
     for index, n in enumerate(sizes):
-        data = discs(n, index)
+        data = pieces(discs(n, index), 2 if index else 10)
         p = data.truth.params
         print(f"N={n}: box {p['box']:.1f}, sigma_B per particle {p['sigma_per_particle']:.3f} ± "
               f"{p['sigma_per_particle_err']:.3f} ({data.n_trajectories} x {data.n_frames} snapshots)", flush=True)
@@ -143,10 +164,10 @@ def mips(sizes: list[int]) -> None:
             run = load_run(folder) if done else train(data, config, closed_form=settings, run_dir=folder)
             first = folder
         else:
-            run = train(data, TrainConfig(model="score", iterations=1, batch=4),
+            run = train(data, TrainConfig(model="score", iterations=1, batch=4, test_fraction=0.6),
                         closed_form=ModelKnownConfig(bootstrap=100, start_from=first), run_dir=folder)
         show(f"N={n} trained" if folder == first else f"N={n} with the N={sizes[0]} network", run, t0)
-        by_packing(run, data, folder)
+        by_packing(data, folder, config if folder == first else TrainConfig(test_fraction=0.6))
 
 
 if __name__ == "__main__":
