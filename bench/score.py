@@ -54,7 +54,8 @@ KEYS = ("ep_rate", "ep_rate_err", "exact_score_rate", "exact_score_rate_err", "d
 
 def show(label: str, run, t0: float) -> None:
     s = run.summary
-    print(label, json.dumps({k: s[k] for k in KEYS if k in s}), f"best step {s['training']['best_iteration']},",
+    shown = {k: s[k] for k in KEYS if k in s and not (isinstance(s[k], list) and len(s[k]) > 16)}   # no long lists
+    print(label, json.dumps(shown), f"best step {s['training']['best_iteration']},",
           f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -149,7 +150,7 @@ def by_packing(data, folder: str, config) -> None:
 
 
 def mips(sizes: list[int]) -> None:
-    config = TrainConfig(model="score", iterations=600, batch=8, eval_every=100, patience=6, lr=1e-3)
+    config = TrainConfig(model="score", iterations=4000, batch=8, eval_every=200, patience=6, lr=2e-3)
     first = None
     for index, n in enumerate(sizes):
         data = pieces(discs(n, index), 2 if index else 10)
