@@ -2,27 +2,51 @@
 
     nice .venv/bin/python bench/score.py chain          # bead-spring N=2: 5x10^4 training snapshots, MLP, 5000 steps
     nice .venv/bin/python bench/score.py aoup 8 16      # interacting trapped AOUPs: transformer at N=8, applied at 16
+    nice .venv/bin/python bench/score.py mips 64 128 256   # active discs (MIPS): transformer at N=64, applied at 2N, 4N
 
 chain: 250 trajectories of 800 frames 2 s apart (nearly independent snapshots), split 25/15/60 %, with both losses;
 prints the direct rate against the exact-score value on the same test snapshots, the per-bead densities, the lower
 bound and the static value. aoup: the whole state (positions and propulsions) of N repelling AOUPs, the direct
 rate against the static sigma_A on the same snapshots and the simulation's own Monte Carlo values, then the network
 trained at the first N started from at the second (its rate before any step: start_rate).
+mips: `cneep simulate mips --propulsion` at phi 0.6, v0 0.05, gamma 5e-4, beta 30, dt 0.1, eps 0 (convention B),
+burn-in 4e4 = 20/gamma from a uniform start, then one run of snapshots 500 = 0.25/gamma apart (160 at the first
+N, 2560/N at the others, seeds 1, 2, 3...; cached in bench/out/score_mips/, the same as
+`cneep simulate mips --particles 64 --frames 160 --interval 500 --propulsion --seed 1`): the direct rate, static
+value (-<div_x b_x> plus a term of mean 0) and lower bound against sigma_B on the test snapshots, then every test particle's EP
+gamma |g_i + s_i|^2 and its exact heat -div_{x_i} b_{x_i} binned by the simulation's local packing fraction (6 R),
+then the network started from at each larger N (the trained run is kept and reused).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import torch
+from scipy.spatial import cKDTree
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+from cneep_engine.drift_models import drift_model
 from cneep_engine.estimators import ModelKnownConfig
-from cneep_engine.run import train
+from cneep_engine.io import load_trajectories, save_trajectories
+from cneep_engine.models.score_nets import load_network
+from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
+from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
+from cneep_engine.synth.neighbours import wrap
 from cneep_engine.training import TrainConfig
+from cneep_engine.windows import PARTS, assign_parts
+
+CACHE = Path("bench/out/score_mips")
+PACKING_EDGES = (0.0, 0.3, 0.45, 0.6, 0.75, 0.9, 1.5)   # dilute below 0.45, interface 0.45-0.75, dense above
+# sigma_B / N = gamma <|g + s_g|^2> of about 2 at gamma 5e-4: g given the positions is about 0.02 wide (force
+# balance v0 g = -F(x) holds to that), so the default noise, 0.03 std, would blur it; 0.003 shifts it by about 2%
+NOISE = 0.003
 
 KEYS = ("ep_rate", "ep_rate_err", "exact_score_rate", "exact_score_rate_err", "densities", "exact_score_densities",
         "bounds", "lower_bound_err", "static_rate", "static_rate_err", "particle_densities", "start_rate")
@@ -30,7 +54,8 @@ KEYS = ("ep_rate", "ep_rate_err", "exact_score_rate", "exact_score_rate_err", "d
 
 def show(label: str, run, t0: float) -> None:
     s = run.summary
-    print(label, json.dumps({k: s[k] for k in KEYS if k in s}), f"best step {s['training']['best_iteration']},",
+    shown = {k: s[k] for k in KEYS if k in s and not (isinstance(s[k], list) and len(s[k]) > 16)}   # no long lists
+    print(label, json.dumps(shown), f"best step {s['training']['best_iteration']},",
           f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
@@ -70,6 +95,85 @@ def aoups(small: int, large: int) -> None:
             show(f"N={n} with the N={small} network", moved, t0)
 
 
+def discs(n: int, index: int):
+    path = CACHE / f"n{n}.npz"
+    if path.exists():
+        return load_trajectories(path)
+    t0 = time.perf_counter()
+    data = simulate_mips(ActiveDiscs(particles=n), DiscRepulsion(),
+                         SnapshotSampling(frames=2560 // n if index else 160, interval=500.0, propulsion=True,
+                                          seed=index + 1))
+    print(f"N={n}: simulated in {time.perf_counter() - t0:.0f} s", flush=True)
+    save_trajectories(data, path)
+    return data
+
+
+def pieces(data, length: int):
+    """One run cut into pieces of `length` snapshots, each a trajectory of its own, so that the split holds out
+    whole pieces and the test part spans several blocks (the cluster moves too slowly for one run's snapshots to
+    give two independent blocks); the transitions between pieces are dropped."""
+    m, frames, n = data.data.shape
+    k = frames // length
+    cut = lambda a: a[:, :k * length].reshape(m * k, length, *a.shape[2:])   # noqa: E731
+    ds = np.concatenate([data.truth.ds, data.truth.ds[:, -1:]], axis=1)     # a frame's worth, for the cut
+    truth = replace(data.truth, ds=cut(ds)[:, :-1],
+                    particles={key: cut(v) for key, v in data.truth.particles.items()})
+    return replace(data, data=cut(np.asarray(data.data)), truth=truth)
+
+
+def by_packing(data, folder: str, config) -> None:
+    """Each test particle's learned EP and exact heat, binned by its local packing fraction (6 R, the simulation's)
+    and by its neighbours within 2.4 R (Boffi's dense criterion: 5 or more; a small box has room for few discs
+    within 6 R of one another, so only this tells the dense bulk from its edge there)."""
+    test = assign_parts(data.n_trajectories, data.n_frames, config.val_fraction, config.test_fraction,
+                        2) == PARTS.index("test")
+    drift = drift_model(data)
+    net = load_network(Path(folder) / "network.pt").set_layout(drift.layout, drift.box)
+    z = torch.as_tensor(np.asarray(data.data)[test], dtype=torch.float32)
+    n, gamma, box = data.truth.params["particles"], data.truth.params["gamma"], data.truth.params["box"]
+    with torch.no_grad():
+        g_part = torch.cat([net(c) for c in z.split(8)])[:, 2 * n:].double().numpy()
+    learned = gamma * (g_part.reshape(len(z), n, 2) ** 2).sum(-1)
+    heat, packing = (data.truth.particles[k][test] for k in ("heat", "packing"))
+    x = wrap(z[:, :2 * n].double().numpy().reshape(len(z), n, 2), box)
+    contacts = np.stack([cKDTree(s, boxsize=box).query_ball_point(s, 2.4, return_length=True) - 1 for s in x])
+    print(f"  test snapshots {len(z)}: sigma_B per particle {heat.sum(1).mean() / n:.3f}, learned "
+          f"{learned.sum(1).mean() / n:.3f}")
+    groups = [(f"packing {lo:.2f}-{hi:.2f}", (packing >= lo) & (packing < hi))
+              for lo, hi in zip(PACKING_EDGES, PACKING_EDGES[1:])]
+    groups += [(f"{lo}-{hi} neighbours within 2.4 R", (contacts >= lo) & (contacts <= hi))
+               for lo, hi in ((0, 1), (2, 3), (4, 4), (5, 9))]
+    for label, inside in groups:
+        if inside.any():
+            print(f"  {label}: {inside.mean():5.1%} of particles, learned {learned[inside].mean():.3f}, exact heat "
+                  f"{heat[inside].mean():.3f}", flush=True)
+
+
+def mips(sizes: list[int]) -> None:
+    config = TrainConfig(model="score", iterations=4000, batch=8, eval_every=200, patience=6, lr=2e-3)
+    first = None
+    for index, n in enumerate(sizes):
+        data = pieces(discs(n, index), 2 if index else 10)
+        p = data.truth.params
+        print(f"N={n}: box {p['box']:.1f}, sigma_B per particle {p['sigma_per_particle']:.3f} ± "
+              f"{p['sigma_per_particle_err']:.3f} ({data.n_trajectories} x {data.n_frames} snapshots)", flush=True)
+        t0 = time.perf_counter()
+        folder = str(CACHE / f"run_{n}")
+        if first is None:   # a finished run is kept: the larger N are then applied without training again
+            done = (Path(folder) / "summary.json").exists()
+            settings = ModelKnownConfig(bootstrap=100, noise=NOISE)
+            run = load_run(folder) if done else train(data, config, closed_form=settings, run_dir=folder)
+            first = folder
+        else:
+            run = train(data, TrainConfig(model="score", iterations=1, batch=4, test_fraction=0.6),
+                        closed_form=ModelKnownConfig(bootstrap=100, start_from=first), run_dir=folder)
+        show(f"N={n} trained" if folder == first else f"N={n} with the N={sizes[0]} network", run, t0)
+        by_packing(data, folder, config if folder == first else TrainConfig(test_fraction=0.6))
+
+
 if __name__ == "__main__":
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    chain() if sys.argv[1] == "chain" else aoups(int(sys.argv[2]), int(sys.argv[3]))
+    if sys.argv[1] == "mips":
+        mips([int(a) for a in sys.argv[2:]])
+    else:
+        chain() if sys.argv[1] == "chain" else aoups(int(sys.argv[2]), int(sys.argv[3]))

@@ -41,7 +41,9 @@ class DriftModel:
     """dx = b(x) dt + sqrt(2 D) dW with D = diag(diffusion). layout: (particles, k) coordinate indices of each
     particle, its first `dims` columns the particle's position; exact_score: the score -C^-1 x of a linear
     system, for checks; radius: the particles' radius, where they have one; log_density: the exact ln p (torch,
-    up to a constant) of a system that has one, to score a learned landscape."""
+    up to a constant) of a system that has one, to score a learned landscape; box: the side of a periodic square
+    box the particles move in (None: no box); divergence: d b_c / d x_c in closed form, (batch, n), where automatic
+    differentiation would take one backward pass per coordinate of many particles."""
 
     name: str
     drift: Callable[[torch.Tensor], torch.Tensor]
@@ -51,24 +53,33 @@ class DriftModel:
     exact_score: Callable[[np.ndarray], np.ndarray] | None = None
     radius: float | None = None
     log_density: Callable[[torch.Tensor], torch.Tensor] | None = None
+    box: float | None = None
+    divergence: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def n(self) -> int:
         return len(self.diffusion)
 
     def drift_and_divergence(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """b(x) and its per-coordinate derivatives d b_c / d x_c, (batch, n) each, by automatic differentiation."""
+        """b(x) and its per-coordinate derivatives d b_c / d x_c, (batch, n) each (by automatic differentiation
+        unless given in closed form)."""
+        if self.divergence is not None:
+            with torch.no_grad():
+                return self.drift(x), self.divergence(x)
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             b = self.drift(x)
             return b.detach(), diagonal_jacobian(b, x)
 
 
-def diagonal_jacobian(y: torch.Tensor, x: torch.Tensor, create_graph: bool = False) -> torch.Tensor:
+def diagonal_jacobian(y: torch.Tensor, x: torch.Tensor, create_graph: bool = False,
+                      columns: np.ndarray | None = None) -> torch.Tensor:
     """d y_c / d x_c of a batch of maps (batch, n) -> (batch, n): one backward pass per coordinate (rows of a
-    batch are independent, so the gradient of the batch sum is each row's)."""
+    batch are independent, so the gradient of the batch sum is each row's). With `columns` (a boolean mask), only
+    those coordinates are differentiated; the others are 0."""
+    zero = torch.zeros_like(y[:, 0])
     out = [torch.autograd.grad(y[:, c].sum(), x, retain_graph=True, create_graph=create_graph)[0][:, c]
-           for c in range(y.shape[1])]
+           if columns is None or columns[c] else zero for c in range(y.shape[1])]
     return torch.stack(out, dim=1)
 
 
@@ -187,47 +198,86 @@ def _from_truth(data) -> DriftModel:
         model = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
         return DriftModel(f"{system} (the data's ground truth)", model.drift, np.diag(model.diffusion).copy(),
                           log_density=model.log_density)
+    if system in ("aoup", "active-pair", "mips") and not params.get("propulsion"):
+        raise CneepError(f"{data.name}: the drift of the positions alone is not known (it depends on the hidden "
+                         "propulsion); simulate with --propulsion to write the whole state")
+    name = f"{system} (the data's ground truth)"
+    if system == "mips":
+        return _mips_model(name, params)
     linear = {"bead-spring": BeadSpringChain, "gyrator": BrownianGyrator, "curl-trap": CurlTrap,
               "aoup": TrappedAOUP, "active-pair": ActivePair}
     if system not in linear:
         raise CneepError(f"{data.name}: the drift of a {system} system is not built in; give one with --drift")
     cls = linear[system]
     model = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
-    active = system in ("aoup", "active-pair")
-    if active and not params.get("propulsion"):
-        raise CneepError(f"{data.name}: the drift of the positions alone is not known (it depends on the hidden "
-                         "propulsion); simulate with --propulsion to write the whole state")
-    if active:
-        layout = np.concatenate([model.positions.reshape(-1, model.dims),
-                                 len(model.positions) + model.positions.reshape(-1, model.dims)], axis=1)
-        dims = model.dims
+    if system in ("aoup", "active-pair"):
+        layout, dims = _active_layout(len(model.positions) // model.dims, model.dims), model.dims
     else:
         layout, dims = (np.arange(model.dimension)[:, None], 1) if system == "bead-spring" else (
             np.arange(2)[None, :], 2)
     diffusion = np.diag(model.diffusion).copy()
-    name = f"{system} (the data's ground truth)"
     interacting = system == "aoup" and params.get("integrator") != "exact propagator"
     if interacting:
         rep = Repulsion(**{f.name: params[f.name] for f in fields(Repulsion)})
-        return DriftModel(name, _aoup_drift(model, rep), diffusion, layout, dims, radius=rep.radius)
+        drift = _active_drift(model.particles, dims, model.v0, model.gamma, rep, trap=model.trap)
+        return DriftModel(name, drift, diffusion, layout, dims, radius=rep.radius)
     a = torch.as_tensor(np.asarray(model.drift), dtype=torch.float32)
     precision = np.linalg.inv(model.covariance)
     return DriftModel(name, lambda x: x @ a.T, diffusion, layout, dims, exact_score=lambda x: -x @ precision,
                       radius=None)
 
 
-def _aoup_drift(model, rep) -> Callable[[torch.Tensor], torch.Tensor]:
-    """b = (v0 g + sum_j f(x_i - x_j) - A x_i, -gamma g) of repelling AOUPs (`synth.aoup_interacting`), in torch."""
-    n, d = model.particles, model.dims
+def _active_layout(particles: int, dims: int) -> np.ndarray:
+    """Each particle's position and then its propulsion: all positions come first in the state, then all g."""
+    positions = np.arange(particles * dims).reshape(-1, dims)
+    return np.concatenate([positions, particles * dims + positions], axis=1)
+
+
+def _mips_model(name: str, params: dict) -> DriftModel:
+    """Active discs in a periodic box (`synth.mips`): diffusion eps on positions (0 in convention B: positions
+    noiseless) and gamma on propulsions, forces from the nearest images, their divergence in closed form."""
+    from .synth import Repulsion
+
+    n, d, box = params["particles"], params["dims"], params["box"]
+    rep = Repulsion(**{f.name: params[f.name] for f in fields(Repulsion)})
+    diffusion = np.r_[np.full(n * d, params["eps"]), np.full(n * d, params["gamma"])]
+    drift = _active_drift(n, d, params["v0"], params["gamma"], rep, box=box)
+
+    def divergence(z: torch.Tensor) -> torch.Tensor:
+        # d f_c / d x_c of phi(r) r / r: phi / r + (phi' - phi / r) r_c^2 / r^2, summed over the other discs
+        r, dist, apart = _separations(z[:, :n * d].reshape(-1, n, d), box)
+        push = rep.repulsion * torch.nn.functional.softplus(2 * rep.radius - dist, beta=rep.sharpness)
+        slope = -rep.repulsion * torch.sigmoid(rep.sharpness * (2 * rep.radius - dist))
+        over = push / dist
+        per = (over[..., None] + ((slope - over) / dist ** 2)[..., None] * r ** 2) * apart[..., None]
+        return torch.cat([per.sum(2).reshape(-1, n * d), torch.full_like(z[:, n * d:], -params["gamma"])], dim=1)
+
+    return DriftModel(name, drift, diffusion, _active_layout(n, d), d, radius=rep.radius, box=box,
+                      divergence=divergence)
+
+
+def _separations(x: torch.Tensor, box: float | None):
+    """x_i - x_j (nearest images in a periodic box), |x_i - x_j| and 1 off the diagonal, (batch, N, N[, d])."""
+    n = x.shape[1]
+    r = x[:, :, None, :] - x[:, None, :, :]
+    if box is not None:
+        r = r - box * torch.round(r / box)
+    eye = torch.eye(n, dtype=x.dtype, device=x.device)
+    dist = torch.sqrt((r ** 2).sum(-1) + eye)   # the self pair kept away from sqrt(0), whose gradient is NaN
+    return r, dist, 1 - eye
+
+
+def _active_drift(n: int, d: int, v0: float, gamma: float, rep, trap: float = 0.0,
+                  box: float | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """b = (v0 g + sum_j f(x_i - x_j) - A x_i, -gamma g) of repelling AOUPs (`synth.aoup_interacting`, and
+    without a trap in a periodic box, `synth.mips`), in torch."""
 
     def drift(z: torch.Tensor) -> torch.Tensor:
         x, g = z[:, :n * d].reshape(-1, n, d), z[:, n * d:].reshape(-1, n, d)
-        r = x[:, :, None, :] - x[:, None, :, :]
-        eye = torch.eye(n, dtype=z.dtype, device=z.device)
-        dist = torch.sqrt((r ** 2).sum(-1) + eye)   # the self pair kept away from sqrt(0), whose gradient is NaN
-        push = torch.nn.functional.softplus(2 * rep.radius - dist, beta=rep.sharpness) * (1 - eye)
+        r, dist, apart = _separations(x, box)
+        push = torch.nn.functional.softplus(2 * rep.radius - dist, beta=rep.sharpness) * apart
         f = (rep.repulsion * push / dist)[..., None] * r
-        bx = model.v0 * g + f.sum(2) - model.trap * x
-        return torch.cat([bx.reshape(-1, n * d), (-model.gamma * g).reshape(-1, n * d)], dim=1)
+        bx = v0 * g + f.sum(2) - trap * x
+        return torch.cat([bx.reshape(-1, n * d), (-gamma * g).reshape(-1, n * d)], dim=1)
 
     return drift

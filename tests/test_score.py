@@ -9,13 +9,14 @@ import torch
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.cli import main
-from cneep_engine.drift_models import drift_model
+from cneep_engine.drift_models import diagonal_jacobian, drift_model
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
 from cneep_engine.io import save_trajectories
 from cneep_engine.models.score_nets import ParticleTransformer
 from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
+from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces, simulate_mips
 from cneep_engine.training import TrainConfig
 from cneep_engine.windows import PARTS, assign_parts
 
@@ -172,3 +173,90 @@ def test_data_without_a_known_drift_and_nan_snapshots_are_refused(tmp_path, caps
                      ActiveSampling(trajectories=3, frames=20))
     with pytest.raises(CneepError, match="propulsion"):
         drift_model(positions)
+
+
+def _discs(n: int, propulsion: bool = True, frames: int = 12, runs: int = 3):
+    # a few hundred steps from a uniform start: contacts, not phases; enough to check the drift and the estimator
+    return simulate_mips(ActiveDiscs(particles=n, v0=0.5, gamma=0.05), DiscRepulsion(),
+                         SnapshotSampling(trajectories=runs, frames=frames, interval=5.0, burn_in=20.0,
+                                          propulsion=propulsion, seed=n))
+
+
+def test_the_mips_drift_is_the_simulations_periodic_force_with_its_divergence_and_noiseless_positions():
+    data = _discs(64)
+    model, p = drift_model(data), data.truth.params
+    n = p["particles"]
+    assert model.box == p["box"] and model.radius == 1.0 and model.dims == 2
+    assert list(model.diffusion) == [0.0] * 2 * n + [p["gamma"]] * 2 * n   # convention B: eps = 0
+    z = np.asarray(data.data[1, :4], np.float64)
+    x, g = z[:, :2 * n].reshape(4, n, 2), z[:, 2 * n:].reshape(4, n, 2)
+    pairs = np.triu_indices(n, 1)
+    exact = [pair_forces(xs, *pairs, p["box"], DiscRepulsion(), divergence=True) for xs in x]
+    b, div = model.drift_and_divergence(torch.as_tensor(z, dtype=torch.float32))
+    force = np.stack([f for f, _ in exact])
+    np.testing.assert_allclose(b[:, :2 * n].numpy(), (p["v0"] * g + force).reshape(4, -1), atol=2e-5)
+    np.testing.assert_allclose(b[:, 2 * n:].numpy(), -p["gamma"] * g.reshape(4, -1), rtol=1e-6)
+    # the closed-form divergence: per coordinate as autograd's, per particle as the simulation's
+    zt = torch.as_tensor(z, dtype=torch.float32).requires_grad_(True)
+    np.testing.assert_allclose(div.numpy(), diagonal_jacobian(model.drift(zt), zt).detach().numpy(), atol=1e-4)
+    per_particle = div[:, :2 * n].numpy().reshape(4, n, 2).sum(-1)
+    np.testing.assert_allclose(per_particle, np.stack([d for _, d in exact]), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(-per_particle, data.truth.particles["heat"][1, :4], rtol=1e-4, atol=1e-4)
+    with pytest.raises(CneepError, match="--propulsion"):
+        drift_model(_discs(16, propulsion=False, frames=2))
+
+
+def test_the_periodic_transformer_sees_nearest_images_and_is_invariant_under_shifts_and_permutations():
+    torch.manual_seed(0)
+    n, box = 8, 6.0
+    layout = np.concatenate([np.arange(2 * n).reshape(n, 2), 2 * n + np.arange(2 * n).reshape(n, 2)], 1)
+    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=5,
+                              box=box).set_layout(layout, box)
+    z = torch.cat([torch.rand(2, 2 * n) * box, torch.randn(2, 2 * n)], 1)
+    s = net(z)
+    order = np.random.default_rng(1).permutation(n)
+    shuffle = np.concatenate([layout[order, :2].ravel(), layout[order, 2:].ravel()])
+    assert torch.allclose(net(z[:, shuffle]), s[:, shuffle], atol=1e-5)
+    shifted = z.clone()
+    shifted[:, :2 * n] = (shifted[:, :2 * n] + torch.tensor([2.5, -4.0]).repeat(n)) % box   # all, wrapped
+    assert torch.allclose(net(shifted), s, atol=1e-4)
+    moved = z.clone()
+    moved[:, 0] += box                                    # one particle by a box side, across the edge
+    moved[:, 2 * n - 1] -= 2 * box
+    assert torch.allclose(net(moved), s, atol=1e-4)
+    # its divergence, from one backward pass per coordinate of a particle, is autograd's of the whole state
+    zg = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(net.diagonal(z).numpy(), diagonal_jacobian(net(zg), zg).detach().numpy(), atol=1e-5)
+    # without the box, particles across an edge are far apart: the same configuration scores differently
+    plain = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=5)
+    plain.load_state_dict({k: v for k, v in net.state_dict().items()}, strict=False)
+    assert not torch.allclose(plain.set_layout(layout)(moved), plain(z), atol=1e-3)
+
+
+def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_and_move_to_more_discs(tmp_path):
+    data = _discs(64, frames=6, runs=10)
+    config = TrainConfig(model="score", iterations=2, eval_every=1, batch=8)
+    settings = ModelKnownConfig(bootstrap=10, width=16, blocks=1, neighbours=6)
+    run = train(data, config, closed_form=settings, run_dir=tmp_path / "n64")
+    s = run.summary
+    assert s["training"]["network"]["box"] == data.truth.params["box"]
+    assert np.all(np.asarray(s["densities"][:128]) == 0)        # noiseless positions carry no EP of their own
+    # the static value of convention B: -<div_x b_x> (the simulation's heat) plus gamma <|g|^2 - 2N>, mean zero
+    test = np.asarray(data.data)[assign_parts(10, 6, 0.2, 0.2, 2) == PARTS.index("test")]
+    heat = data.truth.particles["heat"][assign_parts(10, 6, 0.2, 0.2, 2) == PARTS.index("test")].sum(1)
+    gamma = data.truth.params["gamma"]
+    expected = np.mean(heat + gamma * ((test[:, 128:] ** 2).sum(1) - 128))
+    assert s["static_rate"] == pytest.approx(expected, rel=1e-4)
+    assert s["bounds"]["lower"] <= s["static_rate"] + 3 * s["static_rate_err"] + 3 * s["lower_bound_err"]
+    larger = _discs(100, frames=3, runs=10)
+    moved = train(larger, TrainConfig(model="score", iterations=1, batch=4),
+                  closed_form=ModelKnownConfig(bootstrap=10, start_from=str(tmp_path / "n64")))
+    m = moved.summary
+    assert np.isfinite(m["start_rate"]) and len(m["particle_densities"]) == 100
+    assert m["training"]["network"]["box"] == larger.truth.params["box"]
+    # a network of a periodic box does not start a trapped system
+    trapped = aoup(TrappedAOUP(particles=8, dims=2), Repulsion(), Integration(burn_in=1.0, time_step=0.02),
+                   ParticleRenderer(), ActiveSampling(trajectories=4, frames=10, propulsion=True))
+    with pytest.raises(CneepError, match="periodic box"):
+        train(trapped, TrainConfig(model="score", iterations=1, batch=4),
+              closed_form=ModelKnownConfig(bootstrap=10, start_from=str(tmp_path / "n64")))

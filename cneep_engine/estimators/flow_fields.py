@@ -10,13 +10,16 @@ v_c^2 / D_c (summing to the EP rate), these are plain histograms:
 - `particle_snapshot`: the particles of one snapshot in their plane, each with its EP rate density there (the sum
   of its coordinates' v_c^2 / D_c at that configuration, whose mean over snapshots is the particle's EP rate).
 - `binned_ep`: the mean EP rate of a particle (the sum of its coordinates' densities) by where it is, the
-  distance from the centre of the snapshots, and by its local packing fraction, the share of a ball of radius
-  3R around it covered by particles (of radius R) whose centres lie inside.
+  distance from the centre of the snapshots (not in a periodic box, which has no centre), and by its local packing
+  fraction, the share of a ball of radius 3R around it covered by particles (of radius R) whose centres lie
+  inside, across the edges of a periodic box.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ..synth.neighbours import minimum_image
 
 GRID = 24      # cells per side of the current's grid
 BINS = 12      # bins of the binned EP
@@ -56,14 +59,17 @@ def particle_snapshot(x: np.ndarray, per_particle: np.ndarray, layout: np.ndarra
 
 
 def binned_ep(x: np.ndarray, per_particle: np.ndarray, layout: np.ndarray, dims: int,
-              radius: float | None) -> dict:
-    """Mean EP rate of a particle by its distance from the centre and (with a radius) by local packing fraction:
-    for each, the bins' edges, mean rate and the number of particle snapshots in each."""
+              radius: float | None, box: float | None = None) -> dict:
+    """Mean EP rate of a particle by its distance from the centre (without a periodic `box`) and (with a radius)
+    by local packing fraction: for each, the bins' edges, mean rate and the number of particle snapshots in each."""
     pos = x[:, layout[:, :dims]]                                  # (snapshots, particles, dims)
-    centre = pos.reshape(-1, dims).mean(0)
-    out = {"distance": _bin(np.linalg.norm(pos - centre, axis=-1), per_particle)}
+    out = {}
+    if box is None:
+        centre = pos.reshape(-1, dims).mean(0)
+        out["distance"] = _bin(np.linalg.norm(pos - centre, axis=-1), per_particle)
     if radius is not None and pos.shape[1] > 1:
-        d = np.linalg.norm(pos[:, :, None] - pos[:, None], axis=-1)
+        r = pos[:, :, None] - pos[:, None]
+        d = np.linalg.norm(r if box is None else minimum_image(r, box), axis=-1)
         inside = (d < LOCAL * radius).sum(-1)                    # itself included
         out["packing_fraction"] = _bin(inside / LOCAL ** dims, per_particle)
     return out

@@ -6,13 +6,18 @@ are given (`drift_models`); s is learned from the training snapshots by denoisin
 noise (the snapshots blurred by noise * std per coordinate; the score learned is that of the blurred density, a
 small bias for small noise) or by the exact-divergence (Hyvarinen) loss <|s|^2 + 2 div s>, each coordinate weighted
 by its variance so that all count alike. The network learns only the correction to D^-1 b: s = D^-1 b + n(x), so
-v = -D n, 0 at the start.
+v = -D n, 0 at the start. Only the noisy coordinates' score enters the EP, so only they are learned: a noiseless
+coordinate (hypoelliptic dynamics, such as active particles without translational noise, whose EP is
+sigma_B = gamma <|g + s_g|^2>) is neither blurred nor scored, and the network learns the score of the noisy
+coordinates given it.
 
 Reported on the held-out test snapshots, with bootstrap errors over blocks of them:
 - ep_rate: the direct estimate <v^T D^-1 v>, its first-order error -2 <v . (s - s*)>, hence no bound;
-- bounds.lower: <b^T D^-1 b> + 2 <div b> - <s^T D s + 2 div (D s)> = sigma - <|s - s*|^2_D>, below sigma for any s;
-- static_rate: <b^T D^-1 b> + <div b>, equal to sigma when every coordinate is noisy (the system entropy does not
-  change on average in a steady state), without any learning: the built-in cross-check;
+- bounds.lower: <b^T D^+ b> + 2 <div b> - <s^T D s + 2 div (D s)> = sigma - <|s - s*|^2_D>, the divergences and
+  D^+ over the noisy coordinates, below sigma for any s;
+- static_rate: <b^T D^+ b> + 2 <div_noisy b> - <div b>, equal to sigma (the system entropy does not change on
+  average in a steady state: <s^T D s> = -<div b>), without any learning: the built-in cross-check. With every
+  coordinate noisy it is <b^T D^-1 b> + <div b>; for active particles without translational noise, -<div_x b_x>;
 - densities: <v_c^2> / D_c of each coordinate, and summed per particle; the probability current on a grid, the
   particles of one test snapshot with their EP there, and the EP binned by position and local packing fraction
   (`flow_fields`);
@@ -62,13 +67,15 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
     std = np.where(std > 0, std, 1.0)
     d = torch.as_tensor(drift.diffusion, dtype=torch.float32)
     d_inv = torch.where(d > 0, 1 / torch.where(d > 0, d, 1.0), 0.0)
+    noisy = d > 0
 
     def score(net, z):
         return drift.drift(z) * d_inv + net(z)
 
     net, start = _network(settings, drift, train.numpy(), std, config.seed)
-    loss = (_denoising(score, torch.as_tensor(settings.noise * std, dtype=torch.float32))
-            if settings.score_loss == "denoising" else _divergence(score, torch.as_tensor(std ** 2, dtype=torch.float32)))
+    loss = (_denoising(score, torch.as_tensor(settings.noise * std, dtype=torch.float32) * noisy)
+            if settings.score_loss == "denoising"
+            else _divergence(score, torch.as_tensor(std ** 2, dtype=torch.float32) * noisy))
     n_val = len(val)   # of which a fixed subset validates: a validation costs the same on any data set
     val = val[torch.randperm(len(val), generator=torch.Generator().manual_seed(config.seed))[:VAL_SNAPSHOTS]]
 
@@ -113,11 +120,10 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
     err = lambda i: bootstrap_error(sums, mean_of(i), settings.bootstrap, config.seed)  # noqa: E731
     n = drift.n
     densities = total[len(per_snapshot):len(per_snapshot) + n] / total[-1]
-    full_noise = bool(np.all(drift.diffusion > 0))
     details = {
         "drift": drift.name,
-        "static_rate": float(total[1] / total[-1]) if full_noise else None,
-        "static_rate_err": err(1) if full_noise else None,
+        "static_rate": float(total[1] / total[-1]),
+        "static_rate_err": err(1),
         "bounds": {"lower": float(total[2] / total[-1]), "upper": None},
         "lower_bound_err": err(2),
         "densities": densities.tolist(),
@@ -129,7 +135,8 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
     if drift.layout is not None:
         per_particle = terms["densities"][:, drift.layout].sum(-1)     # (snapshots, particles)
         details["particle_densities"] = per_particle.mean(0).tolist()
-        details["binned"] = binned_ep(test_x, per_particle, drift.layout, drift.dims, drift.radius)
+        details["binned"] = binned_ep(test_x, per_particle, drift.layout, drift.dims, drift.radius,
+                                      drift.box)
         snapshot = particle_snapshot(test_x[0], per_particle[0], drift.layout, drift.dims, drift.radius)
         if snapshot is not None:
             details["particles"] = snapshot
@@ -155,7 +162,10 @@ def _network(settings: ModelKnownConfig, drift: DriftModel, train: np.ndarray, s
             if drift.layout is None or drift.layout.shape[1] != net.k or drift.dims != net.dims:
                 raise CneepError(f"{path}: a network of particles with {net.k} coordinates each ({net.dims} of "
                                  "position), which these data do not have")
-            net.set_layout(drift.layout)
+            if (net.box is None) != (drift.box is None):
+                raise CneepError(f"{path}: a network of particles {'not ' if net.box is None else ''}in a periodic "
+                                 f"box, which these data are{' not' if net.box is not None else ''}")
+            net.set_layout(drift.layout, drift.box)
         elif len(net.mean) != drift.n:
             raise CneepError(f"{path}: a network of {len(net.mean)} coordinates, the data have {drift.n}")
         return net, str(settings.start_from)
@@ -170,30 +180,37 @@ def _network(settings: ModelKnownConfig, drift: DriftModel, train: np.ndarray, s
         raise CneepError(f"{drift.name}: the transformer needs particles (a layout); this model has none, use the "
                          "MLP (--network mlp)")
     lay = drift.layout
-    scale = float(np.sqrt(np.mean(std[lay[:, :drift.dims]] ** 2)))
+    # In a periodic box the spread of positions is the box's, not a length of the particles' surroundings.
+    scale = (drift.radius or 1.0) if drift.box is not None else float(np.sqrt(np.mean(std[lay[:, :drift.dims]] ** 2)))
     other = std[lay[:, drift.dims:]].mean(0) if lay.shape[1] > drift.dims else np.ones(0)
     net = ParticleTransformer(lay.shape[1], drift.dims, scale, other, settings.width, settings.blocks,
-                              neighbours=settings.neighbours)
-    return net.set_layout(lay), None
+                              neighbours=settings.neighbours, box=drift.box)
+    return net.set_layout(lay, drift.box), None
 
 
 def _denoising(score, sigma: torch.Tensor):
     """Antithetic denoising score matching, coordinate c weighted by sigma_c^2: sum_c (sigma_c s_c(z + sigma zeta)
-    + zeta_c)^2 and its mirror at -zeta, halved."""
+    + zeta_c)^2 and its mirror at -zeta, halved; coordinates with sigma_c = 0 are left out."""
+    scored = sigma > 0
+
     def loss(net, z, gen):
         zeta = torch.randn(z.shape, generator=gen, dtype=z.dtype)
         plus = sigma * score(net, z + sigma * zeta) + zeta
         minus = sigma * score(net, z - sigma * zeta) - zeta
-        return 0.5 * (plus ** 2 + minus ** 2).sum(1).mean()
+        return 0.5 * (plus ** 2 + minus ** 2)[:, scored].sum(1).mean()
     return loss
 
 
 def _divergence(score, weight: torch.Tensor):
-    """Hyvarinen's implicit score matching, <sum_c w_c (s_c^2 + 2 d s_c / d x_c)>, exact divergence."""
+    """Hyvarinen's implicit score matching, <sum_c w_c (s_c^2 + 2 d s_c / d x_c)>, exact divergence; coordinates
+    with w_c = 0 are left out."""
+    scored = (weight > 0).numpy()
+
     def loss(net, z, gen):
         z = z.detach().requires_grad_(True)
         s = score(net, z)
-        return (weight * (s ** 2 + 2 * diagonal_jacobian(s, z, create_graph=True))).sum(1).mean()
+        div = diagonal_jacobian(s, z, create_graph=True, columns=scored)
+        return (weight * (s ** 2 + 2 * div)).sum(1).mean()
     return loss
 
 
@@ -205,15 +222,14 @@ def _velocity(net, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 
 def _test_terms(net, drift: DriftModel, z: torch.Tensor, d: torch.Tensor, d_inv: torch.Tensor):
     """Per held-out snapshot: v, and the EP, each coordinate's density, the static value and the lower bound's
-    integrand b^T D^-1 b + 2 div b - s^T D s - 2 div(D s)."""
+    integrand b^T D^+ b + 2 div_noisy b - s^T D s - 2 div(D s)."""
+    noisy = (d > 0).numpy()
     v, parts = [], {"ep": [], "densities": [], "static": [], "lower": []}
     for c in z.split(EVAL_BATCH):
         b, div_b = drift.drift_and_divergence(c)
-        with torch.enable_grad():
-            c = c.detach().requires_grad_(True)
+        with torch.no_grad():
             n = net(c)
-            div_n = diagonal_jacobian(n, c)
-        n = n.detach()
+        div_n = net.diagonal(c, columns=noisy)
         s = b * d_inv + n
         vc = -d * n
         dens = vc ** 2 * d_inv
@@ -222,8 +238,8 @@ def _test_terms(net, drift: DriftModel, z: torch.Tensor, d: torch.Tensor, d_inv:
         v.append(vc)
         parts["ep"].append(dens.sum(1))
         parts["densities"].append(dens)
-        parts["static"].append(bdb + div_b.sum(1))
-        parts["lower"].append(bdb + 2 * div_b.sum(1) - (s ** 2 * d).sum(1) - 2 * (noisy_div_b + (d * div_n).sum(1)))
+        parts["static"].append(bdb + 2 * noisy_div_b - div_b.sum(1))
+        parts["lower"].append(bdb + 2 * noisy_div_b - (s ** 2 * d).sum(1) - 2 * (noisy_div_b + (d * div_n).sum(1)))
     return torch.cat(v).double().numpy(), {k: torch.cat(p).double().numpy() for k, p in parts.items()}
 
 

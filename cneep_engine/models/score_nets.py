@@ -8,9 +8,12 @@ that outputs 0 means a mean local velocity v = b - D s of 0.
 - `ParticleTransformer`, for many particles (Boffi & Vanden-Eijnden's spatially local transformer): particle i sees
   its `neighbours` nearest particles (itself first) as tokens, each the embedding of that particle's other
   coordinates (e.g. its propulsion) next to the embedding of its position relative to particle i; the self token
-  also embeds i's own position (an external trap breaks translation invariance). Post-norm encoder blocks of
-  attention over these tokens, then the self token decoded to particle i's score. Permutation-equivariant, and the
-  weights do not depend on the number of particles, so a network trained at one N applies at another.
+  also embeds i's own position (an external trap breaks translation invariance). In a periodic box (`box`) the
+  relative positions are those of the nearest images, so that discs across an edge are neighbours, and the own
+  position is left out: the network is then invariant under any shift of the particles and under moving one by a
+  box side. Post-norm encoder blocks of attention over these tokens, then the self token decoded to particle i's
+  score. Permutation-equivariant, and the weights do not depend on the number of particles, so a network trained
+  at one N applies at another (in a periodic box, at another box side: `set_layout`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..drift_models import diagonal_jacobian
 from ..errors import CneepError
 from ..io.atomic import atomic_path
 
@@ -42,6 +46,12 @@ class ScoreMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std) / self.std
 
+    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None) -> torch.Tensor:
+        """d s_c / d z_c, (batch, n), without gradients (only `columns`, a boolean mask, where given)."""
+        with torch.enable_grad():
+            z = z.detach().requires_grad_(True)
+            return diagonal_jacobian(self(z), z, columns=columns).detach()
+
     def describe(self) -> dict:
         return {"network": "mlp", "mean": self.mean.tolist(), "std": self.std.tolist(), "width": self.width,
                 "layers": self.layers}
@@ -49,53 +59,95 @@ class ScoreMLP(nn.Module):
 
 class ParticleTransformer(nn.Module):
     """layout: (particles, k) coordinate indices of each particle, the first `dims` its position; scale: a length
-    for positions, feature_std: the standard deviation of the other k - dims coordinates."""
+    for positions, feature_std: the standard deviation of the other k - dims coordinates; box: the side of the
+    periodic box (None: no box)."""
 
     def __init__(self, k: int, dims: int, scale: float, feature_std: np.ndarray, width: int = 64, blocks: int = 2,
-                 heads: int = 4, neighbours: int = 16):
+                 heads: int = 4, neighbours: int = 16, box: float | None = None):
         super().__init__()
         self.k, self.dims, self.scale, self.width, self.blocks = k, dims, float(scale), width, blocks
-        self.heads, self.neighbours = heads, neighbours
+        self.heads, self.neighbours, self.box = heads, neighbours, box
         self.register_buffer("feature_std", torch.as_tensor(feature_std, dtype=torch.float32))
         half = width // 2
         self.embed_other = _mlp(max(k - dims, 1), half, 2, half)
         self.embed_relative = _mlp(dims, width - half, 2, width - half)
-        self.embed_self = _mlp(dims, width - half, 2, width - half)
+        self.embed_self = _mlp(dims, width - half, 2, width - half) if box is None else None
         block = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
                                            activation="gelu")
         self.encoder = nn.TransformerEncoder(block, blocks, enable_nested_tensor=False)
         self.decode = _mlp(width, width, 2, k)
         self.layout: torch.Tensor | None = None
 
-    def set_layout(self, layout: np.ndarray) -> ParticleTransformer:
+    def set_layout(self, layout: np.ndarray, box: float | None = None) -> ParticleTransformer:
+        """The particles' coordinates in the state, and the box side of these data (periodic networks only)."""
         self.layout = torch.as_tensor(layout, dtype=torch.long)
+        if self.box is not None:
+            self.box = float(box)
         return self
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        layout, d = self.layout.to(z.device), self.dims
-        parts = z[:, layout]                                        # (B, N, k)
+        parts = z[:, self.layout.to(z.device)]                     # (B, N, k)
+        return self._place(z, self._scores(parts, parts))
+
+    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None) -> torch.Tensor:
+        """d s_c / d z_c, (B, n), without gradients: particle i's score depends on its own coordinates only through
+        its own token sequence, so k backward passes (one per coordinate of a particle), not one per coordinate of
+        the state, give them all. With `columns` (a boolean mask), only those; the others are 0."""
+        layout = self.layout.to(z.device)
+        parts = z[:, layout].detach()
+        wanted = range(self.k) if columns is None else [c for c in range(self.k) if columns[self.layout[:, c]].any()]
+        with torch.enable_grad():
+            own = parts.clone().requires_grad_(True)
+            scores = self._scores(parts, own)
+            diag = torch.zeros_like(parts)
+            for c in wanted:
+                diag[..., c] = torch.autograd.grad(scores[..., c].sum(), own, retain_graph=True)[0][..., c]
+        out = self._place(z, diag / self._scale(z)).detach()
+        return out if columns is None else out * torch.as_tensor(columns, dtype=z.dtype, device=z.device)
+
+    def _scores(self, parts: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+        """Each particle's score (B, N, k) in standardised units, from the particles' coordinates `parts` (as
+        neighbours see them) and each particle's own, `own` (as its sequence sees itself): the same values, apart
+        for the divergence."""
+        d = self.dims
         pos, other = parts[..., :d] / self.scale, parts[..., d:] / self.feature_std
+        own_pos, own_other = own[..., :d] / self.scale, own[..., d:] / self.feature_std
         if other.shape[-1] == 0:
-            other = torch.zeros_like(pos[..., :1])
+            other, own_other = torch.zeros_like(pos[..., :1]), torch.zeros_like(pos[..., :1])
         b, n = pos.shape[:2]
-        rel = pos[:, None, :, :] - pos[:, :, None, :]               # (B, i, j, d): x_j - x_i
-        near = torch.topk((rel ** 2).sum(-1), min(self.neighbours, n), dim=-1, largest=False).indices  # self first
-        rel = torch.gather(rel, 2, near[..., None].expand(-1, -1, -1, d))
+        rel = pos[:, None, :, :] - own_pos[:, :, None, :]           # (B, i, j, d): x_j - x_i
+        if self.box is not None:
+            side = self.box / self.scale
+            rel = rel - side * torch.round(rel / side)
+        near = torch.topk((rel.detach() ** 2).sum(-1), min(self.neighbours, n), dim=-1, largest=False).indices
+        # self first (at distance 0): its relative position is 0 whatever its coordinates, its features its own
+        rel = torch.gather(rel, 2, near[..., 1:, None].expand(-1, -1, -1, d))
+        rel = torch.cat([torch.zeros_like(rel[:, :, :1]), rel], dim=2)
         other = torch.gather(other[:, None].expand(-1, n, -1, -1), 2,
-                             near[..., None].expand(-1, -1, -1, other.shape[-1]))
+                             near[..., 1:, None].expand(-1, -1, -1, other.shape[-1]))
+        other = torch.cat([own_other[:, :, None], other], dim=2)
         tokens = torch.cat([self.embed_other(other), self.embed_relative(rel)], dim=-1)
-        half = self.width // 2
-        tokens[:, :, 0, half:] = tokens[:, :, 0, half:] + self.embed_self(pos)
+        if self.embed_self is not None:
+            half = self.width // 2
+            tokens[:, :, 0, half:] = tokens[:, :, 0, half:] + self.embed_self(own_pos)
         out = self.encoder(tokens.reshape(b * n, -1, self.width))[:, 0]
-        scores = self.decode(out).reshape(b, n, self.k)
-        scale = torch.cat([torch.full((d,), self.scale, dtype=z.dtype, device=z.device), self.feature_std])
+        return self.decode(out).reshape(b, n, self.k)
+
+    def _scale(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([torch.full((self.dims,), self.scale, dtype=z.dtype, device=z.device), self.feature_std])
+
+    def _place(self, z: torch.Tensor, per_particle: torch.Tensor) -> torch.Tensor:
+        """(B, N, k) in standardised units to (B, n) in the data's, each particle's coordinates where the layout
+        puts them."""
+        layout, b = self.layout.to(z.device), len(z)
         s = torch.zeros_like(z)
-        return s.index_put((torch.arange(b, device=z.device)[:, None, None], layout[None]), scores / scale)
+        return s.index_put((torch.arange(b, device=z.device)[:, None, None], layout[None]),
+                           per_particle / self._scale(z))
 
     def describe(self) -> dict:
         return {"network": "transformer", "k": self.k, "dims": self.dims, "scale": self.scale,
                 "feature_std": self.feature_std.tolist(), "width": self.width, "blocks": self.blocks,
-                "heads": self.heads, "neighbours": self.neighbours}
+                "heads": self.heads, "neighbours": self.neighbours, "box": self.box}
 
 
 def save_network(net: nn.Module, path: Path) -> None:
