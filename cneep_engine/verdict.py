@@ -32,6 +32,9 @@ FLIPS = 9999             # random sign patterns: p-values down to 1e-4
 SOKAL_C = 5.0            # Sokal's window: sum rho(t) up to the smallest W >= SOKAL_C * tau(W)
 MIN_VALIDATIONS = 9      # a third of them, at least 3, judge whether training settled
 DRIFT = 0.05             # relative change of the validation rate over that third that counts as still moving
+# The two reasons a run is not converged, as its warnings say them; the advice tells them apart.
+STILL_MOVING = "the validation rate still moved"
+RATES_DISAGREE = "training and validation rates disagree"
 MAX_LAG = 10_000         # lags summed at most (tau up to ~2000 windows), so millions of windows take ~0.3 s
 
 
@@ -185,12 +188,12 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
         change = slope * span
         moving = abs(change) > max(2 * se_change, DRIFT * abs(rate[-1]), err / 3)
         if moving:
-            warnings.append(f"not converged: {who}the validation rate still moved by {change:+.3g} k_B/s over "
+            warnings.append(f"not converged: {who}{STILL_MOVING} by {change:+.3g} k_B/s over "
                             f"the last {span:.0f} iterations (error bar {err:.2g}): train longer")
         gap = train.mean() - rate.mean()
         apart = abs(gap) > 3 * math.hypot(train.std(ddof=1) / math.sqrt(len(train)), err)
         if apart:
-            warnings.append(f"not converged: {who}training and validation rates disagree ({train.mean():.3g} "
+            warnings.append(f"not converged: {who}{RATES_DISAGREE} ({train.mean():.3g} "
                             f"against {rate.mean():.3g} k_B/s over the last validations): overfitting, or train "
                             "longer")
         verdicts.append(not (moving or apart))
@@ -275,8 +278,16 @@ def advice(summary: dict) -> list[str]:
         out.append("Do not report this rate: training broke down (its loss became infinite). Next: train again "
                    "with a lower learning rate; if it happens again, look for drift, bleaching or compression.")
     if summary.get("converged") is False:
-        out.append("The estimate was still changing when training ended, so the rate may be off (usually too "
-                   "low). Next: train again with more iterations and check that the EP-rate curve has flattened.")
+        notes = " ".join(summary.get("warnings", []))
+        if RATES_DISAGREE in notes:
+            out.append("The rate on the training windows and on windows the network has not seen disagree: "
+                       "usually it has begun to learn its training frames rather than the dissipation, so the "
+                       "held-out rate may be off (usually too low). Next: record more or longer movies, or train "
+                       "a smaller network (fewer channels); if the EP-rate curves were still moving, train longer.")
+        if RATES_DISAGREE not in notes or STILL_MOVING in notes:
+            out.append("The estimate was still changing when training ended, so the rate may be off (usually too "
+                       "low). Next: train again with more iterations and check that the EP-rate curve has "
+                       "flattened.")
     p = summary.get("p_equilibrium")
     if p is not None and p >= 0.05:
         out.append(f"No dissipation could be told apart from noise: any rate below about "

@@ -101,6 +101,8 @@ class TrainingPlots(QWidget):
         line = pg.InfiniteLine(value, angle=0, pen=pen, label=label,
                                labelOpts={"position": position, "color": pen.color(), "fill": _LABEL_FILL,
                                           "anchors": [anchor, anchor]})
+        # Behind the curves, label included: the label's opaque box sits where a converged curve ends.
+        line.setZValue(-1)
         self.rate.addItem(line)
         self.truth_lines.append(line)
 

@@ -2,6 +2,7 @@
 parts, export names, saving a run into a typed folder, Help/About, Preferences, the sample and the advice."""
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 from PyQt6.QtWidgets import QFileDialog
 
@@ -68,6 +69,32 @@ def test_exact_rate_labels_stay_uncovered_when_the_estimate_overshoots(qtbot, ti
         label = line.label.sceneBoundingRect()
         assert not legend.intersects(label) and view.contains(label), line.label.toPlainText()
 
+
+def test_a_curve_that_settles_under_a_label_stays_visible(qtbot, tiny_movie):
+    """The exact values' labels sit at the right end of their lines, where a converged validation curve ends:
+    the curve is drawn over the label's box, not hidden by it."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(560, 420)
+    plots.show()
+    truth = tiny_movie.truth
+    plots.reset(truth)
+    rates = [0.3, 0.6, 0.8, 0.9, 0.95, 0.96, 0.97, 0.97, 0.97, 0.97]
+    for i, fraction in enumerate(rates, 1):
+        plots.add(_progress(i, fraction * truth.sigma_2pt, 1.0))
+    qtbot.wait(200)
+    plots.rate.setXRange(0, 200 * len(rates), padding=0)
+    plots.rate.setYRange(0, 1.2 * truth.sigma, padding=0)
+    qtbot.wait(100)
+    image = plots.rate.grab().toImage()
+    ceiling = next(line for line in plots.truth_lines if line.value() == truth.sigma_2pt)
+    label = ceiling.label.sceneBoundingRect()
+    at = plots.rate.plotItem.vb.mapViewToScene(pg.QtCore.QPointF(0, 0.97 * truth.sigma_2pt))
+    x, y = round(label.center().x()), round(at.y())
+    assert label.top() < y < label.bottom()      # the curve runs through the label's box
+    blue = [image.pixelColor(x + dx, y + dy).blue() - image.pixelColor(x + dx, y + dy).red()
+            for dx in range(-2, 3) for dy in range(-3, 4)]
+    assert max(blue) > 100       # the validation pen #3d9be9, not the label's black box
 
 def test_empty_states_before_an_input_and_before_a_run(studio, tiny_movie):
     x_range = studio.trace.getViewBox().viewRange()[0]
@@ -210,6 +237,9 @@ SOUND = {"ep_rate": 2.0, "ep_rate_err": 0.05, "ep_rate_ci95": [1.9, 2.1], "p_equ
     ({"stopped": "ran away"}, "Do not report this rate"),
     ({"stopped": "diverged"}, "lower learning rate"),
     ({"converged": False}, "still changing"),
+    ({"converged": False, "warnings": ["not converged: training and validation rates disagree (3.87 against 3.32 "
+                                       "k_B/s over the last validations): overfitting, or train longer"]},
+     "learn its training frames"),
     ({"p_equilibrium": 0.41, "ep_rate_ci95": [-0.1, 0.1]}, "below about 0.08 k_B/s"),
 ])
 def test_each_problem_shows_what_it_means_and_what_to_do(studio, tiny_movie, toy_run, change, words):
