@@ -396,11 +396,12 @@ class ProgressBar:
 
 
 def _simulate(args) -> None:
-    from .io import check_output_suffix, load_input, save_movie, save_trajectories
+    from .io import check_output_suffix, check_sidecar_free, load_input, save_movie, save_trajectories
     from .movie import Movie
     system = SYSTEMS[args.system]
     configs = [from_options(config, args) for config in system.configs]
     check_output_suffix(args.output, system.writes(*configs))
+    check_sidecar_free(args.output)
     if args.reuse and args.output.is_file():
         data = load_input(args.output)
         # a renderer's settings shape only a movie: coordinates record none

@@ -125,6 +125,26 @@ def test_sidecars_are_named_after_the_full_name_and_checked(tmp_path, tiny_movie
     assert _hash(one) == hashes[one] and _hash(two) == hashes[two]
 
 
+def test_a_movie_and_coordinates_of_one_name_do_not_share_a_sidecar(tmp_path, tiny_movie, capsys):
+    """m.tif and m.npz would both write m.truth.npz: the second is refused before anything is written, by
+    save_movie, save_trajectories and `cneep simulate` alike, and the first keeps its truth."""
+    from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+    from cneep_engine.io import save_trajectories
+    movie = save_movie(tiny_movie, tmp_path / "m.tif")
+    kept = _hash(sidecar_path(movie))
+    coords = simulate_bead_spring_trajectories(BeadSpringChain(), trajectories=2, frames=50, seed=1)
+    with pytest.raises(CneepError, match=r"m\.npz: its ground truth would replace m\.truth\.npz, which holds "
+                                         r"that of m\.tif"):
+        save_trajectories(coords, tmp_path / "m.npz")
+    assert main(["simulate", "bead-spring", "--trajectories", "2", "--frames", "50", "-o",
+                 str(tmp_path / "m.csv")]) == 2
+    assert "which holds that of m.tif" in capsys.readouterr().err
+    assert not (tmp_path / "m.npz").exists() and not (tmp_path / "m.csv").exists()
+    assert _hash(sidecar_path(movie)) == kept and load_movie(movie).truth is not None
+    movie.unlink()                             # once the movie is gone, the name is free
+    save_trajectories(coords, tmp_path / "m.npz")
+    assert load_trajectories(tmp_path / "m.npz").truth.sigma == pytest.approx(coords.truth.sigma)
+
 def test_a_sidecar_without_fingerprint_is_used_with_a_note(tmp_path, tiny_movie):
     path = save_movie(tiny_movie, tmp_path / "beads.tif")
     side = sidecar_path(path)

@@ -22,7 +22,7 @@ from .preprocess import Preprocess, parse_crop, parse_time_range, prepare, prepr
 from .sequence import IMAGE_SUFFIXES, read_sequence
 from .tiff import write_tiff
 from .trajectories import describe_trajectories, is_trajectory_file, load_trajectories, save_trajectories
-from .truth import load_truth, save_truth, sidecar_path
+from .truth import check_sidecar_free, load_truth, save_truth, sidecar_path
 from .video_codec import codec_report, video_warnings
 
 __all__ = ["LazyFrames", "Preprocess", "SUFFIXES", "TRAJECTORY_SUFFIXES", "describe", "describe_trajectories",
@@ -157,8 +157,10 @@ def save_movie(movie: Movie, path: str | Path) -> Path:
     check_output_suffix(path, "movie")
     if movie.path is not None and path.exists() and Path(movie.path).resolve() == path.resolve():
         raise CneepError(f"{path}: is the movie's own source file; save to another name")
+    if movie.truth is not None:
+        check_sidecar_free(path)
     write_tiff(path, np.asarray(movie.frames), movie.dt, movie.pixel_size)
     if movie.truth is not None:
-        save_truth(movie.truth, sidecar_path(path), movie.frames)
+        save_truth(movie.truth, sidecar_path(path), movie.frames, path.name)
     movie.path = path
     return path

@@ -24,7 +24,7 @@ from ..errors import CneepError
 from ..trajectories import KINDS, Trajectories
 from .arrays import check_npy
 from .atomic import atomic_path
-from .truth import load_truth, save_truth, sidecar_path
+from .truth import check_sidecar_free, load_truth, save_truth, sidecar_path
 
 SUFFIXES = (".csv", ".npy", ".npz")
 ID_NAMES = ("trajectory", "track", "track_id", "particle", "id")
@@ -111,6 +111,8 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
     suffix = path.suffix.lower()
     # States are written as the values the labels give them, so a file reads back as it was written.
     values = _values(traj)
+    if traj.truth is not None:
+        check_sidecar_free(path)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
             with open(tmp, "w", newline="") as f:
@@ -123,7 +125,7 @@ def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
                     names = {} if traj.kind == "states" else {"labels": np.array([str(v) for v in traj.labels])}
                     np.savez(f, **{traj.kind: values}, dt=np.float64(traj.dt), **names)
     if traj.truth is not None:
-        save_truth(traj.truth, sidecar_path(path), values)
+        save_truth(traj.truth, sidecar_path(path), values, path.name)
     traj.path = path
     return path
 

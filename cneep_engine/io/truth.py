@@ -42,14 +42,32 @@ def fingerprint(values) -> dict:
     return {"shape": list(shape), "sha256": digest.hexdigest()}
 
 
-def save_truth(truth: GroundTruth, path: Path, values) -> None:
-    """Write the sidecar of the data `values` (as a reader returns them), with their fingerprint."""
+def check_sidecar_free(data_path: str | Path) -> None:
+    """Refuse to save data whose sidecar name is taken by another file's ground truth: m.tif and m.npz share
+    m.truth.npz, and writing one's would orphan the other's. Checked before anything is written."""
+    data_path = Path(data_path)
+    side = sidecar_path(data_path)
+    if not side.is_file():
+        return
+    try:
+        with np.load(side, allow_pickle=False) as z:
+            owner = json.loads(str(z["meta"])).get("data")
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+        return   # unreadable: nothing is lost by replacing it
+    if owner and owner != data_path.name and (data_path.parent / owner).is_file():
+        raise CneepError(f"{data_path}: its ground truth would replace {side.name}, which holds that of {owner}; "
+                         "save under another name")
+
+
+def save_truth(truth: GroundTruth, path: Path, values, data_name: str) -> None:
+    """Write the sidecar of the data `values` (as a reader returns them) saved as `data_name`, with their
+    fingerprint."""
     arrays = {"ds": truth.ds.astype(np.float64)}
     if truth.positions is not None:
         arrays["positions"] = truth.positions.astype(np.float32)
     arrays.update({PARTICLE + name: v.astype(np.float64) for name, v in truth.particles.items()})
     meta = {"sigma": truth.sigma, "sigma_2pt": truth.sigma_2pt, "params": truth.params,
-            "fingerprint": fingerprint(values)}
+            "fingerprint": fingerprint(values), "data": data_name}
     if truth.sites is not None:
         meta["sites"] = truth.sites.as_dict()
     with atomic_path(path) as tmp:
