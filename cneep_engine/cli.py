@@ -436,8 +436,8 @@ def _ep(data, system) -> str:
             ep += f", {p['sigma_per_particle']:.4g} per particle; convention {p['convention']}"
         return ep
     if not p.get("sigma_2pt_exact", True):
-        return f"sigma = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
-    return f"sigma = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
+        return f"{name} = {t.sigma:.6g} per {unit} (no exact two-frame ceiling)"
+    return f"{name} = {t.sigma:.6g}, sigma_2pt = {t.sigma_2pt:.6g} per {unit}"
 
 
 def _check_reused(data, configs, path: Path) -> None:
@@ -513,7 +513,7 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
             upper = ("" if s["bounds"]["upper"] is None else
                      f"; upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
             print(f"  lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper}; static "
-                  f"<b D^-1 b> + <div b> {static}; drift: {s['drift']}")
+                  f"(training-free) {static}; drift: {s['drift']}")
             if "densities" in s:
                 print("  per coordinate: " + ", ".join(f"{v:.4g}" for v in s["densities"]) + (
                     "; per particle: " + ", ".join(f"{v:.4g}" for v in s["particle_densities"])

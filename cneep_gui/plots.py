@@ -79,12 +79,13 @@ class TrainingPlots(QWidget):
         # Partially observed data: the best rate reachable from the windows seen comes with the first validation.
         self._reachable = truth is not None and truth.observed_window_ep is not None
         if truth is not None:
-            # sigma_2pt <= sigma: the exact value's label sits above its line, the ceiling's below. A sigma that
+            # Both labels sit above their lines: an estimate converges from below onto the ceiling, and a label
+            # under it would be where the curve ends; sigma_2pt <= sigma keeps the two labels apart. A sigma that
             # holds EP these data cannot show (`hidden`) is no target and gets no line.
             if "hidden" not in truth.params:
                 self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
             if truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling to draw
-                self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 0))
+                self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 1), 0.6)
         for i, (method, (rate, err)) in enumerate(sorted((earlier or {}).items())):
             self._truth_line(rate, _EARLIER, f"{method} (earlier run)", (0, 0), 0.05 + 0.3 * (i % 3), err)
 
@@ -101,7 +102,7 @@ class TrainingPlots(QWidget):
         line = pg.InfiniteLine(value, angle=0, pen=pen, label=label,
                                labelOpts={"position": position, "color": pen.color(), "fill": _LABEL_FILL,
                                           "anchors": [anchor, anchor]})
-        # Behind the curves, label included: the label's opaque box sits where a converged curve ends.
+        # Behind the curves, label included: no label's box may hide a curve.
         line.setZValue(-1)
         self.rate.addItem(line)
         self.truth_lines.append(line)

@@ -60,7 +60,7 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
             f"{c['debiased_rate']:.3g} ± {c['ep_rate_err']:.2g}" for c in s["components_curve"]) + " k<sub>B</sub>/s")
     if "static_rate" in s:   # a model-known estimate
         static = "" if s["static_rate"] is None else (
-            f"; without learning, &lt;bᵀD⁻¹b&gt; + &lt;∇·b&gt; = {s['static_rate']:.4g} ± {s['static_rate_err']:.2g}")
+            f"; without learning (the static value) {s['static_rate']:.4g} ± {s['static_rate_err']:.2g}")
         upper = "" if s["bounds"]["upper"] is None else (
             f", upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
         lines.append(f"lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper} "

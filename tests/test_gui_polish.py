@@ -70,9 +70,9 @@ def test_exact_rate_labels_stay_uncovered_when_the_estimate_overshoots(qtbot, ti
         assert not legend.intersects(label) and view.contains(label), line.label.toPlainText()
 
 
-def test_a_curve_that_settles_under_a_label_stays_visible(qtbot, tiny_movie):
-    """The exact values' labels sit at the right end of their lines, where a converged validation curve ends:
-    the curve is drawn over the label's box, not hidden by it."""
+def test_a_curve_that_settles_under_the_ceiling_stays_visible(qtbot, tiny_movie):
+    """An estimate converges from below onto the two-frame ceiling: no label covers where the curve runs, and
+    where one comes near, the curve is drawn over it."""
     plots = TrainingPlots()
     qtbot.addWidget(plots)
     plots.resize(560, 420)
@@ -86,15 +86,17 @@ def test_a_curve_that_settles_under_a_label_stays_visible(qtbot, tiny_movie):
     plots.rate.setXRange(0, 200 * len(rates), padding=0)
     plots.rate.setYRange(0, 1.2 * truth.sigma, padding=0)
     qtbot.wait(100)
+    vb = plots.rate.plotItem.vb
+    for it, rate in zip(*plots.curve_data("vr")):
+        point = vb.mapViewToScene(pg.QtCore.QPointF(it, rate))
+        assert not any(line.label.sceneBoundingRect().contains(point) for line in plots.truth_lines), it
+    for line in plots.truth_lines:    # drawn in front of a label that a curve crosses
+        assert line.zValue() < plots._curves[0]["vr"].zValue()
     image = plots.rate.grab().toImage()
-    ceiling = next(line for line in plots.truth_lines if line.value() == truth.sigma_2pt)
-    label = ceiling.label.sceneBoundingRect()
-    at = plots.rate.plotItem.vb.mapViewToScene(pg.QtCore.QPointF(0, 0.97 * truth.sigma_2pt))
-    x, y = round(label.center().x()), round(at.y())
-    assert label.top() < y < label.bottom()      # the curve runs through the label's box
-    blue = [image.pixelColor(x + dx, y + dy).blue() - image.pixelColor(x + dx, y + dy).red()
-            for dx in range(-2, 3) for dy in range(-3, 4)]
-    assert max(blue) > 100       # the validation pen #3d9be9, not the label's black box
+    end = vb.mapViewToScene(pg.QtCore.QPointF(200 * len(rates) - 100, 0.97 * truth.sigma_2pt))
+    blue = [image.pixelColor(round(end.x()) + dx, round(end.y()) + dy) for dx in range(-2, 3) for dy in range(-3, 4)]
+    assert max(c.blue() - c.red() for c in blue) > 100     # the validation pen, #3d9be9
+
 
 def test_empty_states_before_an_input_and_before_a_run(studio, tiny_movie):
     x_range = studio.trace.getViewBox().viewRange()[0]
