@@ -183,7 +183,8 @@ def test_a_short_training_reports_bounds_landscape_and_progress():
     assert min(map(min, d["landscape"]["exact"])) == 0 and d["landscape_rrmse"] == d["landscape"]["rrmse"] > 0
     t = d["training"]
     assert t["stopped"] == "finished" and 0 <= t["best_iteration"] <= 40 and t["iterations"] == 40
-    assert t["network"] == {**t["network"], "network": "potential", "width": 20, "depth": 3}
+    # The MLP learns the potential in the force's units, D phi (D = 0.1 here), the quantity the paper's V is.
+    assert t["network"] == {**t["network"], "network": "potential", "width": 20, "depth": 3, "energy": 0.1}
     widest = x[:200].std(0, ddof=1).max()   # one length for both axes: x2, three times narrower, is not stretched
     assert t["network"]["std"] == pytest.approx([widest, widest], rel=1e-5)
     assert events[0].message == "started" and events[-1].message == "finished"

@@ -51,12 +51,17 @@ VAL_RATE_SAMPLES = 8192   # validation samples (the first ones) whose bounds and
 
 
 class Potential(nn.Module):
-    """phi(x), a tanh MLP on coordinates centred on the training samples' mean and divided by one length, `scale`
-    (per coordinate, all equal from `estimate_epr_net`)."""
+    """phi(x) = V(x) / energy, with V a tanh MLP on coordinates centred on the training samples' mean and divided
+    by one length, `std` (per coordinate, all equal from `estimate_epr_net`).
 
-    def __init__(self, dims: int, width: int, depth: int, mean: torch.Tensor, std: torch.Tensor):
+    The MLP learns the potential in the force's units, V = D phi (the paper's U for a scalar D; `energy` is the mean
+    diffusion coefficient), not phi = -ln p: across a landscape phi spans 1/D times more than V, and Adam's fixed
+    step size reaches such outputs slowly (on the double well at D = 0.1, 10^4 steps left a relative error of the
+    landscape of 0.23, against 0.04-0.13 over four seeds for V; docs/benchmarks.md, "EPR-Net on its benchmarks")."""
+
+    def __init__(self, dims: int, width: int, depth: int, mean: torch.Tensor, std: torch.Tensor, energy: float):
         super().__init__()
-        self.width, self.depth = width, depth
+        self.width, self.depth, self.energy = width, depth, energy
         layers, size = [], dims
         for _ in range(depth):
             layers += [nn.Linear(size, width), nn.Tanh()]
@@ -66,11 +71,11 @@ class Potential(nn.Module):
         self.register_buffer("std", std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net((x - self.mean) / self.std).squeeze(-1)
+        return self.net((x - self.mean) / self.std).squeeze(-1) / self.energy
 
     def describe(self) -> dict:
         return {"network": "potential", "mean": self.mean.tolist(), "std": self.std.tolist(), "width": self.width,
-                "depth": self.depth}
+                "depth": self.depth, "energy": self.energy}
 
 
 def _leaf(x: torch.Tensor) -> torch.Tensor:
@@ -235,7 +240,7 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
                 "val_upper": float(upper.mean())}
 
     torch.manual_seed(config.seed)
-    net = Potential(dims, settings.width, settings.blocks, mean, scale)
+    net = Potential(dims, settings.width, settings.blocks, mean, scale, float(diff.mean()))
     with single_thread():
         fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
                              torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rates=val_rates)
