@@ -182,6 +182,19 @@ def _discs(n: int, propulsion: bool = True, frames: int = 12, runs: int = 3):
                                           propulsion=propulsion, seed=n))
 
 
+def test_the_trapped_aoups_drift_has_its_divergence_in_closed_form_and_gives_the_simulations_sigma_a():
+    data = aoup(TrappedAOUP(particles=6, v0=0.5, dt=0.5), Repulsion(), Integration(burn_in=5.0), ParticleRenderer(),
+                ActiveSampling(trajectories=3, frames=5, seed=1, propulsion=True))
+    model, p = drift_model(data), data.truth.params
+    z = torch.as_tensor(np.asarray(data.data, np.float64).reshape(15, -1), dtype=torch.float32)
+    b, div = model.drift_and_divergence(z)
+    zt = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(div.numpy(), diagonal_jacobian(model.drift(zt), zt).detach().numpy(), atol=1e-4)
+    # the static formula <|b_x|^2> / eps + <div_x b_x> over the written snapshots: the sidecar's sigma_A
+    static = (b[:, :12] ** 2).sum(1) / p["eps"] + div[:, :12].sum(1)
+    assert float(static.double().mean()) == pytest.approx(p["sigma_A"], rel=1e-4)
+
+
 def test_the_mips_drift_is_the_simulations_periodic_force_with_its_divergence_and_noiseless_positions():
     data = _discs(64)
     model, p = drift_model(data), data.truth.params
