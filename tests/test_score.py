@@ -109,13 +109,17 @@ def test_a_drift_file_and_an_sfi_run_give_the_drift(beads, tmp_path):
 
 def test_the_particle_transformer_is_permutation_equivariant_and_takes_any_number_of_particles():
     torch.manual_seed(0)
-    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=4)
+    net = ParticleTransformer(k=4, dims=2, scale=2.9, feature_std=np.array([0.5, 2.0]), width=16, blocks=1,
+                              neighbours=4)
     layout = lambda n: np.concatenate([np.arange(2 * n).reshape(n, 2), 2 * n + np.arange(2 * n).reshape(n, 2)], 1)  # noqa: E731
     z = torch.randn(3, 4 * 6)
     s = net.set_layout(layout(6))(z)
     order = np.array([3, 0, 5, 1, 4, 2])
     shuffle = np.concatenate([layout(6)[order, :2].ravel(), layout(6)[order, 2:].ravel()])
     assert torch.allclose(net(z[:, shuffle]), s[:, shuffle], atol=1e-5)
+    # its divergence (in the data's units, whatever the scales) is autograd's of the whole state
+    zg = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(net.diagonal(z).numpy(), diagonal_jacobian(net(zg), zg).detach().numpy(), atol=1e-5)
     assert net.set_layout(layout(9))(torch.randn(2, 4 * 9)).shape == (2, 36)
 
 
