@@ -1,7 +1,7 @@
 """The score-based estimator against exact and Monte Carlo values.
 
     nice .venv/bin/python bench/score.py chain          # bead-spring N=2: 5x10^4 training snapshots, MLP, 5000 steps
-    nice .venv/bin/python bench/score.py aoup 8 16 64   # interacting trapped AOUPs: transformer at N=8, then 16, 64
+    OMP_NUM_THREADS=1 nice .venv/bin/python bench/score.py aoup 8 16 64   # interacting trapped AOUPs: N=8, then 16, 64
     nice .venv/bin/python bench/score.py mips 64 128 256   # active discs (MIPS): transformer at N=64, applied at 2N, 4N
 
 chain: 250 trajectories of 800 frames 2 s apart (nearly independent snapshots), split 25/15/60 %, with both losses;
