@@ -1,14 +1,18 @@
 """The score-based estimator against exact and Monte Carlo values.
 
     nice .venv/bin/python bench/score.py chain          # bead-spring N=2: 5x10^4 training snapshots, MLP, 5000 steps
-    nice .venv/bin/python bench/score.py aoup 8 16      # interacting trapped AOUPs: transformer at N=8, applied at 16
+    OMP_NUM_THREADS=1 nice .venv/bin/python bench/score.py aoup 8 16 64   # interacting trapped AOUPs: N=8, then 16, 64
     nice .venv/bin/python bench/score.py mips 64 128 256   # active discs (MIPS): transformer at N=64, applied at 2N, 4N
 
 chain: 250 trajectories of 800 frames 2 s apart (nearly independent snapshots), split 25/15/60 %, with both losses;
 prints the direct rate against the exact-score value on the same test snapshots, the per-bead densities, the lower
 bound and the static value. aoup: the whole state (positions and propulsions) of N repelling AOUPs, the direct
-rate against the static sigma_A on the same snapshots and the simulation's own Monte Carlo values, then the network
-trained at the first N started from at the second (its rate before any step: start_rate).
+rate against the static sigma_A on the same snapshots and the simulation's own Monte Carlo values (static over all
+snapshots, per-step medium), and the learned EP of a particle by its distance from the trap's centre; then at each
+larger N the network trained at the first N applied (its rate before any step: start_rate), trained on from it, and
+at N = 64 also trained from scratch (`AOUP_LARGER`). Snapshots and runs are cached in bench/out/score_aoup/ (the
+first N's run is reused), the same as `cneep simulate aoup --particles 8 --dt 5 --trajectories 32 --frames 200
+--propulsion --seed 8`.
 mips: `cneep simulate mips --propulsion` at phi 0.6, v0 0.05, gamma 5e-4, beta 30, dt 0.1, eps 0 (convention B),
 burn-in 4e4 = 20/gamma from a uniform start, then one run of snapshots 500 = 0.25/gamma apart (160 at the first
 N, 2560/N at the others, seeds 1, 2, 3...; cached in bench/out/score_mips/, the same as
@@ -43,6 +47,13 @@ from cneep_engine.training import TrainConfig
 from cneep_engine.windows import PARTS, assign_parts
 
 CACHE = Path("bench/out/score_mips")
+AOUP_CACHE = Path("bench/out/score_aoup")
+AOUP_FRAMES = {8: 200, 16: 200}   # snapshots per run (50 at any other N: the transformer sees N particles in each)
+# Training at the larger N (batch 512 / N snapshots, 512 particles): the denoising noise is in units of each
+# coordinate's spread, which grows with N (positions 2.9 at N = 8, 3.1 at 16, 4.3 at 64), while a contact's density
+# is about sqrt(eps / k) = 0.2 wide whatever N: 0.02 at N = 64 keeps N = 8's absolute blur of the positions, 0.09.
+AOUP_LARGER = {16: dict(iterations=1500, eval_every=250, noise=0.03, scratch=False),
+               64: dict(iterations=1000, eval_every=100, noise=0.02, scratch=True)}
 PACKING_EDGES = (0.0, 0.3, 0.45, 0.6, 0.75, 0.9, 1.5)   # dilute below 0.45, interface 0.45-0.75, dense above
 # sigma_B / N = gamma <|g + s_g|^2> of about 2 at gamma 5e-4: g given the positions is about 0.02 wide (force
 # balance v0 g = -F(x) holds to that), so the default noise, 0.03 std, would blur it; 0.003 shifts it by about 2%
@@ -70,29 +81,61 @@ def chain() -> None:
         show(loss, run, t0)
 
 
-def particles(n: int, seed: int):
-    return aoup(TrappedAOUP(particles=n, dims=2, v0=0.2), Repulsion(), Integration(burn_in=200.0),
-                ParticleRenderer(), ActiveSampling(trajectories=32, frames=200, seed=seed, propulsion=True))
+def particles(n: int):
+    """The whole state of N repelling AOUPs in the trap (v0 0.2, Boffi's few-particle system), cached: 32 runs burnt
+    in for 200 = 10/A, then snapshots 5 apart (a quarter of the trap's relaxation time 1/A = 20)."""
+    path = AOUP_CACHE / f"n{n}.npz"
+    if path.exists():
+        return load_trajectories(path)
+    t0 = time.perf_counter()
+    data = aoup(TrappedAOUP(particles=n, dims=2, v0=0.2, dt=5.0), Repulsion(), Integration(burn_in=200.0),
+                ParticleRenderer(), ActiveSampling(trajectories=32, frames=AOUP_FRAMES.get(n, 50), seed=n,
+                                                   propulsion=True))
+    print(f"N={n}: simulated in {time.perf_counter() - t0:.0f} s", flush=True)
+    save_trajectories(data, path)
+    return data
 
 
-def aoups(small: int, large: int) -> None:
+def by_distance(run) -> None:
+    """The learned EP of a particle by its distance from the trap's centre (equal-count bins)."""
+    binned = run.summary["binned"]["distance"]
+    edges, rates = binned["edges"], binned["ep_rate"]
+    print("  by distance from the centre: " + ", ".join(f"{lo:.1f}-{hi:.1f}: {r:.3f}" for lo, hi, r in
+                                                        zip(edges, edges[1:], rates)), flush=True)
+
+
+def aoups(sizes: list[int]) -> None:
     config = TrainConfig(model="score", iterations=3000, batch=64, eval_every=250, patience=6)
     first = None
-    for n in (small, large):
-        data = particles(n, seed=n)
+    for n in sizes:
+        data = particles(n)
         p = data.truth.params
         print(f"N={n}: static sigma_A {p['sigma_A']:.4g} ± {p['sigma_A_err']:.2g}, per-step medium "
-              f"{p['sigma_A_medium']:.4g} ± {p['sigma_A_medium_err']:.2g}", flush=True)
+              f"{p['sigma_A_medium']:.4g} ± {p['sigma_A_medium_err']:.2g} ({data.n_trajectories} x "
+              f"{data.n_frames} snapshots)", flush=True)
+        folder = AOUP_CACHE / f"run_{n}"
         t0 = time.perf_counter()
-        run = train(data, config, closed_form=ModelKnownConfig(bootstrap=100), run_dir=f"/tmp/score_aoup_{n}")
-        show(f"N={n} trained", run, t0)
-        if first is None:
-            first = f"/tmp/score_aoup_{n}"
-        else:
-            t0 = time.perf_counter()
-            moved = train(data, TrainConfig(model="score", iterations=1),
-                          closed_form=ModelKnownConfig(bootstrap=100, start_from=first))
-            show(f"N={n} with the N={small} network", moved, t0)
+        if first is None:   # a finished run is kept: the larger N are then applied without training again
+            done = (folder / "summary.json").exists()
+            run = load_run(folder) if done else train(data, config, closed_form=ModelKnownConfig(bootstrap=100),
+                                                      run_dir=folder)
+            show(f"N={n} trained", run, t0)
+            by_distance(run)
+            first = str(folder)
+            continue
+        applied = train(data, TrainConfig(model="score", iterations=1, batch=4),
+                        closed_form=ModelKnownConfig(bootstrap=100, start_from=first))
+        show(f"N={n} with the N={sizes[0]} network", applied, t0)
+        larger = AOUP_LARGER[n]
+        tuned = replace(config, batch=512 // n, iterations=larger["iterations"], eval_every=larger["eval_every"])
+        for start, label in ((first, f"trained on from the N={sizes[0]} network"), ("", "trained from scratch")):
+            if start or larger["scratch"]:
+                t0 = time.perf_counter()
+                run = train(data, tuned, closed_form=ModelKnownConfig(bootstrap=100, noise=larger["noise"],
+                                                                      start_from=start),
+                            run_dir=f"{folder}_{'tuned' if start else 'scratch'}")
+                show(f"N={n} {label}", run, t0)
+                by_distance(run)
 
 
 def discs(n: int, index: int):
@@ -176,4 +219,4 @@ if __name__ == "__main__":
     if sys.argv[1] == "mips":
         mips([int(a) for a in sys.argv[2:]])
     else:
-        chain() if sys.argv[1] == "chain" else aoups(int(sys.argv[2]), int(sys.argv[3]))
+        chain() if sys.argv[1] == "chain" else aoups([int(a) for a in sys.argv[2:]])

@@ -220,7 +220,8 @@ def _from_truth(data) -> DriftModel:
     if interacting:
         rep = Repulsion(**{f.name: params[f.name] for f in fields(Repulsion)})
         drift = _active_drift(model.particles, dims, model.v0, model.gamma, rep, trap=model.trap)
-        return DriftModel(name, drift, diffusion, layout, dims, radius=rep.radius)
+        return DriftModel(name, drift, diffusion, layout, dims, radius=rep.radius,
+                          divergence=_active_divergence(model.particles, dims, model.gamma, rep, trap=model.trap))
     a = torch.as_tensor(np.asarray(model.drift), dtype=torch.float32)
     precision = np.linalg.inv(model.covariance)
     return DriftModel(name, lambda x: x @ a.T, diffusion, layout, dims, exact_score=lambda x: -x @ precision,
@@ -241,19 +242,9 @@ def _mips_model(name: str, params: dict) -> DriftModel:
     n, d, box = params["particles"], params["dims"], params["box"]
     rep = Repulsion(**{f.name: params[f.name] for f in fields(Repulsion)})
     diffusion = np.r_[np.full(n * d, params["eps"]), np.full(n * d, params["gamma"])]
-    drift = _active_drift(n, d, params["v0"], params["gamma"], rep, box=box)
-
-    def divergence(z: torch.Tensor) -> torch.Tensor:
-        # d f_c / d x_c of phi(r) r / r: phi / r + (phi' - phi / r) r_c^2 / r^2, summed over the other discs
-        r, dist, apart = _separations(z[:, :n * d].reshape(-1, n, d), box)
-        push = rep.repulsion * torch.nn.functional.softplus(2 * rep.radius - dist, beta=rep.sharpness)
-        slope = -rep.repulsion * torch.sigmoid(rep.sharpness * (2 * rep.radius - dist))
-        over = push / dist
-        per = (over[..., None] + ((slope - over) / dist ** 2)[..., None] * r ** 2) * apart[..., None]
-        return torch.cat([per.sum(2).reshape(-1, n * d), torch.full_like(z[:, n * d:], -params["gamma"])], dim=1)
-
-    return DriftModel(name, drift, diffusion, _active_layout(n, d), d, radius=rep.radius, box=box,
-                      divergence=divergence)
+    return DriftModel(name, _active_drift(n, d, params["v0"], params["gamma"], rep, box=box), diffusion,
+                      _active_layout(n, d), d, radius=rep.radius, box=box,
+                      divergence=_active_divergence(n, d, params["gamma"], rep, box=box))
 
 
 def _separations(x: torch.Tensor, box: float | None):
@@ -281,3 +272,20 @@ def _active_drift(n: int, d: int, v0: float, gamma: float, rep, trap: float = 0.
         return torch.cat([bx.reshape(-1, n * d), (-gamma * g).reshape(-1, n * d)], dim=1)
 
     return drift
+
+
+def _active_divergence(n: int, d: int, gamma: float, rep, trap: float = 0.0,
+                       box: float | None = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """d b_c / d x_c of `_active_drift` in closed form, (batch, n): automatic differentiation would take one
+    backward pass per coordinate."""
+
+    def divergence(z: torch.Tensor) -> torch.Tensor:
+        # d f_c / d x_c of phi(r) r / r: phi / r + (phi' - phi / r) r_c^2 / r^2, summed over the other particles
+        r, dist, apart = _separations(z[:, :n * d].reshape(-1, n, d), box)
+        push = rep.repulsion * torch.nn.functional.softplus(2 * rep.radius - dist, beta=rep.sharpness)
+        slope = -rep.repulsion * torch.sigmoid(rep.sharpness * (2 * rep.radius - dist))
+        over = push / dist
+        per = (over[..., None] + ((slope - over) / dist ** 2)[..., None] * r ** 2) * apart[..., None]
+        return torch.cat([per.sum(2).reshape(-1, n * d) - trap, torch.full_like(z[:, n * d:], -gamma)], dim=1)
+
+    return divergence

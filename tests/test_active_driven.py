@@ -106,6 +106,24 @@ def test_repulsion_divergence_is_that_of_its_force(rng):
     assert div == pytest.approx(numeric, rel=1e-5, abs=1e-6)
 
 
+def test_interacting_aoups_neighbour_list_gives_each_trajectory_its_own_forces():
+    # The trajectories share one k-d tree (each in its own layer) and overlap in the plane: the static sigma_A
+    # recomputed from the written snapshots with every pair of each trajectory, and none across, is the same.
+    model = TrappedAOUP(particles=12, v0=0.5, dt=0.5)
+    rep = Repulsion()
+    t = simulate_interacting_aoup(model, rep, Integration(burn_in=2), ActiveSampling(trajectories=5, frames=4, seed=2,
+                                                                                     propulsion=True))
+    z = t.data.reshape(-1, 2, 12, 2)
+    x, g = z[:, 0], z[:, 1]
+    f, div = rep.forces(x, divergence=True)
+    b = model.v0 * g + f - model.trap * x
+    static = (b ** 2).sum((1, 2)) / model.eps + div - model.trap * x[0].size
+    across = np.sqrt(((x[0][:, None] - x[4][None]) ** 2).sum(-1))   # first snapshots of two trajectories
+    assert across.min() < 2    # they would push each other if they shared the plane
+    assert t.truth.sigma == pytest.approx(static.mean(), rel=1e-9)
+    assert t.truth.params["interaction_cutoff"] == rep.reach
+
+
 @pytest.mark.parametrize("repulsion", [0.0, 2.5])
 def test_interacting_aoups_static_formula_and_medium_sum_agree(repulsion):
     model = TrappedAOUP(particles=3, trap=0.5, v0=1.0, gamma=1.0, eps=0.2, dt=0.02)

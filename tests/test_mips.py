@@ -10,13 +10,12 @@ from cneep_engine.cli import main
 from cneep_engine.errors import Cancelled
 from cneep_engine.io import load_trajectories
 from cneep_engine.registry import SYSTEMS
-from cneep_engine.synth.mips import (TAIL, ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces,
-                                     simulate_mips)
+from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces, simulate_mips
 from cneep_engine.synth.mips_movie import DiscRenderer
 from cneep_engine.synth.neighbours import NeighbourList, minimum_image, wrap
 
 REPULSION = DiscRepulsion()
-CUTOFF = 2 * REPULSION.radius + TAIL / REPULSION.sharpness
+CUTOFF = REPULSION.reach
 
 
 def _all_pairs(n):

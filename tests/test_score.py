@@ -109,13 +109,17 @@ def test_a_drift_file_and_an_sfi_run_give_the_drift(beads, tmp_path):
 
 def test_the_particle_transformer_is_permutation_equivariant_and_takes_any_number_of_particles():
     torch.manual_seed(0)
-    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=4)
+    net = ParticleTransformer(k=4, dims=2, scale=2.9, feature_std=np.array([0.5, 2.0]), width=16, blocks=1,
+                              neighbours=4)
     layout = lambda n: np.concatenate([np.arange(2 * n).reshape(n, 2), 2 * n + np.arange(2 * n).reshape(n, 2)], 1)  # noqa: E731
     z = torch.randn(3, 4 * 6)
     s = net.set_layout(layout(6))(z)
     order = np.array([3, 0, 5, 1, 4, 2])
     shuffle = np.concatenate([layout(6)[order, :2].ravel(), layout(6)[order, 2:].ravel()])
     assert torch.allclose(net(z[:, shuffle]), s[:, shuffle], atol=1e-5)
+    # its divergence (in the data's units, whatever the scales) is autograd's of the whole state
+    zg = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(net.diagonal(z).numpy(), diagonal_jacobian(net(zg), zg).detach().numpy(), atol=1e-5)
     assert net.set_layout(layout(9))(torch.randn(2, 4 * 9)).shape == (2, 36)
 
 
@@ -180,6 +184,19 @@ def _discs(n: int, propulsion: bool = True, frames: int = 12, runs: int = 3):
     return simulate_mips(ActiveDiscs(particles=n, v0=0.5, gamma=0.05), DiscRepulsion(),
                          SnapshotSampling(trajectories=runs, frames=frames, interval=5.0, burn_in=20.0,
                                           propulsion=propulsion, seed=n))
+
+
+def test_the_trapped_aoups_drift_has_its_divergence_in_closed_form_and_gives_the_simulations_sigma_a():
+    data = aoup(TrappedAOUP(particles=6, v0=0.5, dt=0.5), Repulsion(), Integration(burn_in=5.0), ParticleRenderer(),
+                ActiveSampling(trajectories=3, frames=5, seed=1, propulsion=True))
+    model, p = drift_model(data), data.truth.params
+    z = torch.as_tensor(np.asarray(data.data, np.float64).reshape(15, -1), dtype=torch.float32)
+    b, div = model.drift_and_divergence(z)
+    zt = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(div.numpy(), diagonal_jacobian(model.drift(zt), zt).detach().numpy(), atol=1e-4)
+    # the static formula <|b_x|^2> / eps + <div_x b_x> over the written snapshots: the sidecar's sigma_A
+    static = (b[:, :12] ** 2).sum(1) / p["eps"] + div[:, :12].sum(1)
+    assert float(static.double().mean()) == pytest.approx(p["sigma_A"], rel=1e-4)
 
 
 def test_the_mips_drift_is_the_simulations_periodic_force_with_its_divergence_and_noiseless_positions():

@@ -102,7 +102,7 @@ class ParticleTransformer(nn.Module):
             diag = torch.zeros_like(parts)
             for c in wanted:
                 diag[..., c] = torch.autograd.grad(scores[..., c].sum(), own, retain_graph=True)[0][..., c]
-        out = self._place(z, diag / self._scale(z)).detach()
+        out = self._place(z, diag).detach()
         return out if columns is None else out * torch.as_tensor(columns, dtype=z.dtype, device=z.device)
 
     def _scores(self, parts: torch.Tensor, own: torch.Tensor) -> torch.Tensor:

@@ -37,13 +37,11 @@ from ..params import check, param, redefault
 from ..progress import Callback, PhaseReporter
 from ..trajectories import Trajectories
 from .aoup import _GAMMA, _V0, ActiveSampling, hidden_note
-from .aoup_interacting import Repulsion
-from .neighbours import NeighbourList, minimum_image, wrap
+from .aoup_interacting import SKIN, Repulsion, pair_forces
+from .neighbours import NeighbourList, wrap
 from .sampling import mean_and_error
 
 DIMS = 2
-TAIL = 20.0           # pairs beyond 2R + TAIL / beta are left out: their push is below k e^-TAIL / beta
-SKIN = 0.6            # the neighbour list's skin, in units of R
 PACKING_RADIUS = 6.0  # the local packing fraction counts discs centred within this many R
 REPORT_EVERY = 64     # steps between progress reports and cancel checks
 
@@ -97,25 +95,6 @@ class SnapshotSampling(ActiveSampling):
                              "whole state (with --trajectories)", label="Write propulsion")
 
 
-def pair_forces(x: np.ndarray, i: np.ndarray, j: np.ndarray, box: float, repulsion: Repulsion,
-                divergence: bool = False):
-    """Force on each particle (N, d) from the pairs (i, j), nearest images; with `divergence`, also each
-    particle's div_{x_i} of its force, (N,)."""
-    n, d = x.shape
-    r = minimum_image(x[i] - x[j], box)
-    dist = np.sqrt((r * r).sum(1))
-    push = repulsion.push(dist) / dist
-    f = np.empty_like(x)
-    for c in range(d):
-        fc = push * r[:, c]
-        f[:, c] = np.bincount(i, fc, n) - np.bincount(j, fc, n)
-    if not divergence:
-        return f
-    # div (phi(r) r/|r|) = phi'(r) + phi(r) (d - 1) / r, the same for both particles of a pair.
-    term = repulsion.push_slope(dist) + push * (d - 1)
-    return f, np.bincount(i, term, n) + np.bincount(j, term, n)
-
-
 def positions_note(sigma: float, hypoelliptic: bool, movie: bool) -> str:
     """What the discs' positions (coordinates, or a movie) show of sigma, in the words of the truth report:
     sigma_A only bounds an estimate from above, sigma_B bounds nothing; neither has an exact ceiling."""
@@ -141,7 +120,7 @@ def simulate_mips(model: ActiveDiscs, repulsion: Repulsion, sampling: SnapshotSa
     `Progress` events of the phase "simulation" (time steps); setting `cancel` raises `Cancelled`."""
     m, n, d, frames = sampling.series, model.particles, DIMS, sampling.frames
     box, radius, h = model.box(repulsion.radius), repulsion.radius, model.time_step
-    cutoff, skin = 2 * radius + TAIL / repulsion.sharpness, SKIN * radius
+    cutoff, skin = repulsion.reach, SKIN * radius
     if cutoff + skin >= box / 2:
         raise CneepError(f"--particles {n} at --packing {model.packing:g} make a box of side {box:.3g}, too small "
                          f"for discs that interact up to {cutoff:.3g} apart: take more particles")

@@ -1,6 +1,6 @@
-"""Pairs of particles near each other in a periodic square box: a Verlet neighbour list with a skin.
+"""Pairs of particles near each other, in a periodic square box or in open space: a Verlet neighbour list with a skin.
 
-A k-d tree with periodic boundaries (scipy's cKDTree with `boxsize`) finds every pair closer than cutoff + skin.
+A k-d tree (scipy's cKDTree, with `boxsize` for periodic boundaries) finds every pair closer than cutoff + skin.
 The list then still holds every pair closer than the cutoff until some particle has moved more than skin / 2 since
 it was built (two particles closing in on each other cover at most the skin together); it is rebuilt then. Pair
 vectors take the nearest periodic image, which is unique while cutoff + skin stays below half the box.
@@ -25,10 +25,10 @@ def wrap(x: np.ndarray, box: float) -> np.ndarray:
 
 class NeighbourList:
     """`pairs(x)`: index arrays (i, j), i < j, of every pair of positions x (N, d), folded into the box, that may
-    be closer than `cutoff`."""
+    be closer than `cutoff`; box None: open space."""
 
-    def __init__(self, box: float, cutoff: float, skin: float):
-        if cutoff + skin >= box / 2:
+    def __init__(self, box: float | None, cutoff: float, skin: float):
+        if box is not None and cutoff + skin >= box / 2:
             raise ValueError(f"cutoff + skin {cutoff + skin:g} must be below half the box, {box / 2:g}")
         self.box, self.cutoff, self.skin = box, cutoff, skin
         self.reference: np.ndarray | None = None
@@ -42,4 +42,5 @@ class NeighbourList:
         return self.i, self.j
 
     def _moved(self, x: np.ndarray) -> float:
-        return float(np.sqrt((minimum_image(x - self.reference, self.box) ** 2).sum(1).max()))
+        moved = x - self.reference
+        return float(np.sqrt(((moved if self.box is None else minimum_image(moved, self.box)) ** 2).sum(1).max()))
