@@ -32,8 +32,8 @@ run() {   # run LIMIT_S OUTPUT_FILE COMMAND...: stdout to the file, stderr to th
 { nvidia-smi; nproc; $py -c "import sys, torch; print(sys.version); print('torch', torch.__version__, 'cuda',
   torch.version.cuda, 'cudnn', torch.backends.cudnn.version(), torch.cuda.get_device_name())"; } >"$OUT/env.txt" 2>&1
 
-run 90 "$OUT/tests.log" $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py \
-    tests/test_training.py tests/test_io_streaming.py tests/test_neep.py
+run 130 "$OUT/tests.log" $py -m pytest -q -p no:cacheprovider tests/test_cuda.py tests/test_model.py \
+    tests/test_training.py tests/test_io_streaming.py tests/test_neep.py tests/test_score.py tests/test_epr_net.py
 tail -n 3 "$OUT/tests.log" >>"$log"
 
 for batch in 1024 4096; do
@@ -41,7 +41,7 @@ for batch in 1024 4096; do
         --seconds 10 --rounds 5 --json
 done
 
-run 190 "$OUT/variants_stdout.txt" $py bench/step_variants.py --seconds 0.3 --rounds 4 --out "$OUT/variants.json"
+run 170 "$OUT/variants_stdout.txt" $py bench/step_variants.py --seconds 0.3 --rounds 4 --out "$OUT/variants.json"
 cat "$OUT/variants_stdout.txt" >>"$log" && rm "$OUT/variants_stdout.txt"
 
 # `cneep bench accuracy`'s defaults (150 x 10^4 frames: 1.05 M training transitions; batch 4096, lr 4e-4),
@@ -53,7 +53,7 @@ try: rate = json.load(open(f'{sys.argv[1]}/throughput_4096.json'))['ours']['samp
 except Exception: rate = 100_000   # that throughput step failed: a guess
 print(max(500, round(45 * rate / 4096)))" "$OUT")
 echo "accuracy: batch 4096, $iters iterations" >>"$log"
-run 170 "$OUT/accuracy.json" $py -m cneep_engine bench accuracy --device cuda --iters "$iters" \
+run 160 "$OUT/accuracy.json" $py -m cneep_engine bench accuracy --device cuda --iters "$iters" \
     --eval-every 100 --budget 60 --baseline-budget 50 --baseline-record-every 100 --json
 
 echo "== $(date +%T) done" >>"$log"

@@ -506,8 +506,9 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
     else:
         debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
         bound = " (a lower bound)" if s["lower_bound"] else ""
+        where = f"{s['device']}, " if "device" in s else ""   # the model-known methods train a network
         print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
-              f"{s['wall_s']:.2g} s")
+              f"{where}{s['wall_s']:.2g} s")
         if "static_rate" in s:   # a model-known estimate
             static = "n/a" if s["static_rate"] is None else f"{s['static_rate']:.4g} ± {s['static_rate_err']:.2g}"
             upper = ("" if s["bounds"]["upper"] is None else

@@ -6,7 +6,7 @@ a potential) and takes the dynamics dx = b(x) dt + sqrt(2 D) dW as given. A `Dri
     model = drift_model(data, "")              # the data's own system, rebuilt from its ground truth
     model = drift_model(data, "my_drift.py")   # a Python file defining drift(x) and D
     model = drift_model(data, "sfi_run")       # the Ito drift fitted by an sfi run (linear force inference)
-    model.drift(x)                             # torch float32 (batch, n) -> (batch, n), differentiable
+    model.drift(x)                             # torch float32 (batch, n) -> (batch, n), differentiable, on x's device
     model.diffusion                            # (n,) numpy, D_c >= 0
 
 A drift file is plain Python:
@@ -17,6 +17,9 @@ A drift file is plain Python:
         return torch.stack([-2 * x[:, 0] + x[:, 1], x[:, 0] - 2 * x[:, 1]], dim=1)
     dims = 2                              # optional: coordinates are particles' positions, `dims` per particle
     radius = 1.0                          # optional: the particles' radius, for the local packing fraction
+
+The score estimator calls drift(x) where it trains, on a GPU when there is one: a tensor the function makes must be
+on x's device (torch.as_tensor(..., device=x.device)). EPR-Net evaluates the drift on the CPU.
 
 `layout` says which coordinates belong to which particle ((particles, k) indices, the first `dims` of each row its
 position), so that per-particle densities, spatial bins and the particle network can be formed.
@@ -110,13 +113,21 @@ def _check(model: DriftModel, data) -> None:
         raise CneepError(f"{model.name}: D has {model.n} entries but {data.name} has {n} coordinates")
     if not (np.all(np.isfinite(model.diffusion)) and np.all(model.diffusion >= 0) and np.any(model.diffusion > 0)):
         raise CneepError(f"{model.name}: D must be finite and non-negative, and positive for some coordinate")
-    x = torch.as_tensor(np.asarray(data.data[0, :4]), dtype=torch.float32)
+    check_drift(model, torch.as_tensor(np.asarray(data.data[0, :4]), dtype=torch.float32))
+
+
+def check_drift(model: DriftModel, x: torch.Tensor) -> None:
+    """Evaluate the drift on a batch x (a few snapshots, on the device it is to run on): a wrong signature, shape,
+    type or device, or non-finite values, are one line."""
     try:
         b = model.drift(x)
     except CneepError:
         raise
     except Exception as e:   # a user's code can fail in any way; its message says how
-        raise CneepError(f"{model.name}: drift(x) failed on a batch of shape {tuple(x.shape)} "
+        where = "" if x.device.type == "cpu" else (
+            f" on {x.device} (create its constants on x's device, e.g. torch.as_tensor(..., device=x.device), or "
+            "train with --device cpu)")
+        raise CneepError(f"{model.name}: drift(x) failed on a batch of shape {tuple(x.shape)}{where} "
                          f"({type(e).__name__}: {e})") from e
     if not isinstance(b, torch.Tensor) or tuple(b.shape) != tuple(x.shape) or b.dtype != x.dtype:
         shape = tuple(b.shape) if hasattr(b, "shape") else type(b).__name__
@@ -178,7 +189,7 @@ def _from_sfi_run(folder: Path, n: int) -> DriftModel:
     if a.shape != (n, n):
         raise CneepError(f"{folder}: the sfi run fitted {len(a)} coordinates, the data have {n}")
     at, bt = torch.as_tensor(a, dtype=torch.float32), torch.as_tensor(offset, dtype=torch.float32)
-    return _sized(DriftModel(name=f"{folder} (sfi drift)", drift=lambda x: x @ at.T + bt,
+    return _sized(DriftModel(name=f"{folder} (sfi drift)", drift=lambda x: x @ at.to(x).T + bt.to(x),
                              diffusion=np.diag(diff).copy()), n)
 
 
@@ -224,7 +235,7 @@ def _from_truth(data) -> DriftModel:
                           divergence=_active_divergence(model.particles, dims, model.gamma, rep, trap=model.trap))
     a = torch.as_tensor(np.asarray(model.drift), dtype=torch.float32)
     precision = np.linalg.inv(model.covariance)
-    return DriftModel(name, lambda x: x @ a.T, diffusion, layout, dims, exact_score=lambda x: -x @ precision,
+    return DriftModel(name, lambda x: x @ a.to(x).T, diffusion, layout, dims, exact_score=lambda x: -x @ precision,
                       radius=None)
 
 

@@ -112,7 +112,7 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
         t = s["training"]
         lines.append(f"{s['method']}, {t['network']['network']} trained on {s['snapshots']['train']} snapshots: "
                      f"{t['stopped']} after {t['iterations']} steps (best at {t['best_iteration']}), "
-                     f"{s.get('wall_s', 0):.0f} s")
+                     f"{s['device'] + ', ' if 'device' in s else ''}{s.get('wall_s', 0):.0f} s")
         return "<br>".join(lines)
     if "method" in s:   # a training-free estimator
         lines.append(f"{s['method']}, training-free: {s.get('wall_s', 0):.1f} s")

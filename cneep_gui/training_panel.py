@@ -102,7 +102,7 @@ class TrainingPanel(QWidget):
         for cls, rows in _OWN.items():
             for p in rows:
                 self.form.setRowVisible(self.own_boxes[cls][p.name], method.settings is cls and p.name in reads)
-        self.form.setRowVisible(self.device, method.trained)
+        self.form.setRowVisible(self.device, "device" in reads)
         self.form.setRowVisible(self.threads, method.closed_form is None)
 
     def config(self) -> TrainConfig:

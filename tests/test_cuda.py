@@ -88,3 +88,33 @@ def test_training_on_the_gpu_reports_it_and_learns(tiny_movie):
     assert s["device"].startswith("cuda") and np.isfinite(s["ep_rate"])
     np.testing.assert_allclose(run.maps.sum((1, 2)), run.ds, rtol=1e-3, atol=1e-4)
     assert s["ep_rate"] > 0 and s["truth"]["slope"] > 0, s
+
+
+def test_the_model_known_estimators_train_on_the_gpu_and_hand_back_a_cpu_network(tmp_path):
+    from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+    from cneep_engine.drift_models import drift_model
+    from cneep_engine.errors import CneepError
+    from cneep_engine.estimators.epr_net import epr_net_fit
+    from cneep_engine.estimators.model_known import ModelKnownConfig
+    from cneep_engine.estimators.score import estimate_score
+    from cneep_engine.windows import assign_parts
+
+    beads = simulate_bead_spring_trajectories(BeadSpringChain(beads=2, tc=1, th=10, dt=1.0), trajectories=20,
+                                              frames=500, seed=4)
+    parts = assign_parts(20, 500, 0.2, 0.2, 2)
+    config = TrainConfig(model="score", iterations=300, eval_every=100, batch=256, lr=3e-3)
+    est = estimate_score(beads, parts, ModelKnownConfig(bootstrap=20), config, drift_model(beads))
+    d = est.details
+    assert d["device"].startswith("cuda") and next(est.network.parameters()).device.type == "cpu"
+    assert est.rate == pytest.approx(d["exact_score_rate"], rel=0.15)   # as loose as the CPU's short fit
+    assert d["bounds"]["lower"] < d["exact_score_rate"] + 3 * d["exact_score_rate_err"]
+    est = epr_net_fit(beads, parts, ModelKnownConfig(), TrainConfig(model="epr-net", iterations=200, eval_every=50),
+                      drift_model(beads))
+    b = est.details["bounds"]
+    assert est.details["device"].startswith("cuda") and b["lower"] < est.rate < b["upper"]
+    # a drift file whose constants live on the CPU: one line saying how to fix it
+    path = tmp_path / "cpu_drift.py"
+    path.write_text("import torch\nD = [1.0, 10.0]\nA = torch.tensor([[-2.0, 1.0], [1.0, -2.0]])\n"
+                    "def drift(x):\n    return x @ A.T\n")
+    with pytest.raises(CneepError, match="device=x.device"):
+        estimate_score(beads, parts, ModelKnownConfig(), config, drift_model(beads, str(path)))

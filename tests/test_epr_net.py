@@ -216,14 +216,14 @@ def test_cneep_train_with_epr_net_writes_the_bounds_and_the_landscape(tmp_path, 
     data, run = tmp_path / "dw.npz", tmp_path / "run"
     assert main(["simulate", "double-well", "--trajectories", "4", "--frames", "300", "-o", str(data)]) == 0
     assert main(["train", str(data), "--method", "epr-net", "--iters", "50", "--eval-every", "25", "--batch", "64",
-                 "--width", "16", "--grid", "10", "-o", str(run), "-q"]) == 0
+                 "--width", "16", "--grid", "10", "--device", "cpu", "-o", str(run), "-q"]) == 0
     s = json.loads((run / "summary.json").read_text())
     b = s["bounds"]
     assert s["method"] == "epr-net" and s["ep_rate"] == pytest.approx((b["upper"] + b["lower"]) / 2)
     assert s["ep_rate_err"] > 0 and s["lower_bound_err"] > 0 and s["upper_bound_err"] > 0
     assert np.isfinite(s["static_rate"]) and s["landscape_rrmse"] > 0 and len(s["landscape"]["potential"]) == 10
     assert s["drift"].startswith("double-well") and s["truth"]["sigma"] == pytest.approx(RotatedDoubleWell().ep_rate)
-    assert (run / "network.pt").is_file()
+    assert (run / "network.pt").is_file() and s["device"].startswith("cpu")
     capsys.readouterr()
     csv = tmp_path / "tracks.csv"
     np.savetxt(csv, np.random.default_rng(0).normal(size=(100, 2)), delimiter=",", header="x1,x2", comments="")

@@ -130,6 +130,7 @@ def test_the_score_method_runs_against_the_datas_own_drift_and_refuses_a_bad_dri
     own = panel.own_boxes[ModelKnownConfig]
     assert panel.form.isRowVisible(own["drift"]) and panel.form.isRowVisible(panel.boxes["iterations"])
     assert not panel.form.isRowVisible(panel.own_boxes[ClosedFormConfig]["bootstrap"])
+    assert panel.form.isRowVisible(panel.device)   # its network trains where a neural estimator's would
     bad = tmp_path / "bad.py"
     bad.write_text("D = 1.0\ndef drift(x):\n    return x[:, :1]\n")
     own["drift"].setText(str(bad))
@@ -145,6 +146,7 @@ def test_the_score_method_runs_against_the_datas_own_drift_and_refuses_a_bad_dri
     s = studio.run.summary
     assert s["method"] == "score" and np.isfinite(s["static_rate"]) and len(s["densities"]) == 2
     assert "lower bound" in studio.summary.text() and "mlp trained on" in studio.summary.text()
+    assert s["device"] in studio.summary.text()
 
 
 def test_the_epr_net_method_shows_its_own_rows_and_reports_both_bounds(studio, qtbot):

@@ -9,6 +9,7 @@ import torch
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.cli import main
+from cneep_engine.device import resolve_device
 from cneep_engine.drift_models import diagonal_jacobian, drift_model
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
@@ -74,6 +75,7 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     assert np.asarray(current["current"]).shape == (24, 24, 2) and current["axes"] == ["x1", "x2"]
     assert sum(s["binned"]["distance"]["count"]) == 2 * s["snapshots"]["test"]
     assert s["training"]["network"]["network"] == "mlp" and s["ep_rate_err"] > 0
+    assert s["device"].startswith(resolve_device("auto").type)    # trained on the GPU when there is one
     validations = [e for e in fitted.history if e.val_loss is not None]
     assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # the MLP shows its bound
     assert "particles" not in s     # the chain's beads move along one axis: no plane to draw them in

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..device import describe_device, resolve_device
 from ..drift_models import DriftModel
 from ..errors import CneepError
 from ..progress import Callback
@@ -116,7 +117,7 @@ def bound_terms(phi: Field, x: torch.Tensor, force: torch.Tensor, div_force: tor
         g, lap = g.detach(), lap.detach()
         upper.append((((f + g) ** 2) / diffusion).sum(1))
         lower.append((f ** 2 / diffusion).sum(1) + 2 * div_f - (g ** 2 / diffusion).sum(1) + 2 * lap)
-    return torch.cat(upper).numpy(), torch.cat(lower).numpy()
+    return torch.cat(upper).cpu().numpy(), torch.cat(lower).cpu().numpy()
 
 
 def mean_and_error(values: np.ndarray, series: np.ndarray | None) -> tuple[float, float]:
@@ -194,7 +195,8 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     """EPR-Net on steady samples (n, d) labelled train, validation or test by `parts` (n,) (`base.TRAIN`, ...),
     with the drift and the diagonal D of `drift`; its exact log_density, where known, scores the landscape.
     settings: the network (width, blocks) and epr-net's own (enhanced, spread, grid); config: a TrainConfig whose
-    steps, batch, learning rate, validation, weight average and seed `model_known.fit_network` trains with.
+    steps, batch, learning rate, validation, weight average, device and seed `model_known.fit_network` trains
+    with.
 
     series: the trajectory of each sample when they come from trajectories (samples of one in time order), for
     error bars that allow for correlation; None: independent draws. box: the landscape's range per axis for two
@@ -218,7 +220,9 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     if drift.n != dims:
         raise CneepError(f"{drift.name}: a drift of {drift.n} coordinates, the samples have {dims}")
     diff = _diffusion(drift)
-    # Trained in single precision (twice as fast on a CPU), evaluated in double.
+    # The drift is evaluated once per sample, on the CPU (a drift file need not know of devices); the network
+    # trains on the device, in single precision (twice as fast on a CPU), and is evaluated in double.
+    device = resolve_device(config.device)
     x = {p: torch.as_tensor(x_all[parts == p], dtype=torch.float32) for p in (TRAIN, VAL)}
     mean, std = x[TRAIN].mean(0), x[TRAIN].std(0)
     std = torch.where(std > 0, std, torch.ones_like(std))
@@ -232,30 +236,33 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
         fz, div_fz = _force(drift, z)
         columns += [z, fz, div_fz[:, None]]
     val_force = _force(drift, x[VAL])
-    shown = [t[:VAL_RATE_SAMPLES] for t in (x[VAL], *val_force)]
+    shown = [t[:VAL_RATE_SAMPLES].to(device) for t in (x[VAL], *val_force)]
+    d_train = diff.float().to(device)
 
     def val_rates(net) -> dict:
-        upper, lower = bound_terms(net, *shown, diff.float())
+        upper, lower = bound_terms(net, *shown, d_train)
         return {"val_rate": float((upper + lower).mean() / 2), "val_lower": float(lower.mean()),
                 "val_upper": float(upper.mean())}
 
     torch.manual_seed(config.seed)
-    net = Potential(dims, settings.width, settings.blocks, mean, scale, float(diff.mean()))
+    net = Potential(dims, settings.width, settings.blocks, mean, scale, float(diff.mean())).to(device)
     with single_thread():
-        fitted = fit_network(net, _loss(diff, settings.enhanced), torch.cat(columns, 1),
-                             torch.cat([x[VAL], val_force[0]], 1), config, callback, cancel, rates=val_rates)
+        fitted = fit_network(net, _loss(d_train, settings.enhanced), torch.cat(columns, 1).to(device),
+                             torch.cat([x[VAL], val_force[0]], 1).to(device), config, callback, cancel,
+                             rates=val_rates)
     net = fitted.network.double()
 
     test = torch.as_tensor(x_all[parts == TEST])
     f, div_f = _force(drift, test)
-    upper, lower = bound_terms(net, test, f, div_f, diff)
+    upper, lower = bound_terms(net, *(t.to(device) for t in (test, f, div_f, diff)))
+    net = net.cpu()
     static = ((f ** 2 / diff).sum(1) + div_f).numpy()
     test_series = None if series is None else np.asarray(series)[parts == TEST]
     (up, up_err), (low, low_err) = mean_and_error(upper, test_series), mean_and_error(lower, test_series)
     mid, mid_err = mean_and_error((upper + lower) / 2, test_series)
     gap, gap_err = mean_and_error(upper - lower, test_series)
     stat, stat_err = mean_and_error(static, test_series)
-    details = {"drift": drift.name,
+    details = {"drift": drift.name, "device": describe_device(device),
                "bounds": {"lower": low, "upper": up}, "lower_bound_err": low_err, "upper_bound_err": up_err,
                "gap": gap, "gap_err": gap_err, "static_rate": stat, "static_rate_err": stat_err,
                "snapshots": {"train": counts["training"], "val": counts["validation"], "test": counts["test"]},

@@ -7,9 +7,10 @@ Such an estimator is an `Estimator` entry with `requires=("drift",)` and `fit=`,
 that learns from the snapshots (the frames of the training part, validated on the validation part) and reports on
 the test part. `run.train` finds the drift (`--drift`, else the data's own system; `drift_models.drift_model`) and
 refuses data without one. Of `TrainConfig` the estimator reads the settings named in its `shared` (steps, batch,
-learning rate, validation, weight average, split, seed); its own are fields here, `only=` the estimators that read
-them. `fit_network` is the training: Adam on a cosine schedule, a moving average of the weights validated every
-eval_every steps, the best kept, early stopping, training events through `progress`, a cancel keeping the best.
+learning rate, validation, weight average, device, split, seed); its own are fields here, `only=` the estimators
+that read them. `fit_network` is the training: Adam on a cosine schedule, a moving average of the weights validated
+every eval_every steps, the best kept, early stopping, training events through `progress`, a cancel keeping the best.
+It trains where the network and the snapshots are: the estimator puts them on `resolve_device(config.device)`.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..params import check, param
 from ..progress import Callback, Progress, Throttle, seconds_left
 
 # TrainConfig settings that a model-known estimator reads besides the split and seed
-SHARED = ("iterations", "batch", "lr", "eval_every", "patience", "average")
+SHARED = ("iterations", "batch", "lr", "eval_every", "patience", "average", "device")
 
 
 @dataclass(frozen=True)
@@ -82,13 +83,15 @@ def fit_network(network: torch.nn.Module,
                 loss: Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor],
                 train: torch.Tensor, val: torch.Tensor, config, callback: Callback | None,
                 cancel: threading.Event | None, rates: Callable[[torch.nn.Module], dict] | None = None) -> Fitted:
-    """Minimise `loss(network, batch, generator)` (a scalar) over random batches of the `train` snapshots; every
+    """Minimise `loss(network, batch, generator)` (a scalar) over random batches of the `train` snapshots (the
+    generator on their device, where `network` must be too); every
     config.eval_every steps the weight average's loss on `val` (same noise each time) decides the model kept, and
     `rates(network)`, its EP rate on the validation snapshots and the bounds that bracket it (`Progress` fields:
     val_rate, and val_lower, val_upper where the method has them), is reported with it. A cancel stops training
     and keeps the best model (the event is cleared: it asked for that model, evaluated)."""
     from ..training import _average_into   # training builds on the estimators' table, so not at the top
-    gen = torch.Generator().manual_seed(config.seed)
+    device = train.device
+    gen = torch.Generator(device).manual_seed(config.seed)
     opt = torch.optim.Adam(network.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.iterations)
     averaged = copy.deepcopy(network)
@@ -97,7 +100,7 @@ def fit_network(network: torch.nn.Module,
     best = {"loss": float("inf"), "it": 0, "state": copy.deepcopy(averaged.state_dict())}
 
     def validate() -> tuple[float, dict]:
-        losses = [float(loss(averaged, v, torch.Generator().manual_seed(config.seed + 1 + i)).detach())
+        losses = [float(loss(averaged, v, torch.Generator(device).manual_seed(config.seed + 1 + i)).detach())
                   for i, v in enumerate(val.split(max(config.batch, 4096)))]
         return float(np.mean(losses)), rates(averaged) if rates is not None else {}
 
@@ -120,7 +123,7 @@ def fit_network(network: torch.nn.Module,
             stopped, it = "cancelled", it - 1
             cancel.clear()
             break
-        batch = train[torch.randint(len(train), (config.batch,), generator=gen)]
+        batch = train[torch.randint(len(train), (config.batch,), generator=gen, device=device)]
         value = loss(network, batch, gen)
         opt.zero_grad(set_to_none=True)
         value.backward()

@@ -33,7 +33,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..drift_models import DriftModel, diagonal_jacobian
+from ..device import describe_device, resolve_device
+from ..drift_models import DriftModel, check_drift, diagonal_jacobian
 from ..errors import CneepError
 from ..models.score_nets import ParticleTransformer, ScoreMLP, load_network
 from ..progress import Callback
@@ -60,12 +61,13 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
     if not np.isfinite(x).all():
         raise CneepError(f"{data.name}: the snapshots contain NaN or infinite values")
     labels = np.asarray(split)
+    device = resolve_device(config.device)
     train, val = (torch.as_tensor(x[labels == p], dtype=torch.float32) for p in (TRAIN, VAL))
     if len(train) < 2 or len(val) < 1:
         raise CneepError(f"{data.name}: too few snapshots to train and validate a score network")
     std = train.std(0).numpy()
     std = np.where(std > 0, std, 1.0)
-    d = torch.as_tensor(drift.diffusion, dtype=torch.float32)
+    d = torch.as_tensor(drift.diffusion, dtype=torch.float32, device=device)
     d_inv = torch.where(d > 0, 1 / torch.where(d > 0, d, 1.0), 0.0)
     noisy = d > 0
 
@@ -73,11 +75,14 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
         return drift.drift(z) * d_inv + net(z)
 
     net, start = _network(settings, drift, train.numpy(), std, config.seed)
-    loss = (_denoising(score, torch.as_tensor(settings.noise * std, dtype=torch.float32) * noisy)
+    net, train, val = net.to(device), train.to(device), val.to(device)
+    check_drift(drift, train[:4])
+    loss = (_denoising(score, torch.as_tensor(settings.noise * std, dtype=torch.float32, device=device) * noisy)
             if settings.score_loss == "denoising"
-            else _divergence(score, torch.as_tensor(std ** 2, dtype=torch.float32) * noisy))
+            else _divergence(score, torch.as_tensor(std ** 2, dtype=torch.float32, device=device) * noisy))
     n_val = len(val)   # of which a fixed subset validates: a validation costs the same on any data set
-    val = val[torch.randperm(len(val), generator=torch.Generator().manual_seed(config.seed))[:VAL_SNAPSHOTS]]
+    pick = torch.randperm(len(val), generator=torch.Generator().manual_seed(config.seed))[:VAL_SNAPSHOTS]
+    val = val[pick.to(device)]
 
     bounded = val[:max(1, VAL_BOUND_WORK // drift.n)] if isinstance(net, ScoreMLP) else None
 
@@ -95,16 +100,18 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
 
 
 def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, start, start_rate, d, d_inv):
-    """The estimate on the test snapshots of the fitted network (see the module's docstring)."""
+    """The estimate on the test snapshots of the fitted network (see the module's docstring), computed on the
+    network's device; the network returned is on the CPU."""
     net = fitted.network
 
     test_mask = labels == TEST
     test_x = x[test_mask]
     series, frame = np.nonzero(test_mask)
-    v, terms = _test_terms(net, drift, torch.as_tensor(test_x, dtype=torch.float32), d, d_inv)
+    test = torch.as_tensor(test_x, dtype=torch.float32, device=d.device)
+    v, terms = _test_terms(net, drift, test, d, d_inv)
     exact = None
     if drift.exact_score is not None:
-        b = drift.drift(torch.as_tensor(test_x, dtype=torch.float32)).numpy().astype(np.float64)
+        b = torch.cat([drift.drift(c) for c in test.split(EVAL_BATCH)]).cpu().numpy().astype(np.float64)
         v_exact = b - drift.diffusion * drift.exact_score(test_x)
         exact = v_exact ** 2 * d_inv.numpy().astype(np.float64)
     per_snapshot = [terms["ep"], terms["static"], terms["lower"]] + ([exact.sum(1)] if exact is not None else [])
@@ -122,6 +129,7 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
     densities = total[len(per_snapshot):len(per_snapshot) + n] / total[-1]
     details = {
         "drift": drift.name,
+        "device": describe_device(d.device),
         "static_rate": float(total[1] / total[-1]),
         "static_rate_err": err(1),
         "bounds": {"lower": float(total[2] / total[-1]), "upper": None},
@@ -149,7 +157,7 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
         details["start_from"] = start
     ds_by_coordinate = _transition_terms(net, x, labels, d, d_inv)
     return Estimate(rate=float(total[0] / total[-1]), rate_err=err(0), transitions=len(test_x), blocks=len(sums),
-                    ds=ds_by_coordinate.sum(1), ds_by_coordinate=ds_by_coordinate, details=details, network=net,
+                    ds=ds_by_coordinate.sum(1), ds_by_coordinate=ds_by_coordinate, details=details, network=net.cpu(),
                     history=fitted.history)
 
 
@@ -194,7 +202,7 @@ def _denoising(score, sigma: torch.Tensor):
     scored = sigma > 0
 
     def loss(net, z, gen):
-        zeta = torch.randn(z.shape, generator=gen, dtype=z.dtype)
+        zeta = torch.randn(z.shape, generator=gen, dtype=z.dtype, device=z.device)
         plus = sigma * score(net, z + sigma * zeta) + zeta
         minus = sigma * score(net, z - sigma * zeta) - zeta
         return 0.5 * (plus ** 2 + minus ** 2)[:, scored].sum(1).mean()
@@ -204,7 +212,7 @@ def _denoising(score, sigma: torch.Tensor):
 def _divergence(score, weight: torch.Tensor):
     """Hyvarinen's implicit score matching, <sum_c w_c (s_c^2 + 2 d s_c / d x_c)>, exact divergence; coordinates
     with w_c = 0 are left out."""
-    scored = (weight > 0).numpy()
+    scored = (weight > 0).cpu().numpy()
 
     def loss(net, z, gen):
         z = z.detach().requires_grad_(True)
@@ -223,7 +231,7 @@ def _velocity(net, z: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 def _test_terms(net, drift: DriftModel, z: torch.Tensor, d: torch.Tensor, d_inv: torch.Tensor):
     """Per held-out snapshot: v, and the EP, each coordinate's density, the static value and the lower bound's
     integrand b^T D^+ b + 2 div_noisy b - s^T D s - 2 div(D s)."""
-    noisy = (d > 0).numpy()
+    noisy = (d > 0).cpu().numpy()
     v, parts = [], {"ep": [], "densities": [], "static": [], "lower": []}
     for c in z.split(EVAL_BATCH):
         b, div_b = drift.drift_and_divergence(c)
@@ -240,7 +248,7 @@ def _test_terms(net, drift: DriftModel, z: torch.Tensor, d: torch.Tensor, d_inv:
         parts["densities"].append(dens)
         parts["static"].append(bdb + 2 * noisy_div_b - div_b.sum(1))
         parts["lower"].append(bdb + 2 * noisy_div_b - (s ** 2 * d).sum(1) - 2 * (noisy_div_b + (d * div_n).sum(1)))
-    return torch.cat(v).double().numpy(), {k: torch.cat(p).double().numpy() for k, p in parts.items()}
+    return torch.cat(v).double().cpu().numpy(), {k: torch.cat(p).double().cpu().numpy() for k, p in parts.items()}
 
 
 def _transition_terms(net, x: np.ndarray, labels: np.ndarray, d: torch.Tensor,
@@ -248,6 +256,6 @@ def _transition_terms(net, x: np.ndarray, labels: np.ndarray, d: torch.Tensor,
     """v_c(x_mid) dx_c / D_c of every transition, in `window_starts(labels, 2)` order."""
     starts, _ = window_starts(labels, 2)
     flat = x.reshape(-1, x.shape[-1])
-    x0, x1 = (torch.as_tensor(flat[s], dtype=torch.float32) for s in (starts, starts + 1))
+    x0, x1 = (torch.as_tensor(flat[s], dtype=torch.float32, device=d.device) for s in (starts, starts + 1))
     v = _velocity(net, (x0 + x1) / 2, d)
-    return (v * d_inv * (x1 - x0)).double().numpy()
+    return (v * d_inv * (x1 - x0)).double().cpu().numpy()

@@ -70,7 +70,7 @@ class DrivenGaussianMixture:
 
     def _components(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """ln(weight N_k(x)) (n, 2) and the displacements from the means over the variances (n, 2, dims)."""
-        mu, var, log_norm, _ = (c.to(x.dtype) for c in self._constants)
+        mu, var, log_norm, _ = (c.to(x) for c in self._constants)
         diff = x[:, None, :] - mu
         return log_norm - (diff ** 2).sum(2) / (2 * var), diff / var[:, None]
 
@@ -85,7 +85,7 @@ class DrivenGaussianMixture:
 
     def drift(self, x: torch.Tensor) -> torch.Tensor:
         """F = D (I - J) grad ln p at points (n, dims)."""
-        return self.diffusivity * self.score(x) @ self._constants[3].to(x.dtype)
+        return self.diffusivity * self.score(x) @ self._constants[3].to(x)
 
     def draw(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """n exact draws (n, dims) from the mixture."""
