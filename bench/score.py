@@ -142,10 +142,11 @@ def discs(n: int, index: int):
     path = CACHE / f"n{n}.npz"
     if path.exists():
         return load_trajectories(path)
+    CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = simulate_mips(ActiveDiscs(particles=n), DiscRepulsion(),
-                         SnapshotSampling(frames=2560 // n if index else 160, interval=500.0, propulsion=True,
-                                          seed=index + 1))
+                         SnapshotSampling(trajectories=1, frames=2560 // n if index else 160, interval=500.0,
+                                          propulsion=True, seed=index + 1))
     print(f"N={n}: simulated in {time.perf_counter() - t0:.0f} s", flush=True)
     save_trajectories(data, path)
     return data
@@ -198,8 +199,10 @@ def mips(sizes: list[int]) -> None:
     for index, n in enumerate(sizes):
         data = pieces(discs(n, index), 2 if index else 10)
         p = data.truth.params
-        print(f"N={n}: box {p['box']:.1f}, sigma_B per particle {p['sigma_per_particle']:.3f} ± "
-              f"{p['sigma_per_particle_err']:.3f} ({data.n_trajectories} x {data.n_frames} snapshots)", flush=True)
+        err = p["sigma_per_particle_err"]   # None from a single run: the runs' spread gives the error
+        print(f"N={n}: box {p['box']:.1f}, sigma_B per particle {p['sigma_per_particle']:.3f}"
+              f"{'' if err is None else f' ± {err:.3f}'} ({data.n_trajectories} x {data.n_frames} snapshots)",
+              flush=True)
         t0 = time.perf_counter()
         folder = str(CACHE / f"run_{n}")
         if first is None:   # a finished run is kept: the larger N are then applied without training again
