@@ -535,7 +535,7 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         # sigma is left out where it holds EP the data cannot show (`hidden`); a relative error to a ceiling of 0 is
         # undefined, the difference is not
         against = [f"sigma {t['sigma']:.4g} ({t['rel_err_sigma']:+.2%})"] if "rel_err_sigma" in t else []
-        if t.get("sigma_2pt_exact", True):
+        if "sigma_2pt" in t and t.get("sigma_2pt_exact", True):   # none for a model-known estimate
             off = (f"{t['rel_err_2pt']:+.2%}" if t["sigma_2pt"] else f"off by {s['ep_rate'] - t['sigma_2pt']:+.3g}")
             against.append(f"sigma_2pt {t['sigma_2pt']:.4g} ({off})")
         # a constant ds (sigma_B's) correlates with nothing: no R^2

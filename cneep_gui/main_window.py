@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
             if is_run_folder(path):
                 run, data = export.open_run(path)
                 self.set_data(data)
+                self.training_plots.reset(data.truth, ceiling=ESTIMATORS[run.config.model].of_transitions)
                 self.set_run(run)
                 # the settings it was trained with, the estimator's own too, to train again
                 self.training_panel.set_config(run.config, run.closed_form)
@@ -523,7 +524,8 @@ class MainWindow(QMainWindow):
             threads = self.training_panel.threads.value()
             self.set_run(None)
             self.training_plots.reset(data.truth, {m: v for (m, o), v in self.earlier.items()
-                                                   if o == options and m != config.model})
+                                                   if o == options and m != config.model},
+                                      ESTIMATORS[config.model].of_transitions)
             self._show_progress()
 
             stem = data.path.stem if data.path else "synthetic"

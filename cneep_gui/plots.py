@@ -63,9 +63,11 @@ class TrainingPlots(QWidget):
         self.bands: dict[int, pg.FillBetweenItem] = {}
         self.truth_lines: list[pg.InfiniteLine] = []
 
-    def reset(self, truth: GroundTruth | None, earlier: dict[str, tuple[float, float | None]] | None = None) -> None:
-        """Empty plots; with ground truth, the exact EP rate and the two-frame ceiling as lines (and, for
-        partially observed data, at the first validation, the best rate an estimator of these windows can reach).
+    def reset(self, truth: GroundTruth | None, earlier: dict[str, tuple[float, float | None]] | None = None,
+              ceiling: bool = True) -> None:
+        """Empty plots; with ground truth, the exact EP rate and (with `ceiling`: for an estimator of transitions,
+        not a model-known one) the two-frame ceiling as lines (and, for partially observed data, at the first
+        validation, the best rate an estimator of these windows can reach).
         `earlier` (method: (rate, error)) are other methods' results on the same input, drawn as lines so that a
         new estimate is read against them: NEEP's lower bound inside EPR-Net's bracket, say."""
         for p in (self.rate, self.loss):
@@ -84,7 +86,7 @@ class TrainingPlots(QWidget):
             # holds EP these data cannot show (`hidden`) is no target and gets no line.
             if "hidden" not in truth.params:
                 self._truth_line(truth.sigma, _SIGMA, "σ exact", (1, 1))
-            if truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling to draw
+            if ceiling and truth.params.get("sigma_2pt_exact", True):   # some systems have no exact ceiling
                 self._truth_line(truth.sigma_2pt, _CEILING, "σ two-frame", (1, 1), 0.6)
         for i, (method, (rate, err)) in enumerate(sorted((earlier or {}).items())):
             self._truth_line(rate, _EARLIER, f"{method} (earlier run)", (0, 0), 0.05 + 0.3 * (i % 3), err)

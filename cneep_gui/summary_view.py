@@ -96,7 +96,7 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
                 lines.append(f"two-frame σ of what is seen = {t['sigma_2pt']:.4g} k<sub>B</sub>/s: "
                              f"{_off(s['ep_rate'], t)} against it{r2}")
             lines.append(_html(t["hidden"]))
-        elif t.get("sigma_2pt_exact", True):
+        elif "sigma_2pt" in t and t.get("sigma_2pt_exact", True):   # none for a model-known estimate
             lines.append(f"exact σ = {t['sigma']:.4g}, two-frame σ = {t['sigma_2pt']:.4g} k<sub>B</sub>/s: "
                          f"{_off(s['ep_rate'], t)} against the two-frame value{r2}")
         else:

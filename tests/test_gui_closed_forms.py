@@ -146,7 +146,8 @@ def test_the_score_method_runs_against_the_datas_own_drift_and_refuses_a_bad_dri
     s = studio.run.summary
     assert s["method"] == "score" and np.isfinite(s["static_rate"]) and len(s["densities"]) == 2
     assert "lower bound" in studio.summary.text() and "mlp trained on" in studio.summary.text()
-    assert s["device"] in studio.summary.text()
+    assert s["device"] in studio.summary.text() and "two-frame" not in studio.summary.text()
+    assert len(studio.training_plots.truth_lines) == 1   # sigma's line: the two-frame ceiling does not bound it
 
 
 def test_the_epr_net_method_shows_its_own_rows_and_reports_both_bounds(studio, qtbot):

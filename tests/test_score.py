@@ -76,6 +76,9 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     assert sum(s["binned"]["distance"]["count"]) == 2 * s["snapshots"]["test"]
     assert s["training"]["network"]["network"] == "mlp" and s["ep_rate_err"] > 0
     assert s["device"].startswith(resolve_device("auto").type)    # trained on the GPU when there is one
+    # an estimate of sigma itself from snapshots: the two-frame ceiling of transitions does not bound it
+    truth = s["truth"]
+    assert "sigma_2pt" not in truth and truth["rel_err_sigma"] == pytest.approx(s["ep_rate"] / CHAIN.ep_rate - 1)
     validations = [e for e in fitted.history if e.val_loss is not None]
     assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # the MLP shows its bound
     assert "particles" not in s     # the chain's beads move along one axis: no plane to draw them in

@@ -49,6 +49,12 @@ class Estimator:
     def trained(self) -> bool:
         return self.network is not None
 
+    @property
+    def of_transitions(self) -> bool:
+        """Whether it estimates the EP that transitions between observed frames reveal, which the two-frame ceiling
+        bounds; a model-known estimator measures sigma itself from snapshots, given the dynamics."""
+        return "drift" not in self.requires
+
     def params(self) -> list[Param]:
         from ..training import TrainConfig   # training builds on this table, so not at the top
         if self.trained:
