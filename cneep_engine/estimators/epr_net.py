@@ -250,6 +250,7 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
         fitted = fit_network(net, _loss(d_train, settings.enhanced), torch.cat(columns, 1).to(device),
                              torch.cat([x[VAL], val_force[0]], 1).to(device), config, callback, cancel,
                              rates=val_rates)
+        where = describe_device(device)   # as it trained: on one thread, if on the CPU
     net = fitted.network.double()
 
     test = torch.as_tensor(x_all[parts == TEST])
@@ -262,7 +263,7 @@ def estimate_epr_net(samples: np.ndarray, parts: np.ndarray, drift: DriftModel,
     mid, mid_err = mean_and_error((upper + lower) / 2, test_series)
     gap, gap_err = mean_and_error(upper - lower, test_series)
     stat, stat_err = mean_and_error(static, test_series)
-    details = {"drift": drift.name, "device": describe_device(device),
+    details = {"drift": drift.name, "device": where,
                "bounds": {"lower": low, "upper": up}, "lower_bound_err": low_err, "upper_bound_err": up_err,
                "gap": gap, "gap_err": gap_err, "static_rate": stat, "static_rate_err": stat_err,
                "snapshots": {"train": counts["training"], "val": counts["validation"], "test": counts["test"]},
