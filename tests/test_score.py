@@ -137,6 +137,7 @@ def test_interacting_aoups_train_the_transformer_on_their_whole_state():
                 closed_form=ModelKnownConfig(bootstrap=10, width=16, blocks=1, neighbours=4))
     s = run.summary
     assert s["training"]["network"]["network"] == "transformer" and len(s["particle_densities"]) == 8
+    assert s["training"]["network"]["scale"] == Repulsion().radius   # positions in radii, not in their spread
     assert "packing_fraction" in s["binned"] and np.isfinite(s["static_rate"])
     # One test snapshot's particles in the plane with their EP there; no live bound for the transformer.
     first = np.asarray(data.data)[assign_parts(10, 20, 0.2, 0.2, 2) == PARTS.index("test")][0]
