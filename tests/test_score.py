@@ -13,6 +13,7 @@ from cneep_engine.device import resolve_device
 from cneep_engine.drift_models import diagonal_jacobian, drift_model
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
+from cneep_engine.estimators.score import _blur
 from cneep_engine.io import save_trajectories
 from cneep_engine.models.score_nets import ParticleTransformer
 from cneep_engine.run import load_run, train
@@ -136,6 +137,7 @@ def test_interacting_aoups_train_the_transformer_on_their_whole_state():
                 closed_form=ModelKnownConfig(bootstrap=10, width=16, blocks=1, neighbours=4))
     s = run.summary
     assert s["training"]["network"]["network"] == "transformer" and len(s["particle_densities"]) == 8
+    assert s["training"]["network"]["scale"] == Repulsion().radius   # positions in radii, not in their spread
     assert "packing_fraction" in s["binned"] and np.isfinite(s["static_rate"])
     # One test snapshot's particles in the plane with their EP there; no live bound for the transformer.
     first = np.asarray(data.data)[assign_parts(10, 20, 0.2, 0.2, 2) == PARTS.index("test")][0]
@@ -143,6 +145,24 @@ def test_interacting_aoups_train_the_transformer_on_their_whole_state():
     np.testing.assert_allclose(shown["positions"], first[:16].reshape(8, 2))
     assert len(shown["ep_rate"]) == 8 and min(shown["ep_rate"]) >= 0 and shown["radius"] == Repulsion().radius
     assert all(e.val_lower is None for e in run.history)
+
+
+def test_position_noise_blurs_the_positions_in_radii_and_the_other_coordinates_in_standard_deviations(
+        tmp_path, capsys, beads):
+    data = aoup(TrappedAOUP(particles=3, v0=0.5, dt=0.5), Repulsion(radius=0.7), Integration(burn_in=5.0),
+                ParticleRenderer(), ActiveSampling(trajectories=2, frames=3, seed=1, propulsion=True))
+    model = drift_model(data)
+    std = np.linspace(1.0, 3.0, model.n)
+    positions = model.layout[:, :2].ravel()
+    sigma = _blur(ModelKnownConfig(noise=0.03, position_noise=0.05), model, std)
+    np.testing.assert_allclose(sigma[positions], 0.05 * 0.7)
+    others = np.setdiff1d(np.arange(model.n), positions)
+    np.testing.assert_allclose(sigma[others], 0.03 * std[others])
+    np.testing.assert_allclose(_blur(ModelKnownConfig(noise=0.03), model, std), 0.03 * std)
+    # coordinates without a particle's radius: refused in one line
+    err = _refusal(capsys, save_trajectories(beads, tmp_path / "beads.npz"), "--method", "score",
+                   "--position-noise", "0.05")
+    assert "radius" in err and "--noise" in err
 
 
 def _refusal(capsys, *argv) -> str:

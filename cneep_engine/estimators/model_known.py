@@ -54,6 +54,10 @@ class ModelKnownConfig:
     noise: float = param(0.03, "denoising: noise added to the snapshots, in units of each coordinate's standard "
                          "deviation (the score learned is that of the density blurred by it)", above=0, high=1.0,
                          only=("score",), decimals=4, step=0.01)
+    position_noise: float = param(0.0, "denoising: noise added to the particles' positions instead, in units of "
+                                  "their radius (0: noise standard deviations, as every coordinate); a trapped "
+                                  "cluster spreads with the number of particles while a contact keeps its width",
+                                  low=0, high=10.0, only=("score",), decimals=4, step=0.01)
     start_from: str = param("", "a score run folder whose network to start from (e.g. trained at fewer particles); "
                             "its rate before any training is reported as start_rate", only=("score",),
                             label="Start from run")
