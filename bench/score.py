@@ -2,7 +2,8 @@
 
     nice .venv/bin/python bench/score.py chain          # bead-spring N=2: 5x10^4 training snapshots, MLP, 5000 steps
     OMP_NUM_THREADS=1 nice .venv/bin/python bench/score.py aoup 8 16 64   # interacting trapped AOUPs: N=8, then 16, 64
-    nice .venv/bin/python bench/score.py mips 64 128 256   # active discs (MIPS): transformer at N=64, applied at 2N, 4N
+    nice .venv/bin/python bench/score.py mips 64 128 256 1024   # active discs (MIPS): trained at N=64, then applied
+    nice .venv/bin/python bench/score.py mips-data 1024    # only simulate (cache) the snapshots, e.g. for a GPU run
 
 chain: 250 trajectories of 800 frames 2 s apart (nearly independent snapshots), split 25/15/60 %, with both losses;
 prints the direct rate against the exact-score value on the same test snapshots, the per-bead densities, the lower
@@ -14,20 +15,24 @@ at N = 64 also trained from scratch (`AOUP_LARGER`). Snapshots and runs are cach
 first N's run is reused), the same as `cneep simulate aoup --particles 8 --dt 5 --trajectories 32 --frames 200
 --propulsion --seed 8`.
 mips: `cneep simulate mips --propulsion` at phi 0.6, v0 0.05, gamma 5e-4, beta 30, dt 0.1, eps 0 (convention B),
-burn-in 4e4 = 20/gamma from a uniform start, then one run of snapshots 500 = 0.25/gamma apart (160 at the first
-N, 2560/N at the others, seeds 1, 2, 3...; cached in bench/out/score_mips/, the same as
-`cneep simulate mips --particles 64 --frames 160 --interval 500 --propulsion --seed 1`): the direct rate, static
+burn-in 4e4 = 20/gamma from a uniform start, then snapshots 500 = 0.25/gamma apart: at the first N 512/N runs
+(at least one) of 200, at the others one run of 2560/N (at least 10), seeds 1, 2, 3...; cached in
+bench/out/score_mips/, the same as `cneep simulate mips --particles 64 --trajectories 8 --frames 200 --interval 500
+--propulsion --seed 1`): the direct rate, static
 value (-<div_x b_x> plus a term of mean 0) and lower bound against sigma_B on the test snapshots, then every test particle's EP
-gamma |g_i + s_i|^2 and its exact heat -div_{x_i} b_{x_i} binned by the simulation's local packing fraction (6 R),
-then the network started from at each larger N (the trained run is kept and reused).
+gamma |g_i + s_i|^2, the same in Boffi & Vanden-Eijnden's form gamma (-div_{g_i} s_i - 2) (equal on average, split
+differently among particles) and its exact heat -div_{x_i} b_{x_i}, binned by the simulation's local packing
+fraction (6 R) and by neighbours,
+then the network started from at each larger N (the trained run is kept and reused). The first N trains `--iters`
+steps of 512 particles (at least one snapshot) on the GPU when there is one (bench/mips_gpu.sh).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-from dataclasses import replace
-import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +40,11 @@ import torch
 from scipy.spatial import cKDTree
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+from cneep_engine.device import describe_device, resolve_device
 from cneep_engine.drift_models import drift_model
 from cneep_engine.estimators import ModelKnownConfig
 from cneep_engine.io import load_trajectories, save_trajectories
-from cneep_engine.models.score_nets import load_network
+from cneep_engine.estimators.score import load_score_network
 from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, simulate_mips
@@ -52,11 +58,9 @@ AOUP_FRAMES = {8: 200, 16: 200}   # snapshots per run (50 at any other N: the tr
 # Training at the larger N (batch 512 / N snapshots, 512 particles; `train`: TrainConfig, `score`: ModelKnownConfig).
 # At N = 64 the positions are blurred by 0.04 radii (`position_noise`): N = 8's blur, 0.09, led the rate to 1.9 times
 # sigma_A (the crowded centre has many contacts, each about sqrt(eps / k) = 0.2 wide), and the smaller noise learns
-# more slowly, hence lr 1e-3 over 2000 steps. Validated at the last step only: at this noise the validation loss was
-# lowest at step 1200 (rate 8% low), while the validation lower bound, sigma minus the score's squared error, rose
-# to step 1600 and stayed within 0.3 of its highest (there the rate is 3% low, at the last step 1% high).
+# more slowly, hence lr 1e-3 over 2000 steps.
 AOUP_LARGER = {16: dict(train=dict(iterations=1500, eval_every=250), score=dict(noise=0.03), scratch=False),
-               64: dict(train=dict(iterations=2000, eval_every=2000, lr=1e-3), score=dict(position_noise=0.04),
+               64: dict(train=dict(iterations=2000, eval_every=200, lr=1e-3), score=dict(position_noise=0.04),
                         scratch=True)}
 PACKING_EDGES = (0.0, 0.3, 0.45, 0.6, 0.75, 0.9, 1.5)   # dilute below 0.45, interface 0.45-0.75, dense above
 # sigma_B / N = gamma <|g + s_g|^2> of about 2 at gamma 5e-4: g given the positions is about 0.02 wide (force
@@ -91,6 +95,7 @@ def particles(n: int):
     path = AOUP_CACHE / f"n{n}.npz"
     if path.exists():
         return load_trajectories(path)
+    AOUP_CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = aoup(TrappedAOUP(particles=n, dims=2, v0=0.2, dt=5.0), Repulsion(), Integration(burn_in=200.0),
                 ParticleRenderer(), ActiveSampling(trajectories=32, frames=AOUP_FRAMES.get(n, 50), seed=n,
@@ -149,7 +154,8 @@ def discs(n: int, index: int):
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = simulate_mips(ActiveDiscs(particles=n), DiscRepulsion(),
-                         SnapshotSampling(trajectories=1, frames=2560 // n if index else 160, interval=500.0,
+                         SnapshotSampling(trajectories=1 if index else max(1, 512 // n),
+                                          frames=max(10, 2560 // n) if index else 200, interval=500.0,
                                           propulsion=True, seed=index + 1))
     print(f"N={n}: simulated in {time.perf_counter() - t0:.0f} s", flush=True)
     save_trajectories(data, path)
@@ -176,29 +182,40 @@ def by_packing(data, folder: str, config) -> None:
     test = assign_parts(data.n_trajectories, data.n_frames, config.val_fraction, config.test_fraction,
                         2) == PARTS.index("test")
     drift = drift_model(data)
-    net = load_network(Path(folder) / "network.pt").set_layout(drift.layout, drift.box)
+    net = load_score_network(Path(folder) / "network.pt", drift)
     z = torch.as_tensor(np.asarray(data.data)[test], dtype=torch.float32)
     n, gamma, box = data.truth.params["particles"], data.truth.params["gamma"], data.truth.params["box"]
     with torch.no_grad():
         g_part = torch.cat([net(c) for c in z.split(8)])[:, 2 * n:].double().numpy()
     learned = gamma * (g_part.reshape(len(z), n, 2) ** 2).sum(-1)
+    noisy = drift.diffusion > 0
+    div = torch.cat([net.diagonal(c, columns=noisy) for c in z.split(8)])[:, 2 * n:].double().numpy()
+    # s_g = -g + n_g (the network learns the correction to D^-1 b), so gamma (-div_g s - 2) = -gamma div_g n
+    boffi = -gamma * div.reshape(len(z), n, 2).sum(-1)
     heat, packing = (data.truth.particles[k][test] for k in ("heat", "packing"))
     x = wrap(z[:, :2 * n].double().numpy().reshape(len(z), n, 2), box)
     contacts = np.stack([cKDTree(s, boxsize=box).query_ball_point(s, 2.4, return_length=True) - 1 for s in x])
     print(f"  test snapshots {len(z)}: sigma_B per particle {heat.sum(1).mean() / n:.3f}, learned "
-          f"{learned.sum(1).mean() / n:.3f}")
+          f"{learned.sum(1).mean() / n:.3f}, in Boffi's form {boffi.sum(1).mean() / n:.3f}")
     groups = [(f"packing {lo:.2f}-{hi:.2f}", (packing >= lo) & (packing < hi))
               for lo, hi in zip(PACKING_EDGES, PACKING_EDGES[1:])]
     groups += [(f"{lo}-{hi} neighbours within 2.4 R", (contacts >= lo) & (contacts <= hi))
                for lo, hi in ((0, 1), (2, 3), (4, 4), (5, 9))]
     for label, inside in groups:
         if inside.any():
-            print(f"  {label}: {inside.mean():5.1%} of particles, learned {learned[inside].mean():.3f}, exact heat "
-                  f"{heat[inside].mean():.3f}", flush=True)
+            print(f"  {label}: {inside.mean():5.1%} of particles, learned {learned[inside].mean():.3f}, in Boffi's "
+                  f"form {boffi[inside].mean():.3f}, exact heat {heat[inside].mean():.3f}", flush=True)
 
 
-def mips(sizes: list[int]) -> None:
-    config = TrainConfig(model="score", iterations=4000, batch=8, eval_every=200, patience=6, lr=2e-3)
+def validations(ev) -> None:
+    if ev.phase == "validation":
+        print(f"  step {ev.iteration}: validation rate {ev.val_rate:.4g}, lower bound {ev.val_lower:.4g} "
+              f"{ev.message}, {ev.elapsed_s:.0f} s", flush=True)
+
+
+def mips(sizes: list[int], iterations: int) -> None:
+    config = TrainConfig(model="score", iterations=iterations, batch=max(1, 512 // sizes[0]), eval_every=200,
+                         patience=6, lr=2e-3)
     first = None
     for index, n in enumerate(sizes):
         data = pieces(discs(n, index), 2 if index else 10)
@@ -212,7 +229,8 @@ def mips(sizes: list[int]) -> None:
         if first is None:   # a finished run is kept: the larger N are then applied without training again
             done = (Path(folder) / "summary.json").exists()
             settings = ModelKnownConfig(bootstrap=100, noise=NOISE)
-            run = load_run(folder) if done else train(data, config, closed_form=settings, run_dir=folder)
+            run = load_run(folder) if done else train(data, config, closed_form=settings, run_dir=folder,
+                                                      callback=validations)
             first = folder
         else:
             run = train(data, TrainConfig(model="score", iterations=1, batch=4, test_fraction=0.6),
@@ -222,8 +240,16 @@ def mips(sizes: list[int]) -> None:
 
 
 if __name__ == "__main__":
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    if sys.argv[1] == "mips":
-        mips([int(a) for a in sys.argv[2:]])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("system", choices=("chain", "aoup", "mips", "mips-data"))
+    parser.add_argument("sizes", nargs="*", type=int, help="numbers of particles (aoup, mips, mips-data)")
+    parser.add_argument("--iters", type=int, default=4000, help="mips: training steps at the first N")
+    args = parser.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {describe_device(resolve_device('auto'))}")
+    if args.system == "mips":
+        mips(args.sizes, args.iters)
+    elif args.system == "mips-data":
+        for index, n in enumerate(args.sizes):
+            discs(n, index)
     else:
-        chain() if sys.argv[1] == "chain" else aoups([int(a) for a in sys.argv[2:]])
+        chain() if args.system == "chain" else aoups(args.sizes)

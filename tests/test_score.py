@@ -13,7 +13,7 @@ from cneep_engine.device import resolve_device
 from cneep_engine.drift_models import diagonal_jacobian, drift_model
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
-from cneep_engine.estimators.score import _blur
+from cneep_engine.estimators.score import _blur, _forces
 from cneep_engine.io import save_trajectories
 from cneep_engine.models.score_nets import ParticleTransformer
 from cneep_engine.run import load_run, train
@@ -81,7 +81,7 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     truth = s["truth"]
     assert "sigma_2pt" not in truth and truth["rel_err_sigma"] == pytest.approx(s["ep_rate"] / CHAIN.ep_rate - 1)
     validations = [e for e in fitted.history if e.val_loss is not None]
-    assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # the MLP shows its bound
+    assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # a bound, no upper one
     assert "particles" not in s     # the chain's beads move along one axis: no plane to draw them in
 
 
@@ -138,13 +138,17 @@ def test_interacting_aoups_train_the_transformer_on_their_whole_state():
     s = run.summary
     assert s["training"]["network"]["network"] == "transformer" and len(s["particle_densities"]) == 8
     assert s["training"]["network"]["scale"] == Repulsion().radius   # positions in radii, not in their spread
+    assert s["training"]["network"]["force_std"] == []                # every coordinate noisy: no forces given
     assert "packing_fraction" in s["binned"] and np.isfinite(s["static_rate"])
-    # One test snapshot's particles in the plane with their EP there; no live bound for the transformer.
+    # One test snapshot's particles in the plane with their EP there.
     first = np.asarray(data.data)[assign_parts(10, 20, 0.2, 0.2, 2) == PARTS.index("test")][0]
     shown = s["particles"]
     np.testing.assert_allclose(shown["positions"], first[:16].reshape(8, 2))
     assert len(shown["ep_rate"]) == 8 and min(shown["ep_rate"]) >= 0 and shown["radius"] == Repulsion().radius
-    assert all(e.val_lower is None for e in run.history)
+    # Every validation shows the lower bound, and the network kept is the one where it was highest.
+    validations = [e for e in run.history if e.phase == "validation"]
+    assert len(validations) == 3 and all(np.isfinite(e.val_lower) for e in validations)
+    assert s["training"]["best_iteration"] == max(validations, key=lambda e: e.val_lower).iteration
 
 
 def test_position_noise_blurs_the_positions_in_radii_and_the_other_coordinates_in_standard_deviations(
@@ -204,9 +208,9 @@ def test_data_without_a_known_drift_and_nan_snapshots_are_refused(tmp_path, caps
         drift_model(positions)
 
 
-def _discs(n: int, propulsion: bool = True, frames: int = 12, runs: int = 3):
+def _discs(n: int, propulsion: bool = True, frames: int = 12, runs: int = 3, eps: float = 0.0):
     # a few hundred steps from a uniform start: contacts, not phases; enough to check the drift and the estimator
-    return simulate_mips(ActiveDiscs(particles=n, v0=0.5, gamma=0.05), DiscRepulsion(),
+    return simulate_mips(ActiveDiscs(particles=n, v0=0.5, gamma=0.05, eps=eps), DiscRepulsion(),
                          SnapshotSampling(trajectories=runs, frames=frames, interval=5.0, burn_in=20.0,
                                           propulsion=propulsion, seed=n))
 
@@ -275,6 +279,40 @@ def test_the_periodic_transformer_sees_nearest_images_and_is_invariant_under_shi
     assert not torch.allclose(plain.set_layout(layout)(moved), plain(z), atol=1e-3)
 
 
+def test_the_transformer_of_discs_with_noiseless_positions_is_given_the_force_on_each():
+    data = _discs(64)
+    model, p = drift_model(data), data.truth.params
+    n, box = p["particles"], p["box"]
+    z = torch.as_tensor(np.asarray(data.data[0, :3]), dtype=torch.float32)
+    forces = _forces(model)
+    given = forces(z)
+    pairs = np.triu_indices(n, 1)
+    exact = np.stack([pair_forces(x, *pairs, box, DiscRepulsion()) for x in
+                      np.asarray(data.data[0, :3])[:, :2 * n].reshape(3, n, 2)])
+    np.testing.assert_allclose(given[..., :2].numpy(), exact, atol=2e-5)   # the interaction force on each disc
+    assert not given[..., 2:].any()                                        # the propulsions' drift at g = 0
+    other_g = z.clone()
+    other_g[:, 2 * n:] = torch.randn(3, 2 * n)
+    assert torch.equal(forces(other_g), given)                             # a function of the positions only
+    torch.manual_seed(0)
+    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=5,
+                              box=box, force_std=np.full(4, 0.1)).set_layout(model.layout, box)
+    with pytest.raises(CneepError, match="forces"):
+        net(z)
+    s = net.set_forces(forces)(z)
+    assert not torch.allclose(net.set_forces(lambda x: 2 * forces(x))(z), s, atol=1e-3)   # the score sees them
+    net.set_forces(forces)
+    order = np.random.default_rng(1).permutation(n)
+    shuffle = np.concatenate([model.layout[order, :2].ravel(), model.layout[order, 2:].ravel()])
+    assert torch.allclose(net(z[:, shuffle]), s[:, shuffle], atol=1e-4)
+    # its divergence in the propulsions needs no term for the forces: autograd's of the whole state
+    noisy = model.diffusion > 0
+    zg = z.clone().requires_grad_(True)
+    np.testing.assert_allclose(net.diagonal(z, columns=noisy).numpy(),
+                               diagonal_jacobian(net(zg), zg, columns=noisy).detach().numpy(), atol=1e-4)
+    assert _forces(drift_model(_discs(16, frames=2, eps=0.01))) is None   # every coordinate noisy: none given
+
+
 def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_and_move_to_more_discs(tmp_path):
     data = _discs(64, frames=6, runs=10)
     config = TrainConfig(model="score", iterations=2, eval_every=1, batch=8)
@@ -282,6 +320,7 @@ def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_
     run = train(data, config, closed_form=settings, run_dir=tmp_path / "n64")
     s = run.summary
     assert s["training"]["network"]["box"] == data.truth.params["box"]
+    assert len(s["training"]["network"]["force_std"]) == 4     # given each disc's force, standardised
     assert np.all(np.asarray(s["densities"][:128]) == 0)        # noiseless positions carry no EP of their own
     # the static value of convention B: -<div_x b_x> (the simulation's heat) plus gamma <|g|^2 - 2N>, mean zero
     test = np.asarray(data.data)[assign_parts(10, 6, 0.2, 0.2, 2) == PARTS.index("test")]
@@ -301,4 +340,8 @@ def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_
                    ParticleRenderer(), ActiveSampling(trajectories=4, frames=10, propulsion=True))
     with pytest.raises(CneepError, match="periodic box"):
         train(trapped, TrainConfig(model="score", iterations=1, batch=4),
+              closed_form=ModelKnownConfig(bootstrap=10, start_from=str(tmp_path / "n64")))
+    # nor discs whose positions are noisy: no force to give it
+    with pytest.raises(CneepError, match="network.pt: a network given the forces"):
+        train(_discs(64, frames=3, runs=10, eps=0.01), TrainConfig(model="score", iterations=1, batch=4),
               closed_form=ModelKnownConfig(bootstrap=10, start_from=str(tmp_path / "n64")))

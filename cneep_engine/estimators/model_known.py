@@ -9,8 +9,9 @@ the test part. `run.train` finds the drift (`--drift`, else the data's own syste
 refuses data without one. Of `TrainConfig` the estimator reads the settings named in its `shared` (steps, batch,
 learning rate, validation, weight average, device, split, seed); its own are fields here, `only=` the estimators
 that read them. `fit_network` is the training: Adam on a cosine schedule, a moving average of the weights validated
-every eval_every steps, the best kept, early stopping, training events through `progress`, a cancel keeping the best.
-It trains where the network and the snapshots are: the estimator puts them on `resolve_device(config.device)`.
+every eval_every steps, the best kept (by the validation loss, or by a bound the estimator names), early stopping,
+training events through `progress`, a cancel keeping the best. It trains where the network and the snapshots are:
+the estimator puts them on `resolve_device(config.device)`.
 """
 
 from __future__ import annotations
@@ -86,12 +87,14 @@ class Fitted:
 def fit_network(network: torch.nn.Module,
                 loss: Callable[[torch.nn.Module, torch.Tensor, torch.Generator], torch.Tensor],
                 train: torch.Tensor, val: torch.Tensor, config, callback: Callback | None,
-                cancel: threading.Event | None, rates: Callable[[torch.nn.Module], dict] | None = None) -> Fitted:
+                cancel: threading.Event | None, rates: Callable[[torch.nn.Module], dict] | None = None,
+                select: str = "") -> Fitted:
     """Minimise `loss(network, batch, generator)` (a scalar) over random batches of the `train` snapshots (the
-    generator on their device, where `network` must be too); every
-    config.eval_every steps the weight average's loss on `val` (same noise each time) decides the model kept, and
-    `rates(network)`, its EP rate on the validation snapshots and the bounds that bracket it (`Progress` fields:
-    val_rate, and val_lower, val_upper where the method has them), is reported with it. A cancel stops training
+    generator on their device, where `network` must be too); every config.eval_every steps the weight average's
+    loss on `val` (same noise each time) and `rates(network)`, its EP rate on the validation snapshots and the
+    bounds that bracket it (`Progress` fields: val_rate, and val_lower, val_upper where the method has them), are
+    reported. The model kept is the one of the lowest validation loss, or with `select` the one of the highest
+    value of that key of `rates`; early stopping counts validations without a new best. A cancel stops training
     and keeps the best model (the event is cleared: it asked for that model, evaluated)."""
     from ..training import _average_into   # training builds on the estimators' table, so not at the top
     device = train.device
@@ -103,10 +106,13 @@ def fit_network(network: torch.nn.Module,
     t0, throttle = time.perf_counter(), Throttle()
     best = {"loss": float("inf"), "it": 0, "state": copy.deepcopy(averaged.state_dict())}
 
-    def validate() -> tuple[float, dict]:
+    def validate() -> tuple[float, dict, float]:
+        """The validation loss, the rates, and the number to minimise."""
         losses = [float(loss(averaged, v, torch.Generator(device).manual_seed(config.seed + 1 + i)).detach())
                   for i, v in enumerate(val.split(max(config.batch, 4096)))]
-        return float(np.mean(losses)), rates(averaged) if rates is not None else {}
+        val_loss = float(np.mean(losses))
+        measured = rates(averaged) if rates is not None else {}
+        return val_loss, measured, -measured[select] if select else val_loss
 
     def emit(it: int, record: bool, **kw) -> None:
         elapsed = time.perf_counter() - t0
@@ -119,7 +125,7 @@ def fit_network(network: torch.nn.Module,
             callback(ev)
 
     # The starting network is validated too: a network given to start from is kept unless training improves it.
-    best["loss"], measured = validate()
+    best["loss"], measured, best["judged"] = validate()
     emit(0, True, message="started", val_loss=best["loss"], phase="validation", **measured)
     stopped, bad, since, run_loss, it = "finished", 0, 0, 0.0, 0
     for it in range(1, config.iterations + 1):
@@ -143,13 +149,13 @@ def fit_network(network: torch.nn.Module,
         if it % config.eval_every and it != config.iterations:
             emit(it, False)
             continue
-        val_loss, measured = validate()
-        if not np.isfinite(val_loss):
+        val_loss, measured, judged = validate()
+        if not (np.isfinite(val_loss) and np.isfinite(judged)):
             stopped = "diverged"
             break
-        kept = val_loss < best["loss"]
+        kept = judged < best["judged"]
         if kept:
-            best.update(loss=val_loss, it=it, state=copy.deepcopy(averaged.state_dict()))
+            best.update(loss=val_loss, judged=judged, it=it, state=copy.deepcopy(averaged.state_dict()))
         bad = 0 if kept else bad + 1
         early = config.patience and bad >= config.patience
         emit(it, True, train_loss=run_loss / since, val_loss=val_loss, lr=opt.param_groups[0]["lr"],

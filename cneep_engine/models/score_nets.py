@@ -60,16 +60,21 @@ class ScoreMLP(nn.Module):
 class ParticleTransformer(nn.Module):
     """layout: (particles, k) coordinate indices of each particle, the first `dims` its position; scale: a length
     for positions, feature_std: the standard deviation of the other k - dims coordinates; box: the side of the
-    periodic box (None: no box)."""
+    periodic box (None: no box); force_std: the standard deviation of each of a particle's `forces` (`set_forces`;
+    empty: none)."""
 
     def __init__(self, k: int, dims: int, scale: float, feature_std: np.ndarray, width: int = 64, blocks: int = 2,
-                 heads: int = 4, neighbours: int = 16, box: float | None = None):
+                 heads: int = 4, neighbours: int = 16, box: float | None = None,
+                 force_std: np.ndarray | None = None):
         super().__init__()
         self.k, self.dims, self.scale, self.width, self.blocks = k, dims, float(scale), width, blocks
         self.heads, self.neighbours, self.box = heads, neighbours, box
         self.register_buffer("feature_std", torch.as_tensor(feature_std, dtype=torch.float32))
+        self.register_buffer("force_std", torch.as_tensor(np.zeros(0) if force_std is None else force_std,
+                                                          dtype=torch.float32))
+        self.forces = None
         half = width // 2
-        self.embed_other = _mlp(max(k - dims, 1), half, 2, half)
+        self.embed_other = _mlp(max(k - dims + len(self.force_std), 1), half, 2, half)
         self.embed_relative = _mlp(dims, width - half, 2, width - half)
         self.embed_self = _mlp(dims, width - half, 2, width - half) if box is None else None
         block = nn.TransformerEncoderLayer(width, heads, dim_feedforward=2 * width, dropout=0.0, batch_first=True,
@@ -85,9 +90,24 @@ class ParticleTransformer(nn.Module):
             self.box = float(box)
         return self
 
+    def set_forces(self, forces) -> ParticleTransformer:
+        """forces(z) -> (B, N, len(force_std)): what each particle's token is given besides its coordinates, a
+        function of the noiseless coordinates only (so that the divergence in the noisy ones needs no term for it),
+        such as the interaction force on an active disc whose position has no noise of its own."""
+        self.forces = forces
+        return self
+
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         parts = z[:, self.layout.to(z.device)]                     # (B, N, k)
-        return self._place(z, self._scores(parts, parts))
+        return self._place(z, self._scores(parts, parts, self._given(z)))
+
+    def _given(self, z: torch.Tensor) -> torch.Tensor | None:
+        if not len(self.force_std):
+            return None
+        if self.forces is None:
+            raise CneepError("this score network takes the particles' forces: give them with set_forces")
+        with torch.no_grad():
+            return self.forces(z) / self.force_std
 
     def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None) -> torch.Tensor:
         """d s_c / d z_c, (B, n), without gradients: particle i's score depends on its own coordinates only through
@@ -96,22 +116,25 @@ class ParticleTransformer(nn.Module):
         layout = self.layout.to(z.device)
         parts = z[:, layout].detach()
         wanted = range(self.k) if columns is None else [c for c in range(self.k) if columns[self.layout[:, c]].any()]
+        given = self._given(z)
         with torch.enable_grad():
             own = parts.clone().requires_grad_(True)
-            scores = self._scores(parts, own)
+            scores = self._scores(parts, own, given)
             diag = torch.zeros_like(parts)
             for c in wanted:
                 diag[..., c] = torch.autograd.grad(scores[..., c].sum(), own, retain_graph=True)[0][..., c]
         out = self._place(z, diag).detach()
         return out if columns is None else out * torch.as_tensor(columns, dtype=z.dtype, device=z.device)
 
-    def _scores(self, parts: torch.Tensor, own: torch.Tensor) -> torch.Tensor:
+    def _scores(self, parts: torch.Tensor, own: torch.Tensor, given: torch.Tensor | None) -> torch.Tensor:
         """Each particle's score (B, N, k) in standardised units, from the particles' coordinates `parts` (as
         neighbours see them) and each particle's own, `own` (as its sequence sees itself): the same values, apart
-        for the divergence."""
+        for the divergence; `given`: the standardised forces, or None."""
         d = self.dims
         pos, other = parts[..., :d] / self.scale, parts[..., d:] / self.feature_std
         own_pos, own_other = own[..., :d] / self.scale, own[..., d:] / self.feature_std
+        if given is not None:
+            other, own_other = torch.cat([other, given], -1), torch.cat([own_other, given], -1)
         if other.shape[-1] == 0:
             other, own_other = torch.zeros_like(pos[..., :1]), torch.zeros_like(pos[..., :1])
         b, n = pos.shape[:2]
@@ -147,7 +170,8 @@ class ParticleTransformer(nn.Module):
     def describe(self) -> dict:
         return {"network": "transformer", "k": self.k, "dims": self.dims, "scale": self.scale,
                 "feature_std": self.feature_std.tolist(), "width": self.width, "blocks": self.blocks,
-                "heads": self.heads, "neighbours": self.neighbours, "box": self.box}
+                "heads": self.heads, "neighbours": self.neighbours, "box": self.box,
+                "force_std": self.force_std.tolist()}
 
 
 def save_network(net: nn.Module, path: Path) -> None:
@@ -162,7 +186,8 @@ def load_network(path: Path) -> nn.Module:
         d = dict(saved["description"])
         kind = d.pop("network")
         net = (ScoreMLP(np.asarray(d["mean"]), np.asarray(d["std"]), d["width"], d["layers"]) if kind == "mlp"
-               else ParticleTransformer(**{**d, "feature_std": np.asarray(d["feature_std"])}))
+               else ParticleTransformer(**{**d, "feature_std": np.asarray(d["feature_std"]),
+                                           "force_std": np.asarray(d.get("force_std", []))}))
         net.load_state_dict(saved["state"])
     except FileNotFoundError:
         raise CneepError(f"{path}: no such score network (a score run folder holds network.pt)") from None
