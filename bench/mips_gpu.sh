@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The score on N = 1024 active discs (mips, Boffi & Vanden-Eijnden's phase-separation system) on the GPU, in one
-# call of the device tool, about 5 minutes:
+# call of the device tool, sized for about 5 minutes:
 #
-#     nice .venv/bin/python bench/score.py mips-data 1024     # first, on any machine: the snapshots (~25 min of one
+#     nice .venv/bin/python bench/score.py mips-data 1024     # first, on any machine: the snapshots (667 s on one
 #                                                             # core), cached in bench/out/score_mips/n1024*.npz
 #     device run, command "bash bench/mips_gpu.sh", carry ["bench/out/score_mips"], timeout_s 420
 #

@@ -18,13 +18,12 @@ mips: `cneep simulate mips --propulsion` at phi 0.6, v0 0.05, gamma 5e-4, beta 3
 burn-in 4e4 = 20/gamma from a uniform start, then snapshots 500 = 0.25/gamma apart: at the first N 512/N runs
 (at least one) of 200, at the others one run of 2560/N (at least 10), seeds 1, 2, 3...; cached in
 bench/out/score_mips/, the same as `cneep simulate mips --particles 64 --trajectories 8 --frames 200 --interval 500
---propulsion --seed 1`): the direct rate, static
-value (-<div_x b_x> plus a term of mean 0) and lower bound against sigma_B on the test snapshots, then every test particle's EP
-gamma |g_i + s_i|^2, the same in Boffi & Vanden-Eijnden's form gamma (-div_{g_i} s_i - 2) (equal on average, split
-differently among particles) and its exact heat -div_{x_i} b_{x_i}, binned by the simulation's local packing
-fraction (6 R) and by neighbours,
-then the network started from at each larger N (the trained run is kept and reused). The first N trains `--iters`
-steps of 512 particles (at least one snapshot) on the GPU when there is one (bench/mips_gpu.sh).
+--propulsion --seed 1`): the direct rate, static value (-<div_x b_x> plus a term of mean 0) and lower bound against
+sigma_B on the test snapshots, then every test particle's EP gamma |g_i + s_i|^2, the same in Boffi &
+Vanden-Eijnden's form gamma (-div_{g_i} s_i - 2) (equal on average, split differently among particles) and its exact
+heat -div_{x_i} b_{x_i}, binned by the simulation's local packing fraction (6 R) and by neighbours, then the network
+started from at each larger N (the trained run is kept and reused). The first N trains `--iters` steps of 512
+particles (at least one snapshot) on the GPU when there is one (bench/mips_gpu.sh).
 """
 
 from __future__ import annotations

@@ -98,13 +98,11 @@ def estimate_score(data: Trajectories, split: np.ndarray, settings: ModelKnownCo
                 "val_lower": float(_test_terms(net, drift, bounded, d, d_inv)[1]["lower"].mean())}
 
     with single_thread(isinstance(net, ScoreMLP)):
-        start_rate = val_rates(net)["val_rate"] if start else None
         fitted = fit_network(net, loss, train, val, config, callback, cancel, rates=val_rates, select="val_lower")
-        return _report(data, x, labels, settings, config, drift, fitted, n_val, len(train), start, start_rate, d,
-                       d_inv)
+        return _report(data, x, labels, settings, config, drift, fitted, n_val, len(train), start, d, d_inv)
 
 
-def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, start, start_rate, d, d_inv):
+def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, start, d, d_inv):
     """The estimate on the test snapshots of the fitted network (see the module's docstring), computed on the
     network's device; the network returned is on the CPU."""
     net = fitted.network
@@ -158,7 +156,7 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
         details["exact_score_rate_err"] = err(3)
         details["exact_score_densities"] = (total[-1 - n:-1] / total[-1]).tolist()
     if start is not None:
-        details["start_rate"] = start_rate
+        details["start_rate"] = fitted.history[0].val_rate   # fit_network validates the network it starts from
         details["start_from"] = start
     ds_by_coordinate = _transition_terms(net, x, labels, d, d_inv)
     return Estimate(rate=float(total[0] / total[-1]), rate_err=err(0), transitions=len(test_x), blocks=len(sums),
