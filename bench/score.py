@@ -1,6 +1,7 @@
 """The score-based estimator against exact and Monte Carlo values.
 
     nice .venv/bin/python bench/score.py chain          # bead-spring N=2: 5x10^4 training snapshots, MLP, 5000 steps
+    nice .venv/bin/python bench/score.py verdict        # the equilibrium test and resolved transitions, 15 chains
     OMP_NUM_THREADS=1 nice .venv/bin/python bench/score.py aoup 8 16 64   # interacting trapped AOUPs: N=8, then 16, 64
     nice .venv/bin/python bench/score.py mips 64 128 256 1024   # active discs (MIPS): trained at N=64, then applied
     nice .venv/bin/python bench/score.py mips-data 1024    # only simulate (cache) the snapshots, e.g. for a GPU run
@@ -86,6 +87,22 @@ def chain() -> None:
         run = train(data, TrainConfig(model="score", iterations=5000, val_fraction=0.15, test_fraction=0.6),
                     closed_form=ModelKnownConfig(score_loss=loss))
         show(loss, run, t0)
+
+
+def verdict() -> None:
+    """The verdict of score runs on bead-spring chains: at equilibrium (equal temperatures, sigma = 0) and driven
+    (th = 10), frames 1, 0.1 and 0.01 apart (slowest relaxation time 1), three data seeds each: the direct rate, the
+    lower bound, p_equilibrium of the bound's test, and the EP of single transitions with whether it resolves."""
+    for th, dt, frames in ((1, 1.0, 500), (1, 0.1, 500), (10, 1.0, 500), (10, 0.1, 2000), (10, 0.01, 5000)):
+        for seed in range(3):
+            data = simulate_bead_spring_trajectories(BeadSpringChain(beads=2, tc=1, th=th, dt=dt), trajectories=20,
+                                                     frames=frames, seed=seed)
+            s = train(data, TrainConfig(model="score", iterations=300, eval_every=100, batch=256, lr=3e-3),
+                      closed_form=ModelKnownConfig(bootstrap=50)).summary
+            t = s["transitions"]
+            print(f"th {th} dt {dt} seed {seed}: direct {s['ep_rate']:.4f} ± {s['ep_rate_err']:.4f}, lower "
+                  f"{s['bounds']['lower']:.4f} ± {s['lower_bound_err']:.4f}, p {s['p_equilibrium']:.3g}; "
+                  f"transitions {t['ep_rate']:.4f} ± {t['ep_rate_err']:.4f}, resolved {t['resolved']}", flush=True)
 
 
 def particles(n: int):
@@ -240,7 +257,7 @@ def mips(sizes: list[int], iterations: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("system", choices=("chain", "aoup", "mips", "mips-data"))
+    parser.add_argument("system", choices=("chain", "verdict", "aoup", "mips", "mips-data"))
     parser.add_argument("sizes", nargs="*", type=int, help="numbers of particles (aoup, mips, mips-data)")
     parser.add_argument("--iters", type=int, default=4000, help="mips: training steps at the first N")
     args = parser.parse_args()
@@ -250,5 +267,7 @@ if __name__ == "__main__":
     elif args.system == "mips-data":
         for index, n in enumerate(args.sizes):
             discs(n, index)
+    elif args.system == "verdict":
+        verdict()
     else:
         chain() if args.system == "chain" else aoups(args.sizes)

@@ -507,20 +507,13 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         debiased = f"; debiased {s['debiased_rate']:.4g}" if "debiased_rate" in s else ""
         bound = " (a lower bound)" if s["lower_bound"] else ""
         where = f"{s['device']}, " if "device" in s else ""   # the model-known methods train a network
-        print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out transitions, "
-              f"{where}{s['wall_s']:.2g} s")
-        if "static_rate" in s:   # a model-known estimate
-            static = "n/a" if s["static_rate"] is None else f"{s['static_rate']:.4g} ± {s['static_rate_err']:.2g}"
-            upper = ("" if s["bounds"]["upper"] is None else
-                     f"; upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
-            print(f"  lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper}; static "
-                  f"(training-free) {static}; drift: {s['drift']}")
-            if "densities" in s:
-                print("  per coordinate: " + ", ".join(f"{v:.4g}" for v in s["densities"]) + (
-                    "; per particle: " + ", ".join(f"{v:.4g}" for v in s["particle_densities"])
-                    if "particle_densities" in s else ""))
-            if s.get("landscape_rrmse") is not None:
-                print(f"  landscape against the exact -ln p: relative RMS error {s['landscape_rrmse']:.3g}")
+        model_known = "static_rate" in s
+        print(f"{config.model}: {describe(s)}{bound}{debiased}; on {s['test_windows']} held-out "
+              f"{'snapshots' if model_known else 'transitions'}, {where}{s['wall_s']:.3g} s")
+        if model_known:
+            from .estimators.model_known_text import describe_model_known
+            for line in describe_model_known(s):
+                print(f"  {line}")
         if "components_curve" in s:
             print("  by components kept (rate ± error, debiased): " + "; ".join(
                 f"{c['components']}: {c['ep_rate']:.3g} ± {c['ep_rate_err']:.2g}, {c['debiased_rate']:.3g}"
@@ -538,8 +531,9 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
         if "sigma_2pt" in t and t.get("sigma_2pt_exact", True):   # none for a model-known estimate
             off = (f"{t['rel_err_2pt']:+.2%}" if t["sigma_2pt"] else f"off by {s['ep_rate'] - t['sigma_2pt']:+.3g}")
             against.append(f"sigma_2pt {t['sigma_2pt']:.4g} ({off})")
-        # a constant ds (sigma_B's) correlates with nothing: no R^2
-        per_window = [f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f} per window"] if math.isfinite(t["r2"]) else []
+        # a constant ds (sigma_B's) correlates with nothing, and a model-known run's unresolved transitions have none
+        per_window = ([f"R^2 {t['r2']:.4f}, slope {t['slope']:.3f} per window"]
+                      if math.isfinite(t.get("r2", math.nan)) else [])
         if against or per_window:
             print("truth: " + ", ".join([*against, *per_window]))
         if "hidden" in t:

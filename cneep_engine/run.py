@@ -37,7 +37,7 @@ from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
 from .training import (BROKEN, Callback, Evaluator, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
                        read_log, save_checkpoint, write_log)
-from .verdict import verdict
+from .verdict import bound_test, resolves, verdict
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
@@ -452,29 +452,40 @@ def evaluate_run(trainer: Evaluator, seed_runs: list[SeedRun], run_dir: Path | N
 
 def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, starts: np.ndarray, part: np.ndarray,
                     seq_len: int, true_ds: np.ndarray | None, history: list[Progress] = (),
-                    ceiling: bool = True) -> None:
+                    of_transitions: bool = True) -> None:
     """Add to `summary` (which holds `ep_rate`) what every run reports on its held-out test windows, from the dS of
     each window (`window_starts` order): the verdict (error bar, equilibrium test, noise floor, convergence) and,
-    when `data` has ground truth (`true_ds`), how dS compares with the exact EP, and (with `ceiling`: an estimator
-    of transitions, not a model-known one, which measures sigma itself) the rate with the two-frame ceiling."""
+    when `data` has ground truth (`true_ds`), how dS compares with the exact EP and the rate with the two-frame
+    ceiling. An error bar already in `summary` (an estimator's own) is kept.
+
+    A model-known estimate (not `of_transitions`) measures sigma from snapshots, so the two-frame ceiling does not
+    bound it; its verdict is its lower bound's (`bound_test`, from `bounds` and `lower_bound_err` in `summary`,
+    with its own `ep_rate_err`); its dS, each transition's v(x_mid)^T D^-1 dx, goes into `transitions` with its
+    rate and whether it `resolves` the estimate, and only then is compared with the exact EP of the windows."""
     movie_idx, frame_idx = starts // data.n_frames, starts % data.n_frames
     test = part == TEST
     window_time = (seq_len - 1) * data.dt
     stats = verdict(ds, movie_idx, frame_idx, test, window_time, history)
-    summary["warnings"] += stats.pop("warnings")
-    summary.update(stats)
+    resolved = of_transitions
+    if of_transitions:
+        summary["warnings"] += stats.pop("warnings")
+        summary.update({k: v for k, v in stats.items() if k not in summary})
+    else:
+        trace = float(ds[test].mean()) / window_time if test.any() else float("nan")
+        resolved = resolves(trace, stats["ep_rate_err"], summary)
+        summary["transitions"] = {"ep_rate": trace, "ep_rate_err": stats["ep_rate_err"], "resolved": resolved}
+        summary.update(bound_test(summary["bounds"]["lower"], summary["lower_bound_err"]), converged=None)
     if true_ds is None:
         return
     t = data.truth
     empirical = float(true_ds[test].mean()) / window_time
-    summary["truth"] = {"sigma": t.sigma, "sigma_2pt": t.sigma_2pt, **compare(ds[test], true_ds[test]),
-                        "rel_err_2pt": _rel_err(summary["ep_rate"], t.sigma_2pt),
+    summary["truth"] = {"sigma": t.sigma, **(compare(ds[test], true_ds[test]) if resolved else {}),
                         "rel_err_sigma": _rel_err(summary["ep_rate"], t.sigma),
                         "empirical_rate": empirical, "rel_err_empirical": _rel_err(summary["ep_rate"], empirical)}
-    if not ceiling:
-        del summary["truth"]["sigma_2pt"], summary["truth"]["rel_err_2pt"]
-    elif not t.params.get("sigma_2pt_exact", True):   # sigma_2pt then holds sigma, its upper bound
-        summary["truth"]["sigma_2pt_exact"] = False
+    if of_transitions:
+        summary["truth"].update(sigma_2pt=t.sigma_2pt, rel_err_2pt=_rel_err(summary["ep_rate"], t.sigma_2pt))
+        if not t.params.get("sigma_2pt_exact", True):   # sigma_2pt then holds sigma, its upper bound
+            summary["truth"]["sigma_2pt_exact"] = False
     if "hidden" in t.params:
         # sigma holds EP that these data cannot show (an active particle's propulsion in a movie): no estimate is
         # measured against it; the sentence says what is hidden and what the data can reach.

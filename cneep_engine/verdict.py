@@ -36,6 +36,8 @@ DRIFT = 0.05             # relative change of the validation rate over that thir
 STILL_MOVING = "the validation rate still moved"
 RATES_DISAGREE = "training and validation rates disagree"
 MAX_LAG = 10_000         # lags summed at most (tau up to ~2000 windows), so millions of windows take ~0.3 s
+Z_95 = 1.6448536         # one-sided 5% point of the standard normal distribution
+RESOLVED = 0.25          # relative gap at which a model-known estimate's per-transition EP is no longer shown
 
 
 def integrated_time(x: np.ndarray, segment: np.ndarray | None = None, max_lag: int | None = None) -> float:
@@ -234,6 +236,34 @@ def verdict(ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, held_out: np.n
             "noise_floor": float(np.percentile(null, 95)) / max(np.count_nonzero(tested), 1) / window_time,
             "block": {"windows": int(np.median(counts)), "tau_int": tau, "blocks": n_blocks},
             "converged": converged, "warnings": warnings + notes}
+
+
+def bound_test(lower: float, lower_err: float) -> dict:
+    """The equilibrium test of a model-known estimate (score, EPR-Net), which measures sigma on held-out snapshots
+    rather than on transitions: its lower bound there is below sigma for any network (by the network's squared
+    error in the EP's metric), so at equilibrium, sigma = 0, the bound's expectation is at most 0. A one-sided z-test
+    of the bound against 0 with its block-bootstrap error therefore rejects equilibrium conservatively; the noise
+    floor is the bound it takes to do so at 5%. Works on snapshots any time apart, where the EP of a transition
+    says nothing."""
+    z = lower / lower_err if lower_err > 0 else math.copysign(math.inf, lower)
+    return {"p_equilibrium": 0.5 * math.erfc(z / math.sqrt(2)), "noise_floor": Z_95 * lower_err}
+
+
+def resolves(trace_rate: float, trace_err: float, summary: dict) -> bool:
+    """Whether the frames resolve single transitions for a model-known estimate (its `summary`: ep_rate, bounds and
+    their errors), so that the EP of each, v(x_mid)^T D^-1 dx with the estimate's mean local velocity v, is worth
+    showing. For frames close in time its mean rate is <v^T D^-1 v*> (v* the true velocity, whose probability current
+    it integrates), which is exactly the midpoint of <v^T D^-1 v> (the score's direct estimate, EPR-Net's upper bound)
+    and the lower bound sigma - <|v - v*|^2_D>. It must agree with that midpoint within RESOLVED of it or three
+    errors. As the frame interval grows past the relaxation time it falls to 0 (a sixth of it for a bead-spring
+    chain's frames its slowest relaxation time apart, 0 for snapshots of active discs 500 s apart); frames a tenth
+    of that apart give 80% (the midpoint rule's O(dt) error), and at equilibrium both are 0."""
+    bounds = summary["bounds"]
+    squared, squared_err = ((bounds["upper"], summary["upper_bound_err"]) if bounds["upper"] is not None else
+                            (summary["ep_rate"], summary["ep_rate_err"]))
+    expected = (squared + bounds["lower"]) / 2
+    err = (squared_err + summary["lower_bound_err"]) / 2   # at most, however the two are correlated
+    return abs(trace_rate - expected) <= max(RESOLVED * abs(expected), 3 * math.hypot(trace_err, err))
 
 
 def describe(summary: dict) -> str:

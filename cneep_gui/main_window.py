@@ -37,7 +37,7 @@ from .movie_panel import OFF, STANDARD_ERROR, TIME_AVERAGED, MoviePanel
 from .generate_dialog import GenerateDialog, GenerationProgress, exact
 from .model_view import ModelView
 from .movie_view import MovieView
-from .plots import TracePlot, TrainingPlots
+from .plots import UNRESOLVED, TracePlot, TrainingPlots
 from .preferences import PreferencesDialog
 from .preprocess_panel import PreprocessPanel
 from .run_dialog import ask_run_folder, check_run_folder
@@ -409,7 +409,9 @@ class MainWindow(QMainWindow):
             self.trajectory_view.show_position(movie, frame)
         if movie != self._trace_movie:
             self._trace_movie = movie
-            if self.run is not None and np.any(self.run.movie == movie):
+            if self.run is not None and not self.run.summary.get("transitions", {}).get("resolved", True):
+                self.trace.set_trace(None, None, None, self.data.dt, self.data.n_frames, why=UNRESOLVED)
+            elif self.run is not None and np.any(self.run.movie == movie):
                 self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt)
             else:
                 self.trace.set_trace(None, None, None, self.data.dt, self.data.n_frames)

@@ -33,7 +33,8 @@ def entries(summary: dict) -> dict[str, str]:
         if "exact" in land:
             out["exact"] = "Exact landscape −ln p"
     if "current" in summary:
-        out["current"] = "Probability current over the density"
+        out["current"] = ("Density (noiseless coordinates: no current)" if summary["current"].get("noiseless") else
+                          "Probability current over the density")
     if "particles" in summary:
         out["snapshot"] = "Particles of a test snapshot: EP there"
         if summary.get("particle_densities"):
@@ -170,6 +171,11 @@ class ModelView(QWidget):
         longest = float(np.hypot(*j.T).max()) if len(j) else 0.0
         scale = ARROW_FILL * min(np.diff(ex)[0], np.diff(ey)[0]) / longest if longest else 0.0
         self._quiver(centres[0][ix], centres[1][iy], j * scale)
+        if field.get("noiseless"):
+            self.note.setText(f"Density ρ of the test snapshots in the {' – '.join(field['axes'])} plane. These "
+                              "coordinates have no noise (D = 0): their probability current carries no EP and is not "
+                              "drawn; the EP is in the noisy coordinates (see the particles' EP).")
+            return
         self.note.setText(f"Probability current J = ρv of the test snapshots (arrows; the longest, {longest:.3g} per "
                           f"unit length per s, spans {ARROW_FILL:.0%} of a cell) over their density ρ; "
                           f"{len(j)} of {current.shape[0] * current.shape[1]} cells have a current.")

@@ -142,6 +142,11 @@ class TrainingPlots(QWidget):
         return self._curves[seed_index][which].getData()
 
 
+NO_TRACE = "Train a model or open a run to see the cumulative EP here"
+UNRESOLVED = ("No EP per transition: these frames are too far apart to resolve single transitions\n"
+              "(the estimate from snapshots is in the results)")
+
+
 class TracePlot(pg.PlotWidget):
     """Cumulative EP along the movie shown, with a cursor that follows (and drags) the frame."""
 
@@ -155,8 +160,7 @@ class TracePlot(pg.PlotWidget):
         self.showGrid(x=True, y=True, alpha=0.2)
         self.predicted = self.plot(pen=_VAL, name="estimated")
         self.truth = self.plot(pen=_SIGMA)      # in the legend only while there is an exact trace
-        self.empty = pg.TextItem("Train a model or open a run to see the cumulative EP here", color="#9a9a9a",
-                                 anchor=(0.5, 0.5))
+        self.empty = pg.TextItem(NO_TRACE, color="#9a9a9a", anchor=(0.5, 0.5))
         self.addItem(self.empty, ignoreBounds=True)
         self.cursor = pg.InfiniteLine(0, movable=True, pen=pg.mkPen("#ff7f0e", width=2))
         self.addItem(self.cursor)
@@ -165,10 +169,11 @@ class TracePlot(pg.PlotWidget):
         self.set_trace(None, None, None, 1.0, 0)
 
     def set_trace(self, t: np.ndarray | None, cumulative: np.ndarray | None, true: np.ndarray | None,
-                  dt: float, n_frames: int | None = None) -> None:
+                  dt: float, n_frames: int | None = None, why: str = NO_TRACE) -> None:
         """Draw a movie's cumulative EP; without one (t None), an empty plot spanning the `n_frames` frames
-        open (none: 0 to 1 s) that says why it is empty."""
+        open (none: 0 to 1 s) that says `why` it is empty."""
         self.dt = dt
+        self.empty.setText(why)
         self.predicted.setData([] if t is None else t, [] if cumulative is None else cumulative)
         self.truth.setData([] if true is None else t, [] if true is None else true)
         self.truth.setVisible(true is not None)

@@ -9,6 +9,7 @@ import numpy as np
 from PyQt6.QtWidgets import QLabel
 
 from cneep_engine import Run
+from cneep_engine.estimators.model_known_text import describe_model_known
 from cneep_engine.sites import describe_map
 from cneep_engine.verdict import advice, describe
 from cneep_engine.windows import PARTS
@@ -58,20 +59,9 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
     if s.get("components_curve"):
         lines.append("debiased, with 1, 2, … principal components: " + "; ".join(
             f"{c['debiased_rate']:.3g} ± {c['ep_rate_err']:.2g}" for c in s["components_curve"]) + " k<sub>B</sub>/s")
-    if "static_rate" in s:   # a model-known estimate
-        static = "" if s["static_rate"] is None else (
-            f"; without learning (the static value) {s['static_rate']:.4g} ± {s['static_rate_err']:.2g}")
-        upper = "" if s["bounds"]["upper"] is None else (
-            f", upper bound {s['bounds']['upper']:.4g} ± {s['upper_bound_err']:.2g}")
-        lines.append(f"lower bound {s['bounds']['lower']:.4g} ± {s['lower_bound_err']:.2g}{upper} "
-                     f"k<sub>B</sub>/s{static}")
-        per = s.get("particle_densities") or s.get("densities")
-        if per:
-            lines.append(("per particle: " if "particle_densities" in s else "per coordinate: ")
-                         + ", ".join(f"{v:.3g}" for v in per) + " k<sub>B</sub>/s")
-        if s.get("landscape_rrmse") is not None:
-            lines.append(f"landscape against the exact −ln p: relative RMS error {s['landscape_rrmse']:.3g}")
-        lines.append(f"drift: {_html(s['drift'])}")
+    model_known = "static_rate" in s
+    if model_known:
+        lines += [_html(line) for line in describe_model_known(s)]
     lines += [f"<span style='color:#b35900'><b>What this means:</b> {_html(a)}</span>" for a in advice(s)]
     if s.get("ep_rate_std") is not None:
         lines.append(f"spread over {len(s['seeds'])} seeds (s.d.): {s['ep_rate_std']:.3g} k<sub>B</sub>/s")
@@ -83,6 +73,8 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
         lines.append(f"on all {s.get('test_windows', '?')} windows{blocks}, with the {applied['model']} model of "
                      f"{_html(applied['run'])}, not retrained (EP rate {applied['trained_ep_rate']:.4g}{err} "
                      "k<sub>B</sub>/s on its own test part)")
+    elif model_known:
+        lines.append(f"on {s['test_windows']} held-out test snapshots in {s['bootstrap_blocks']} blocks")
     else:
         lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
     if parts and not applied:

@@ -66,6 +66,16 @@ def test_the_current_is_one_arrow_per_cell_with_a_current_over_the_density(view)
     assert len(view.heads.getData()[0]) == 4 * 3
 
 
+def test_noiseless_coordinates_show_their_density_and_say_why_no_current_is_drawn(view):
+    edges = [np.linspace(0, 3, 4), np.linspace(0, 6, 4)]
+    view.set_summary({"method": "score", "current": {"axes": ["x", "y"], "edges": [e.tolist() for e in edges],
+                                                     "density": np.ones((3, 3)).tolist(),
+                                                     "current": np.zeros((3, 3, 2)).tolist(), "noiseless": True}})
+    assert view.choice.currentText() == "Density (noiseless coordinates: no current)"
+    assert view.shafts.getData()[0] is None and view.image.image is not None
+    assert "no noise (D = 0)" in view.note.text() and "cells have a current" not in view.note.text()
+
+
 def test_particles_are_drawn_at_their_radius_and_coloured_by_their_ep(view):
     pos = np.array([[0.0, 0.0], [3.0, 1.0], [-2.0, 2.0]])
     view.set_summary({"method": "score", "particle_densities": [1.0, 2.0, 4.0],
@@ -156,6 +166,23 @@ def test_a_reopened_score_run_of_particles_shows_them_and_the_current(studio, tm
     np.testing.assert_allclose([[p.pos().x(), p.pos().y()] for p in view.particles.points()],
                                s["particles"]["positions"])
     assert view.particles.opts["pxMode"]          # no radius: dots
+
+
+def test_a_score_run_on_frames_too_far_apart_draws_no_ep_per_transition_and_says_why(studio, tmp_path):
+    from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
+    from cneep_gui.plots import UNRESOLVED
+    # frames one relaxation time apart: transitions carry a sixth of the rate, whatever the float path
+    data = simulate_bead_spring_trajectories(BeadSpringChain(beads=2, tc=1, th=10, dt=1.0), trajectories=20,
+                                             frames=500, seed=4)
+    run = train(data, TrainConfig(model="score", iterations=300, eval_every=100, batch=256, lr=3e-3),
+                closed_form=ModelKnownConfig(bootstrap=20))
+    save_run(run, data, tmp_path / "run")
+    assert studio.open_path(tmp_path / "run")
+    assert studio.trace.empty.isVisible() and studio.trace.empty.toPlainText() == UNRESOLVED
+    assert studio.trace.predicted.getData()[0] is None
+    text = studio.summary.text()
+    assert "too far apart to resolve single transitions" in text and "dissipation detected (p &lt; 0.001" in text
+    assert "held-out test snapshots" in text and "R²" not in text
 
 
 def test_a_method_trained_after_another_on_the_same_input_is_drawn_against_its_result(studio, qtbot):

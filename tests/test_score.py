@@ -20,6 +20,7 @@ from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces, simulate_mips
 from cneep_engine.training import TrainConfig
+from cneep_engine.verdict import Z_95, bound_test, describe
 from cneep_engine.windows import PARTS, assign_parts
 
 CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=1.0)
@@ -83,6 +84,36 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     validations = [e for e in fitted.history if e.val_loss is not None]
     assert all(np.isfinite(e.val_lower) and e.val_upper is None for e in validations)   # a bound, no upper one
     assert "particles" not in s     # the chain's beads move along one axis: no plane to draw them in
+    assert current["noiseless"] is False
+    # The verdict is the lower bound's: the direct rate is positive for any network. Frames one relaxation time
+    # apart do not resolve single transitions: their rate is a sixth of the estimate's, and not compared with the truth.
+    assert s["p_equilibrium"] == bound_test(s["bounds"]["lower"], s["lower_bound_err"])["p_equilibrium"] < 1e-6
+    assert s["transitions"]["resolved"] is False and s["transitions"]["ep_rate"] < s["ep_rate"] / 3
+    assert "r2" not in truth and "block" not in s
+
+
+def test_at_equilibrium_the_lower_bound_finds_no_dissipation_and_frames_close_in_time_resolve_transitions(capsys):
+    # equal temperatures: sigma = 0, frames a tenth of the slowest relaxation time apart
+    data = simulate_bead_spring_trajectories(BeadSpringChain(beads=2, tc=1, th=1, dt=0.1), trajectories=20,
+                                             frames=500, seed=0)
+    s = train(data, TrainConfig(**FAST), closed_form=ModelKnownConfig(bootstrap=50)).summary
+    assert s["p_equilibrium"] > 0.05 and s["noise_floor"] == pytest.approx(Z_95 * s["lower_bound_err"])
+    assert "no dissipation detected" in describe(s) and s["ep_rate"] > 0    # |v|^2 of the network's error
+    assert s["transitions"]["resolved"] is True and "r2" in s["truth"]
+
+
+def test_the_cli_reports_snapshots_and_summarises_many_densities(tmp_path, capsys):
+    data = _discs(16, frames=4, runs=10)
+    save_trajectories(data, tmp_path / "discs.npz")
+    assert main(["train", str(tmp_path / "discs.npz"), "--method", "score", "--iters", "2", "--batch", "4",
+                 "--width", "8", "--blocks", "1", "--neighbours", "4", "--bootstrap", "10", "-q",
+                 "-o", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    s = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert f"on {s['test_windows']} held-out snapshots" in out and "lower bound" in out
+    per = np.asarray(s["particle_densities"])
+    assert f"per particle: mean {per.mean():.3g}, {per.min():.3g} to {per.max():.3g} k_B/s over 16" in out
+    assert "EP of single transitions" in out and "per coordinate" not in out
 
 
 def test_the_run_folder_keeps_the_network_which_a_later_run_starts_from(beads, tmp_path):
@@ -322,6 +353,7 @@ def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_
     assert s["training"]["network"]["box"] == data.truth.params["box"]
     assert len(s["training"]["network"]["force_std"]) == 4     # given each disc's force, standardised
     assert np.all(np.asarray(s["densities"][:128]) == 0)        # noiseless positions carry no EP of their own
+    assert s["current"]["noiseless"] is True                    # nor a current that carries EP
     # the static value of convention B: -<div_x b_x> (the simulation's heat) plus gamma <|g|^2 - 2N>, mean zero
     test = np.asarray(data.data)[assign_parts(10, 6, 0.2, 0.2, 2) == PARTS.index("test")]
     heat = data.truth.particles["heat"][assign_parts(10, 6, 0.2, 0.2, 2) == PARTS.index("test")].sum(1)

@@ -9,8 +9,9 @@ from scipy.stats import kstest
 
 from cneep_engine import train
 from cneep_engine.training import Progress
-from cneep_engine.verdict import (MAX_BLOCKS, MIN_VALIDATIONS, block_bootstrap, blocks, convergence, describe,
-                                  integrated_time, p_value, segments, sign_flip_null, verdict)
+from cneep_engine.verdict import (MAX_BLOCKS, MIN_VALIDATIONS, RESOLVED, Z_95, block_bootstrap, blocks, bound_test,
+                                  convergence, describe, integrated_time, p_value, resolves, segments, sign_flip_null,
+                                  verdict)
 
 
 def ar1(rng, n, phi, mean=0.0):
@@ -192,6 +193,26 @@ def test_describe_reads_as_a_verdict_and_tolerates_old_summaries():
           "noise_floor": 0.031}
     assert describe(s).endswith(": no dissipation detected above 0.031 k_B/s (p = 0.41)")
     assert describe({"ep_rate": 1.5}) == "EP rate 1.5 k_B/s"
+
+
+def test_a_lower_bound_at_its_one_sided_5_percent_point_gives_p_005_and_is_the_noise_floor():
+    assert bound_test(Z_95 * 0.2, 0.2) == pytest.approx({"p_equilibrium": 0.05, "noise_floor": Z_95 * 0.2})
+    assert bound_test(0.0, 0.1)["p_equilibrium"] == 0.5 and bound_test(-3.0, 1.0)["p_equilibrium"] > 0.99
+    assert bound_test(2.0, 0.0)["p_equilibrium"] == 0.0 and bound_test(-2.0, 0.0)["p_equilibrium"] == 1.0
+    assert Z_95 == pytest.approx(1.6448536)
+
+
+def test_transitions_resolve_a_model_known_estimate_where_their_rate_meets_the_midpoint_with_its_lower_bound():
+    score = {"ep_rate": 2.0, "ep_rate_err": 0.05, "bounds": {"lower": 1.6, "upper": None}, "lower_bound_err": 0.05}
+    assert resolves(1.8, 0.01, score)                                   # the midpoint itself
+    assert resolves(1.8 * (1 - RESOLVED) + 1e-9, 0.01, score)          # the midpoint rule's O(dt) bias
+    assert not resolves(0.3, 0.01, score) and not resolves(1.8 * (1 - RESOLVED) - 0.01, 0.01, score)
+    assert resolves(0.3, 0.5, score)                                    # within three errors
+    # EPR-Net: the midpoint of its bounds; at equilibrium 0 within the errors
+    assert resolves(1.0, 0.01, {"ep_rate": 1.0, "ep_rate_err": 0.01, "bounds": {"lower": 0.5, "upper": 1.5},
+                                "upper_bound_err": 0.01, "lower_bound_err": 0.01})
+    assert resolves(0.001, 0.008, {"ep_rate": 0.04, "ep_rate_err": 0.004, "bounds": {"lower": -0.09, "upper": None},
+                                   "lower_bound_err": 0.06})
 
 
 def test_a_short_training_reports_its_verdict(tiny_movie, tiny_config, tmp_path):

@@ -26,17 +26,21 @@ BINS = 12      # bins of the binned EP
 LOCAL = 3.0    # radius of the local packing fraction's ball, in particle radii
 
 
-def _plane(x: np.ndarray, v: np.ndarray, layout: np.ndarray | None, dims: int, labels: list[str]):
-    """Points and velocities in the plane the current is drawn in, (m, 2) each, and the plane's axis names."""
+def _plane(layout: np.ndarray | None, dims: int, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The coordinates of the plane the current is drawn in, (k, 2) indices (one row per particle, or the first two
+    coordinates), and the plane's axis names."""
     if layout is not None and dims >= 2:
-        pos = layout[:, :2]
-        return x[:, pos].reshape(-1, 2), v[:, pos].reshape(-1, 2), ["x", "y"]
-    return x[:, :2], v[:, :2], [labels[0], labels[1]]
+        return layout[:, :2], ["x", "y"]
+    return np.array([[0, 1]]), [labels[0], labels[1]]
 
 
-def current_field(x: np.ndarray, v: np.ndarray, layout: np.ndarray | None, dims: int, labels: list[str]) -> dict:
-    """rho and J = rho v on a GRID x GRID grid spanning the central 99% of the points of the plane."""
-    p, w, axes = _plane(x, v, layout, dims, labels)
+def current_field(x: np.ndarray, v: np.ndarray, diffusion: np.ndarray, layout: np.ndarray | None, dims: int,
+                  labels: list[str]) -> dict:
+    """rho and J = rho v on a GRID x GRID grid spanning the central 99% of the points of the plane; `noiseless`
+    where the plane's coordinates have no noise (D = 0): their current carries no EP, and v (the part of b - D s
+    that does, -D n) is 0 there."""
+    plane, axes = _plane(layout, dims, labels)
+    p, w = x[:, plane].reshape(-1, 2), v[:, plane].reshape(-1, 2)
     lo, hi = np.percentile(p, 0.5, axis=0), np.percentile(p, 99.5, axis=0)
     edges = [np.linspace(lo[i], hi[i], GRID + 1) for i in range(2)]
     area = np.diff(edges[0])[0] * np.diff(edges[1])[0]
@@ -45,7 +49,8 @@ def current_field(x: np.ndarray, v: np.ndarray, layout: np.ndarray | None, dims:
     snapshots = len(x)
     return {"axes": axes, "edges": [e.tolist() for e in edges],
             "density": (count / (snapshots * area)).tolist(),
-            "current": (np.stack(flux, axis=-1) / (snapshots * area)).tolist()}
+            "current": (np.stack(flux, axis=-1) / (snapshots * area)).tolist(),
+            "noiseless": not np.any(np.asarray(diffusion)[plane])}
 
 
 def particle_snapshot(x: np.ndarray, per_particle: np.ndarray, layout: np.ndarray, dims: int,

@@ -22,7 +22,8 @@ Reported on the held-out test snapshots, with bootstrap errors over blocks of th
   particles of one test snapshot with their EP there, and the EP binned by position and local packing fraction
   (`flow_fields`);
 - exact_score_rate: the same direct estimate with the exact score, where the model is linear (s* = -C^-1 x).
-The EP of each transition (the ep trace and the verdict's equilibrium test) is v(x_mid)^T D^-1 dx.
+The EP of each transition (the ep trace) is v(x_mid)^T D^-1 dx, shown where the frames resolve transitions
+(`verdict.resolves`); the equilibrium test is the lower bound's (`verdict.bound_test`).
 """
 
 from __future__ import annotations
@@ -141,7 +142,7 @@ def _report(data, x, labels, settings, config, drift, fitted, n_val, n_train, st
         "snapshots": {"train": n_train, "val": n_val, "test": len(test_x)},
         "training": {"iterations": fitted.iterations, "best_iteration": fitted.best_iteration,
                      "stopped": fitted.stopped, "loss": settings.score_loss, "network": net.describe()},
-        "current": current_field(test_x, v, drift.layout, drift.dims, data.coordinate_labels),
+        "current": current_field(test_x, v, drift.diffusion, drift.layout, drift.dims, data.coordinate_labels),
     }
     if drift.layout is not None:
         per_particle = terms["densities"][:, drift.layout].sum(-1)     # (snapshots, particles)
