@@ -37,7 +37,7 @@ from .timearrow import describe_report, input_report
 from .trajectories import Trajectories
 from .training import (BROKEN, Callback, Evaluator, Progress, SeedRun, TrainConfig, Trainer, load_checkpoint,
                        read_log, save_checkpoint, write_log)
-from .verdict import bound_test, resolves, verdict
+from .verdict import bound_test, convergence, resolves, verdict
 from .windows import PARTS, window_starts
 
 TEST = PARTS.index("test")
@@ -460,7 +460,7 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
 
     A model-known estimate (not `of_transitions`) measures sigma from snapshots, so the two-frame ceiling does not
     bound it; its verdict is its lower bound's (`bound_test`, from `bounds` and `lower_bound_err` in `summary`,
-    with its own `ep_rate_err`); its dS, each transition's v(x_mid)^T D^-1 dx, goes into `transitions` with its
+    with its own `ep_rate_err`), and its convergence that of the validations up to the network it kept; its dS, each transition's v(x_mid)^T D^-1 dx, goes into `transitions` with its
     rate and whether it `resolves` the estimate, and only then is compared with the exact EP of the windows."""
     movie_idx, frame_idx = starts // data.n_frames, starts % data.n_frames
     test = part == TEST
@@ -474,7 +474,13 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
         trace = float(ds[test].mean()) / window_time if test.any() else float("nan")
         resolved = resolves(trace, stats["ep_rate_err"], summary)
         summary["transitions"] = {"ep_rate": trace, "ep_rate_err": stats["ep_rate_err"], "resolved": resolved}
-        summary.update(bound_test(summary["bounds"]["lower"], summary["lower_bound_err"]), converged=None)
+        if summary.get("start_from") and summary["training"]["best_iteration"] == 0:   # judged in its own run
+            converged, notes = None, [f"the network started from ({summary['start_from']}) was kept: no step here "
+                                      "improved it on the validation snapshots"]
+        else:
+            converged, notes = convergence(history, summary["ep_rate_err"], kept_best=True)
+        summary["warnings"] += notes
+        summary.update(bound_test(summary["bounds"]["lower"], summary["lower_bound_err"]), converged=converged)
     if true_ds is None:
         return
     t = data.truth

@@ -150,9 +150,10 @@ def p_value(observed: float, null: np.ndarray) -> float:
     return float((1 + np.count_nonzero(null >= observed)) / (1 + null.size))
 
 
-def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, list[str]]:
+def convergence(history: Sequence[Progress], err: float, kept_best: bool = False) -> tuple[bool | None, list[str]]:
     """Whether training had settled, judged per seed over the last third of its validations, with warning
-    sentences for the seeds that had not; None without validations (no training log).
+    sentences for the seeds that had not; None without validations (no training log). `kept_best`: the model
+    kept is the best validated one (a model-known estimator's, which measures no training rate), judged up to it.
 
     Not converged: fewer than MIN_VALIDATIONS validations (too few to show a plateau at the end); the
     validation EP rate still moved (least-squares change over the last third) by more than twice the change's
@@ -170,7 +171,7 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
         who = f"seed {seed}: " if len(seeds) > 1 else ""
         events = [e for e in history if e.seed == seed]
         # An overfitted seed's result is its model from before the overfitting: judge that model's training.
-        kept = events[-1].best_iteration if events[-1].message == "overfitted" else events[-1].iteration
+        kept = events[-1].best_iteration if kept_best or events[-1].message == "overfitted" else events[-1].iteration
         val = [e for e in events if e.val_rate is not None and e.iteration <= kept]
         if not val:
             continue
@@ -182,7 +183,7 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
         last = val[-math.ceil(len(val) / 3):]
         it = np.array([e.iteration for e in last], np.float64)
         rate = np.array([e.val_rate for e in last])
-        train = np.array([e.train_rate for e in last])
+        train = np.array([e.train_rate for e in last if e.train_rate is not None], np.float64)   # none: model-known
         span = it[-1] - it[0]
         slope, icpt = np.polyfit(it, rate, 1)
         resid = rate - (slope * it + icpt)
@@ -192,8 +193,8 @@ def convergence(history: Sequence[Progress], err: float) -> tuple[bool | None, l
         if moving:
             warnings.append(f"not converged: {who}{STILL_MOVING} by {change:+.3g} k_B/s over "
                             f"the last {span:.0f} iterations (error bar {err:.2g}): train longer")
-        gap = train.mean() - rate.mean()
-        apart = abs(gap) > 3 * math.hypot(train.std(ddof=1) / math.sqrt(len(train)), err)
+        gap = train.mean() - rate.mean() if train.size > 1 else 0.0
+        apart = train.size > 1 and abs(gap) > 3 * math.hypot(train.std(ddof=1) / math.sqrt(train.size), err)
         if apart:
             warnings.append(f"not converged: {who}{RATES_DISAGREE} ({train.mean():.3g} "
                             f"against {rate.mean():.3g} k_B/s over the last validations): overfitting, or train "

@@ -74,7 +74,9 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
                      f"{_html(applied['run'])}, not retrained (EP rate {applied['trained_ep_rate']:.4g}{err} "
                      "k<sub>B</sub>/s on its own test part)")
     elif model_known:
-        lines.append(f"on {s['test_windows']} held-out test snapshots in {s['bootstrap_blocks']} blocks")
+        # EPR-Net's errors allow for the correlation along each trajectory, without blocks
+        blocks = f" in {s['bootstrap_blocks']} blocks" if s.get("bootstrap_blocks") else ""
+        lines.append(f"on {s['test_windows']} held-out test snapshots{blocks}")
     else:
         lines.append(f"on {s.get('test_windows', '?')} held-out test windows{blocks}")
     if parts and not applied:

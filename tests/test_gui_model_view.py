@@ -132,6 +132,8 @@ def test_an_epr_net_run_shows_its_bracket_live_and_its_landscape_again_when_reop
     its, lows = studio.training_plots.curve_data("lo")
     assert its.tolist() == [0, 10, 20] == [e.iteration for e in validations]
     assert lows.tolist() == [e.val_lower for e in validations]
+    # its errors follow each trajectory's correlation, not blocks
+    assert f"on {run.summary['test_windows']} held-out test snapshots<br>" in studio.summary.text()
 
     save_run(run, studio.data, tmp_path / "run")
     again = MainWindow()

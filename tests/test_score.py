@@ -90,6 +90,8 @@ def test_a_short_fit_learns_the_score_and_reports_every_result(fitted):
     assert s["p_equilibrium"] == bound_test(s["bounds"]["lower"], s["lower_bound_err"])["p_equilibrium"] < 1e-6
     assert s["transitions"]["resolved"] is False and s["transitions"]["ep_rate"] < s["ep_rate"] / 3
     assert "r2" not in truth and "block" not in s
+    # four validations in 300 steps: too few to show the validation rate had settled, whichever network was kept
+    assert s["converged"] is False and any("too few to show" in w for w in s["warnings"])
 
 
 def test_at_equilibrium_the_lower_bound_finds_no_dissipation_and_frames_close_in_time_resolve_transitions(capsys):
@@ -127,6 +129,10 @@ def test_the_run_folder_keeps_the_network_which_a_later_run_starts_from(beads, t
     # validated before any step: the network started from is kept unless a step improves it
     assert later.summary["start_rate"] == pytest.approx(first.history[-1].val_rate or later.summary["start_rate"])
     assert later.summary["ep_rate"] == pytest.approx(first.summary["ep_rate"], rel=0.02)
+    # the network started from, if kept, was judged in its own run; a step's network, on two validations, is not settled
+    kept = later.summary["training"]["best_iteration"] == 0
+    assert kept == any("network started from" in w for w in later.summary["warnings"])
+    assert later.summary["converged"] is (None if kept else False)
 
 
 def test_a_drift_file_and_an_sfi_run_give_the_drift(beads, tmp_path):

@@ -9,9 +9,9 @@ from scipy.stats import kstest
 
 from cneep_engine import train
 from cneep_engine.training import Progress
-from cneep_engine.verdict import (MAX_BLOCKS, MIN_VALIDATIONS, RESOLVED, Z_95, block_bootstrap, blocks, bound_test,
-                                  convergence, describe, integrated_time, p_value, resolves, segments, sign_flip_null,
-                                  verdict)
+from cneep_engine.verdict import (MAX_BLOCKS, MIN_VALIDATIONS, RESOLVED, STILL_MOVING, Z_95, block_bootstrap, blocks,
+                                  bound_test, convergence, describe, integrated_time, p_value, resolves, segments,
+                                  sign_flip_null, verdict)
 
 
 def ar1(rng, n, phi, mean=0.0):
@@ -182,6 +182,27 @@ def test_convergence_of_training_histories():
     two_seeds = _history(rise + noise) + _history(still, seed=1)
     ok, why = convergence(two_seeds, err=0.1)
     assert ok is False and len(why) == 1 and why[0].startswith("not converged: seed 1:")
+
+
+def test_a_model_known_training_is_judged_on_its_validations_up_to_the_network_it_kept():
+    rng = np.random.default_rng(3)
+    rise = 2 * (1 - np.exp(-np.arange(1, 25) / 4)) + 0.02 * rng.standard_normal(24)
+
+    def history(val_rates, best):   # fit_network's: no training rate, the best validated network kept
+        events = [Progress(seed=0, iteration=100 * (i + 1), iterations=2400, elapsed_s=0, val_loss=1.0, val_rate=v,
+                           best_iteration=best) for i, v in enumerate(val_rates)]
+        return events + [Progress(seed=0, iteration=2400, iterations=2400, elapsed_s=0, best_iteration=best,
+                                  message="finished")]
+
+    assert convergence(history(rise, best=2400), err=0.1, kept_best=True) == (True, [])
+    ok, why = convergence(history(np.linspace(0.5, 2, 24), best=2400), err=0.1, kept_best=True)
+    assert ok is False and STILL_MOVING in why[0]
+    # falling after the network kept at the plateau (iteration 1500): judged up to it
+    fallen = np.r_[rise[:15], np.linspace(1.9, 1.0, 9)]
+    assert convergence(history(fallen, best=1500), err=0.1, kept_best=True) == (True, [])
+    assert convergence(history(fallen, best=1500), err=0.1)[0] is False
+    ok, why = convergence(history(rise, best=200), err=0.1, kept_best=True)   # kept early: too few to judge
+    assert ok is False and "only 2 validations" in why[0]
 
 
 def test_describe_reads_as_a_verdict_and_tolerates_old_summaries():

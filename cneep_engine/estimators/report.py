@@ -86,7 +86,8 @@ def run_estimator(data: Movie | Trajectories, config: TrainConfig, closed_form: 
                "ep_rate_ci95": [estimate.rate - 1.96 * estimate.rate_err, estimate.rate + 1.96 * estimate.rate_err]}
     if checks is not None:
         summary["input_checks"] = {k: v for k, v in checks.items() if k != "warnings"}
-    report_held_out(summary, data, estimate.ds, starts, part, 2, true_ds, of_transitions=entry.of_transitions)
+    report_held_out(summary, data, estimate.ds, starts, part, 2, true_ds, estimate.history,
+                    of_transitions=entry.of_transitions)
     frame_shape = data.frame_shape if movie else tuple(data.data.shape[2:])
     run_dir = Path(run_dir) if run_dir is not None else None
     if run_dir is not None:
