@@ -6,6 +6,7 @@ from __future__ import annotations
 from html import escape
 
 import numpy as np
+from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QLabel
 
 from cneep_engine import Run
@@ -125,6 +126,7 @@ def summary_text(summary: dict, parts: list[str] | None = None, noun: str = "mov
 class SummaryView(QLabel):
     def __init__(self, parent=None):
         super().__init__(EMPTY, parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)   # from the top of a tall dock
         self.setWordWrap(True)
         self.setMargin(6)
 

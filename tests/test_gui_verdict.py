@@ -2,6 +2,8 @@
 
 import json
 
+from PyQt6.QtCore import Qt
+
 from cneep_gui.main_window import MainWindow
 
 VERDICT = {"ep_rate_err": 0.051, "ep_rate_ci95": [1.93, 2.13], "p_equilibrium": 1e-4, "noise_floor": 0.08,
@@ -23,6 +25,8 @@ def test_results_panel_shows_the_verdict_and_its_warnings(studio, tiny_movie, to
     studio.set_run(toy_run)
     assert "no dissipation detected above 0.08 k<sub>B</sub>/s (p = 0.41)" in studio.summary.text()
     assert "not converged" not in studio.summary.text()
+    # a short verdict starts at the top of the Results dock, not halfway down a tall one
+    assert studio.summary.alignment() & Qt.AlignmentFlag.AlignTop
 
 
 def test_a_run_saved_before_the_verdict_still_opens(qtbot, tiny_movie, toy_run, tmp_path):
