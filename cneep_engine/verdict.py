@@ -320,7 +320,13 @@ def advice(summary: dict) -> list[str]:
                        "low). Next: train again with more iterations and check that the EP-rate curve has "
                        "flattened.")
     p = summary.get("p_equilibrium")
-    if p is not None and p >= 0.05:
+    if p is not None and p >= 0.05 and "static_rate" in summary:   # a model-known estimate: its bound's test
+        out.append(f"No dissipation could be told apart from noise: the lower bound on the EP rate is not above 0 "
+                   f"by more than its error (it would need about {summary['noise_floor']:.2g} k_B/s). This does not "
+                   "show that the system is at equilibrium: a network still far from the true score or landscape "
+                   "gives a low bound. Next: train longer until the lower bound's curve flattens, or use more "
+                   "snapshots.")
+    elif p is not None and p >= 0.05:
         out.append(f"No dissipation could be told apart from noise: any rate below about "
                    f"{summary['noise_floor']:.2g} k_B/s would look the same in these movies. This does not show "
                    "that the system is at equilibrium. Next: record more or longer movies to detect a smaller rate.")

@@ -20,7 +20,7 @@ from cneep_engine.run import load_run, train
 from cneep_engine.synth import ActiveSampling, Integration, ParticleRenderer, Repulsion, TrappedAOUP, aoup
 from cneep_engine.synth.mips import ActiveDiscs, DiscRepulsion, SnapshotSampling, pair_forces, simulate_mips
 from cneep_engine.training import TrainConfig
-from cneep_engine.verdict import Z_95, bound_test, describe
+from cneep_engine.verdict import Z_95, advice, bound_test, describe
 from cneep_engine.windows import PARTS, assign_parts
 
 CHAIN = BeadSpringChain(beads=2, tc=1, th=10, dt=1.0)
@@ -101,6 +101,7 @@ def test_at_equilibrium_the_lower_bound_finds_no_dissipation_and_frames_close_in
     s = train(data, TrainConfig(**FAST), closed_form=ModelKnownConfig(bootstrap=50)).summary
     assert s["p_equilibrium"] > 0.05 and s["noise_floor"] == pytest.approx(Z_95 * s["lower_bound_err"])
     assert "no dissipation detected" in describe(s) and s["ep_rate"] > 0    # |v|^2 of the network's error
+    assert "the lower bound on the EP rate is not above 0" in advice(s)[-1]
     assert s["transitions"]["resolved"] is True and "r2" in s["truth"]
 
 
