@@ -460,27 +460,19 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
 
     A model-known estimate (not `of_transitions`) measures sigma from snapshots, so the two-frame ceiling does not
     bound it; its verdict is its lower bound's (`bound_test`, from `bounds` and `lower_bound_err` in `summary`,
-    with its own `ep_rate_err`), and its convergence that of the validations up to the network it kept; its dS, each transition's v(x_mid)^T D^-1 dx, goes into `transitions` with its
-    rate and whether it `resolves` the estimate, and only then is compared with the exact EP of the windows."""
+    with its own `ep_rate_err`), and its convergence that of the validations up to the network it kept; its dS,
+    each transition's v(x_mid)^T D^-1 dx, goes into `transitions` with its rate and whether it `resolves` the
+    estimate, and only then is compared with the exact EP of the windows (`model_known_verdict`)."""
     movie_idx, frame_idx = starts // data.n_frames, starts % data.n_frames
     test = part == TEST
     window_time = (seq_len - 1) * data.dt
-    stats = verdict(ds, movie_idx, frame_idx, test, window_time, history)
-    resolved = of_transitions
     if of_transitions:
+        stats = verdict(ds, movie_idx, frame_idx, test, window_time, history)
         summary["warnings"] += stats.pop("warnings")
         summary.update({k: v for k, v in stats.items() if k not in summary})
+        resolved = True
     else:
-        trace = float(ds[test].mean()) / window_time if test.any() else float("nan")
-        resolved = resolves(trace, stats["ep_rate_err"], summary)
-        summary["transitions"] = {"ep_rate": trace, "ep_rate_err": stats["ep_rate_err"], "resolved": resolved}
-        if summary.get("start_from") and summary["training"]["best_iteration"] == 0:   # judged in its own run
-            converged, notes = None, [f"the network started from ({summary['start_from']}) was kept: no step here "
-                                      "improved it on the validation snapshots"]
-        else:
-            converged, notes = convergence(history, summary["ep_rate_err"], kept_best=True)
-        summary["warnings"] += notes
-        summary.update(bound_test(summary["bounds"]["lower"], summary["lower_bound_err"]), converged=converged)
+        resolved = model_known_verdict(summary, ds, movie_idx, frame_idx, test, window_time, history)
     if true_ds is None:
         return
     t = data.truth
@@ -506,6 +498,24 @@ def report_held_out(summary: dict, data: Movie | Trajectories, ds: np.ndarray, s
         best_rate = float(best.mean()) / window_time
         summary["truth"]["observed"] = {"ep_rate": best_rate, "rel_err": _rel_err(summary["ep_rate"], best_rate),
                                         **compare(ds[test], best)}
+
+
+def model_known_verdict(summary: dict, ds: np.ndarray, movie: np.ndarray, frame: np.ndarray, test: np.ndarray,
+                        window_time: float, history: list[Progress]) -> bool:
+    """Add a model-known estimate's verdict to its `summary` (see `report_held_out`) and return whether its frames
+    resolve single transitions."""
+    trace_err = verdict(ds, movie, frame, test, window_time)["ep_rate_err"]
+    trace = float(ds[test].mean()) / window_time if test.any() else float("nan")
+    resolved = resolves(trace, trace_err, summary)
+    summary["transitions"] = {"ep_rate": trace, "ep_rate_err": trace_err, "resolved": resolved}
+    if summary.get("start_from") and summary["training"]["best_iteration"] == 0:   # judged in its own run
+        converged, notes = None, [f"the network started from ({summary['start_from']}) was kept: no step here "
+                                  "improved it on the validation snapshots"]
+    else:
+        converged, notes = convergence(history, summary["ep_rate_err"], kept_best=True)
+    summary["warnings"] += [n for n in notes if n not in summary["warnings"]]   # once, when judged again on load
+    summary.update(bound_test(summary["bounds"]["lower"], summary["lower_bound_err"]), converged=converged)
+    return resolved
 
 
 def load_run(run_dir: str | Path) -> Run:
@@ -552,6 +562,10 @@ def load_run(run_dir: str | Path) -> Run:
         history = read_log(log, len(seeds), config.iterations) if log.is_file() else []
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise CneepError(f"{log}: not a readable training log ({type(e).__name__}: {e})") from e
+    if not method.of_transitions and "transitions" not in summary:   # saved when its verdict was the trace's
+        if not model_known_verdict(summary, ds.astype(np.float64), movie, frame, part == TEST, dt, history):
+            for key in ("r2", "slope", "rmse"):
+                summary.get("truth", {}).pop(key, None)
     return Run(config=config, dt=dt, pixel_size=pixel_size, frame_shape=frame_shape, movie=movie, frame=frame,
                part=part, ds=ds,
                maps=maps.reshape(len(rows), *maps.shape[-2:]) if has_maps else None,

@@ -125,6 +125,15 @@ def test_the_run_folder_keeps_the_network_which_a_later_run_starts_from(beads, t
     again = load_run(tmp_path / "a")
     assert again.closed_form == ModelKnownConfig(bootstrap=20) and again.config.iterations == 300
     assert json.loads((tmp_path / "a" / "summary.json").read_text())["static_rate"] == first.summary["static_rate"]
+    # a run saved when the equilibrium test was the transitions' is judged by its lower bound once reopened
+    path = tmp_path / "a" / "summary.json"
+    path.write_text(json.dumps({k: v for k, v in json.loads(path.read_text()).items() if k != "transitions"}
+                               | {"p_equilibrium": 0.42}))
+    reopened, t = load_run(tmp_path / "a").summary, first.summary["transitions"]
+    assert reopened["p_equilibrium"] == first.summary["p_equilibrium"]
+    assert reopened["warnings"] == first.summary["warnings"]
+    assert reopened["transitions"] == {"ep_rate": pytest.approx(t["ep_rate"], rel=1e-5),
+                                       "ep_rate_err": pytest.approx(t["ep_rate_err"], rel=1e-3), "resolved": False}
     later = train(beads, TrainConfig(**{**FAST, "iterations": 1}),
                   closed_form=ModelKnownConfig(bootstrap=20, start_from=str(tmp_path / "a")))
     # validated before any step: the network started from is kept unless a step improves it
