@@ -125,6 +125,10 @@ class MainWindow(QMainWindow):
             self.docks[title] = dock
         self.resizeDocks([self.docks["Input"], self.docks["Training progress"]], [330, 420],
                          Qt.Orientation.Horizontal)
+        # Room for the input's description to wrap (a dock gives a wrapped label no more height than it asks for
+        # unwrapped, and clipped its first line); the preview and the forms scroll.
+        self.resizeDocks([self.docks[t] for t in ("Input", "Preprocessing", "Training")], [190, 300, 400],
+                         Qt.Orientation.Vertical)
         # The verdict, its meaning and the warnings need room; the training curves read well in less.
         self.resizeDocks([self.docks["Log"], self.docks["Training progress"], self.docks["Results"]], [120, 400, 300],
                          Qt.Orientation.Vertical)

@@ -262,3 +262,14 @@ def test_the_results_panel_has_room_for_the_verdict_at_the_default_size(studio, 
     studio.resize(1400, 900)
     qtbot.waitUntil(lambda: studio.height() == 900)
     assert studio.docks["Results"].height() > 250 and studio.docks["Training progress"].height() > 300
+
+
+def test_the_input_description_has_room_for_its_wrapped_lines(studio, qtbot):
+    from cneep_engine.synth import RotatedDoubleWell, TrajectorySampling
+    from cneep_engine.synth.steady import steady_trajectories
+    studio.resize(1400, 900)
+    studio.set_data(steady_trajectories(RotatedDoubleWell(), TrajectorySampling(trajectories=20, frames=2000, seed=1)))
+    label = studio.movie_panel.info
+    qtbot.waitUntil(lambda: label.text().count("\n") >= 1)
+    qtbot.wait(50)
+    assert label.height() >= label.heightForWidth(label.width())   # no line clipped
