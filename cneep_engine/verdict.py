@@ -246,6 +246,8 @@ def bound_test(lower: float, lower_err: float) -> dict:
     of the bound against 0 with its block-bootstrap error therefore rejects equilibrium conservatively; the noise
     floor is the bound it takes to do so at 5%. Works on snapshots any time apart, where the EP of a transition
     says nothing."""
+    if not lower_err >= 0:   # no error bar (too few held-out snapshots): no test
+        return {"p_equilibrium": None, "noise_floor": None}
     z = lower / lower_err if lower_err > 0 else math.copysign(math.inf, lower)
     return {"p_equilibrium": 0.5 * math.erfc(z / math.sqrt(2)), "noise_floor": Z_95 * lower_err}
 

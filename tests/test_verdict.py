@@ -221,6 +221,9 @@ def test_a_lower_bound_at_its_one_sided_5_percent_point_gives_p_005_and_is_the_n
     assert bound_test(0.0, 0.1)["p_equilibrium"] == 0.5 and bound_test(-3.0, 1.0)["p_equilibrium"] > 0.99
     assert bound_test(2.0, 0.0)["p_equilibrium"] == 0.0 and bound_test(-2.0, 0.0)["p_equilibrium"] == 1.0
     assert Z_95 == pytest.approx(1.6448536)
+    assert bound_test(1.0, float("nan")) == {"p_equilibrium": None, "noise_floor": None}
+    assert describe({"ep_rate": 1.0, "ep_rate_err": 0.1, "ep_rate_ci95": [0.8, 1.2], "p_equilibrium": None,
+                     "noise_floor": None}) == "EP rate 1 k_B/s"
 
 
 def test_transitions_resolve_a_model_known_estimate_where_their_rate_meets_the_midpoint_with_its_lower_bound():
