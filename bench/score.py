@@ -17,7 +17,7 @@ first N's run is reused), the same as `cneep simulate aoup --particles 8 --dt 5 
 --propulsion --seed 8`.
 mips: `cneep simulate mips --propulsion` at phi 0.6, v0 0.05, gamma 5e-4, beta 30, dt 0.1, eps 0 (convention B),
 burn-in 4e4 = 20/gamma from a uniform start, then snapshots 500 = 0.25/gamma apart: at the first N 512/N runs
-(at least one) of 200, at the others one run of 2560/N (at least 10), seeds 1, 2, 3...; cached in
+(at least one) of 200 (`--frames`), at the others one run of 2560/N (at least 10), seeds 1, 2, 3...; cached in
 bench/out/score_mips/, the same as `cneep simulate mips --particles 64 --trajectories 8 --frames 200 --interval 500
 --propulsion --seed 1`): the direct rate, static value (-<div_x b_x> plus a term of mean 0) and lower bound against
 sigma_B on the test snapshots, then every test particle's EP gamma |g_i + s_i|^2, the same in Boffi &
@@ -163,15 +163,16 @@ def aoups(sizes: list[int]) -> None:
                 by_distance(run)
 
 
-def discs(n: int, index: int):
-    path = CACHE / f"n{n}.npz"
+def discs(n: int, index: int, frames: int = 200):
+    """The snapshots of N discs, cached: at the first N (index 0) 512/N runs of `frames`, else one run."""
+    path = CACHE / (f"n{n}.npz" if frames == 200 or index else f"n{n}_f{frames}.npz")
     if path.exists():
         return load_trajectories(path)
     CACHE.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     data = simulate_mips(ActiveDiscs(particles=n), DiscRepulsion(),
                          SnapshotSampling(trajectories=1 if index else max(1, 512 // n),
-                                          frames=max(10, 2560 // n) if index else 200, interval=500.0,
+                                          frames=max(10, 2560 // n) if index else frames, interval=500.0,
                                           propulsion=True, seed=index + 1))
     print(f"N={n}: simulated in {time.perf_counter() - t0:.0f} s", flush=True)
     save_trajectories(data, path)
@@ -229,19 +230,19 @@ def validations(ev) -> None:
               f"{ev.message}, {ev.elapsed_s:.0f} s", flush=True)
 
 
-def mips(sizes: list[int], iterations: int) -> None:
+def mips(sizes: list[int], iterations: int, frames: int) -> None:
     config = TrainConfig(model="score", iterations=iterations, batch=max(1, 512 // sizes[0]), eval_every=200,
                          patience=6, lr=2e-3)
     first = None
     for index, n in enumerate(sizes):
-        data = pieces(discs(n, index), 2 if index else 10)
+        data = pieces(discs(n, index, frames), 2 if index else 10)
         p = data.truth.params
         err = p["sigma_per_particle_err"]   # None from a single run: the runs' spread gives the error
         print(f"N={n}: box {p['box']:.1f}, sigma_B per particle {p['sigma_per_particle']:.3f}"
               f"{'' if err is None else f' ± {err:.3f}'} ({data.n_trajectories} x {data.n_frames} snapshots)",
               flush=True)
         t0 = time.perf_counter()
-        folder = str(CACHE / f"run_{n}")
+        folder = str(CACHE / (f"run_{n}" if frames == 200 or index else f"run_{n}_f{frames}"))
         if first is None:   # a finished run is kept: the larger N are then applied without training again
             done = (Path(folder) / "summary.json").exists()
             settings = ModelKnownConfig(bootstrap=100, noise=NOISE)
@@ -260,13 +261,14 @@ if __name__ == "__main__":
     parser.add_argument("system", choices=("chain", "verdict", "aoup", "mips", "mips-data"))
     parser.add_argument("sizes", nargs="*", type=int, help="numbers of particles (aoup, mips, mips-data)")
     parser.add_argument("--iters", type=int, default=4000, help="mips: training steps at the first N")
+    parser.add_argument("--frames", type=int, default=200, help="mips: snapshots per run at the first N")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {describe_device(resolve_device('auto'))}")
     if args.system == "mips":
-        mips(args.sizes, args.iters)
+        mips(args.sizes, args.iters, args.frames)
     elif args.system == "mips-data":
         for index, n in enumerate(args.sizes):
-            discs(n, index)
+            discs(n, index, args.frames)
     elif args.system == "verdict":
         verdict()
     else:
