@@ -53,6 +53,7 @@ from cneep_engine.training import TrainConfig
 from cneep_engine.windows import PARTS, assign_parts
 
 CACHE = Path("bench/out/score_mips")
+MIPS_FRAMES = 200   # snapshots per run at the first N
 AOUP_CACHE = Path("bench/out/score_aoup")
 AOUP_FRAMES = {8: 200, 16: 200}   # snapshots per run (50 at any other N: the transformer sees N particles in each)
 # Training at the larger N (batch 512 / N snapshots, 512 particles; `train`: TrainConfig, `score`: ModelKnownConfig).
@@ -163,9 +164,14 @@ def aoups(sizes: list[int]) -> None:
                 by_distance(run)
 
 
-def discs(n: int, index: int, frames: int = 200):
+def cached(name: str, index: int, frames: int) -> Path:
+    """Where the first N's snapshots (index 0) or run are cached: apart from the default's for other `frames`."""
+    return CACHE / (name if frames == MIPS_FRAMES or index else f"{name}_f{frames}")
+
+
+def discs(n: int, index: int, frames: int = MIPS_FRAMES):
     """The snapshots of N discs, cached: at the first N (index 0) 512/N runs of `frames`, else one run."""
-    path = CACHE / (f"n{n}.npz" if frames == 200 or index else f"n{n}_f{frames}.npz")
+    path = cached(f"n{n}", index, frames).with_suffix(".npz")
     if path.exists():
         return load_trajectories(path)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -242,7 +248,7 @@ def mips(sizes: list[int], iterations: int, frames: int) -> None:
               f"{'' if err is None else f' ± {err:.3f}'} ({data.n_trajectories} x {data.n_frames} snapshots)",
               flush=True)
         t0 = time.perf_counter()
-        folder = str(CACHE / (f"run_{n}" if frames == 200 or index else f"run_{n}_f{frames}"))
+        folder = str(cached(f"run_{n}", index, frames))
         if first is None:   # a finished run is kept: the larger N are then applied without training again
             done = (Path(folder) / "summary.json").exists()
             settings = ModelKnownConfig(bootstrap=100, noise=NOISE)
@@ -261,7 +267,7 @@ if __name__ == "__main__":
     parser.add_argument("system", choices=("chain", "verdict", "aoup", "mips", "mips-data"))
     parser.add_argument("sizes", nargs="*", type=int, help="numbers of particles (aoup, mips, mips-data)")
     parser.add_argument("--iters", type=int, default=4000, help="mips: training steps at the first N")
-    parser.add_argument("--frames", type=int, default=200, help="mips: snapshots per run at the first N")
+    parser.add_argument("--frames", type=int, default=MIPS_FRAMES, help="mips: snapshots per run at the first N")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {describe_device(resolve_device('auto'))}")
     if args.system == "mips":

@@ -12,12 +12,12 @@ import numpy as np
 LISTED = 8   # densities listed one by one; more (every disc of a MIPS snapshot) are summarised
 
 
-def values_text(values, unit: str = "k_B/s") -> str:
+def values_text(values) -> str:
     """"0.56, 0.63 k_B/s", or for more than LISTED values "mean 0.63, 0.54 to 0.74 k_B/s over 64"."""
     v = np.asarray(values, np.float64)
     if v.size <= LISTED:
-        return ", ".join(f"{x:.3g}" for x in v) + f" {unit}"
-    return f"mean {v.mean():.3g}, {v.min():.3g} to {v.max():.3g} {unit} over {v.size}"
+        return ", ".join(f"{x:.3g}" for x in v) + " k_B/s"
+    return f"mean {v.mean():.3g}, {v.min():.3g} to {v.max():.3g} k_B/s over {v.size}"
 
 
 def describe_model_known(s: dict) -> list[str]:
