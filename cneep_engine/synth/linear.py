@@ -23,6 +23,13 @@ from ..movie import GroundTruth
 from ..trajectories import Trajectories
 
 
+def _exact(value: float, scale: float) -> float:
+    """An exact rate computed as the difference of terms of size `scale`: 0 within their rounding (at equilibrium,
+    or the positions of a reversible process), not a residue of either sign that differs between CPUs and would be
+    shown as a rate."""
+    return 0.0 if abs(value) < 1e-12 * scale else float(value)
+
+
 class LinearDiffusion:
     """Exact EP of dx = A x dt + sqrt(2 D) dW observed every dt; subclasses define drift, diffusion and dt."""
 
@@ -55,7 +62,7 @@ class LinearDiffusion:
     def ep_rate(self) -> float:
         """Continuous-time EP rate sigma = tr(A^T D^-1 A C) + tr(A)."""
         a, c = self.drift, self.covariance
-        return float(np.trace(a.T @ np.linalg.solve(self.diffusion, a @ c)) + np.trace(a))
+        return _exact(np.trace(a.T @ np.linalg.solve(self.diffusion, a @ c)) + np.trace(a), abs(np.trace(a)))
 
     def _window_covariances(self, k: int, observed=None) -> tuple[np.ndarray, np.ndarray]:
         """Covariances of k consecutive frames (x_t, ..., x_{t+k-1}) and of the same frames reversed, of the
@@ -94,10 +101,7 @@ class LinearDiffusion:
         coordinate is seen (Markov); with hidden ones it can fall as well as rise with k."""
         fwd, rev = self._window_covariances(k, observed)
         n = fwd.shape[0]
-        kl = 0.5 * (np.trace(np.linalg.solve(rev, fwd)) - n)
-        # a difference of two numbers near n: within their rounding it is 0 (a reversible process, such as one
-        # trapped AOUP's positions), not a rate of either sign that differs between CPUs
-        return 0.0 if abs(kl) < 1e-12 * n else float(kl / ((k - 1) * self.dt))
+        return _exact(0.5 * (np.trace(np.linalg.solve(rev, fwd)) - n), n) / ((k - 1) * self.dt)
 
     def window_ep(self, windows: np.ndarray, observed=None) -> np.ndarray:
         """ln p(w) / p(reversed w) of stationary windows of k frames of the coordinates `observed`, (..., k, n)
