@@ -29,6 +29,7 @@ from .movie import Movie
 from .progress import Callback, PhaseReporter, reported
 from .run import Run, load_run
 from .trajectories import Trajectories
+from .windows import PARTS
 
 # Cold (negative EP) to hot (positive EP), through a neutral grey that is transparent anyway.
 _ANCHORS = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
@@ -108,6 +109,22 @@ def cumulative_trace(run: Run, movie: int) -> tuple[np.ndarray, np.ndarray, np.n
     cum = np.concatenate([[0.0], run.cumulative(run.ds)[sel]])
     true = None if run.true_ds is None else np.concatenate([[0.0], run.cumulative(run.true_ds)[sel]])
     return t, cum, true
+
+
+def trace_parts(run: Run, movie: int) -> list[tuple[float, float, str]]:
+    """The stretches of one movie's trace (start and end time in s, as in `cumulative_trace`) whose windows belong
+    to one part of the split, in order, each with the part's name in `PARTS`; windows straddling two parts belong
+    to none. The EP of windows trained on can run high: a network tells the windows it saw from their reverse
+    better than new ones."""
+    sel = run.movie == movie
+    frame, part = run.frame[sel], run.part[sel]
+    cuts = np.flatnonzero(np.diff(part)) + 1
+    spans = []
+    for first, last in zip(np.r_[0, cuts], np.r_[cuts, len(part)] - 1):
+        if part[first] >= 0:
+            spans.append((float(frame[first] * run.dt), float((frame[last] + run.config.seq_len - 1) * run.dt),
+                          PARTS[part[first]]))
+    return spans
 
 
 def _calibration(run: Run) -> dict:

@@ -416,7 +416,8 @@ class MainWindow(QMainWindow):
             if self.run is not None and not self.run.summary.get("transitions", {}).get("resolved", True):
                 self.trace.set_trace(None, None, None, self.data.dt, self.data.n_frames, why=UNRESOLVED)
             elif self.run is not None and np.any(self.run.movie == movie):
-                self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt)
+                self.trace.set_trace(*export.cumulative_trace(self.run, movie), self.run.dt,
+                                     parts=export.trace_parts(self.run, movie))
             else:
                 self.trace.set_trace(None, None, None, self.data.dt, self.data.n_frames)
         self.trace.set_frame(frame)

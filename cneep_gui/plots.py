@@ -19,6 +19,10 @@ _BOUNDS = {"lo": ("lower bound", pg.mkPen("#f0a030", width=1.5)), "up": ("upper 
 _BAND = pg.mkBrush(240, 160, 48, 45)
 _EARLIER = pg.mkPen("#8fb3ff", width=1.5, style=pg.QtCore.Qt.PenStyle.DashDotDotLine)
 _LABEL_FILL = pg.mkBrush(0, 0, 0, 200)
+# The parts of a movie's trace: windows trained on (their EP can run high) and validation tinted, the held-out
+# test windows left clear.
+_PART_SHADE = {"train": ("trained on", pg.mkBrush(154, 154, 154, 45)),
+               "val": ("validation", pg.mkBrush(61, 155, 233, 35)), "test": ("held out", None)}
 LEGEND_ROW = 42        # pixels: the title row, which holds the legend
 
 
@@ -166,13 +170,29 @@ class TracePlot(pg.PlotWidget):
         self.addItem(self.cursor)
         self.dt = 1.0
         self.cursor.sigDragged.connect(lambda line: self.frameRequested.emit(round(line.value() / self.dt)))
+        self.parts: list[pg.LinearRegionItem] = []
         self.set_trace(None, None, None, 1.0, 0)
 
     def set_trace(self, t: np.ndarray | None, cumulative: np.ndarray | None, true: np.ndarray | None,
-                  dt: float, n_frames: int | None = None, why: str = NO_TRACE) -> None:
-        """Draw a movie's cumulative EP; without one (t None), an empty plot spanning the `n_frames` frames
-        open (none: 0 to 1 s) that says `why` it is empty."""
+                  dt: float, n_frames: int | None = None, why: str = NO_TRACE,
+                  parts: list[tuple[float, float, str]] = ()) -> None:
+        """Draw a movie's cumulative EP, its `parts` (`export.trace_parts`) shaded and named unless the whole
+        movie is held out; without one (t None), an empty plot spanning the `n_frames` frames open (none: 0 to
+        1 s) that says `why` it is empty."""
         self.dt = dt
+        for region in self.parts:
+            self.removeItem(region)
+        self.parts = []
+        if t is not None and any(name != "test" for *_, name in parts):
+            for start, end, name in parts:
+                label, brush = _PART_SHADE[name]
+                region = pg.LinearRegionItem((start, end), movable=False, brush=brush or pg.mkBrush(None),
+                                             pen=pg.mkPen(None))
+                region.setZValue(-10)     # under the curves and the cursor, which stays draggable; named at the
+                # bottom, clear of the legend
+                pg.InfLineLabel(region.lines[0], label, position=0.03, anchors=[(0, 1), (0, 1)], color="#c8c8c8")
+                self.addItem(region, ignoreBounds=True)
+                self.parts.append(region)
         self.empty.setText(why)
         self.predicted.setData([] if t is None else t, [] if cumulative is None else cumulative)
         self.truth.setData([] if true is None else t, [] if true is None else true)

@@ -5,6 +5,8 @@ import json
 
 import imageio.v3 as iio
 import numpy as np
+import pyqtgraph as pg
+from PyQt6.QtCore import Qt
 import pytest
 import tifffile
 
@@ -71,6 +73,24 @@ def test_scrubbing_moves_the_map_and_the_trace_cursor(shown, qtbot, toy_run):
     shown.trace.cursor.setValue(120 * toy_run.dt)       # dragging the cursor scrubs the movie
     shown.trace.cursor.sigDragged.emit(shown.trace.cursor)
     assert shown.timeline.frame() == 120
+
+
+def test_the_trace_shades_what_the_network_trained_on(shown, toy_run):
+    def shading():
+        return [(tuple(r.getRegion()), next(i.toPlainText() for i in r.lines[0].childItems()
+                                             if isinstance(i, pg.InfLineLabel))) for r in shown.trace.parts]
+    assert shading() == []                               # movie 2: all held out, nothing to shade
+    shown.timeline.movie_box.setCurrentIndex(0)
+    assert shading() == [((0.0, pytest.approx(199 * toy_run.dt)), "trained on")]
+    in_one = toy_run.movie == 1                          # movie 1 cut in time: train, a straddling window, val, test
+    toy_run.part[in_one] = np.r_[np.zeros(100), -1, np.ones(49), np.full(49, 2)]
+    shown.set_run(toy_run)
+    shown.timeline.movie_box.setCurrentIndex(1)
+    dt = toy_run.dt
+    assert shading() == [((0.0, pytest.approx(100 * dt)), "trained on"),
+                         ((pytest.approx(101 * dt), pytest.approx(150 * dt)), "validation"),
+                         ((pytest.approx(150 * dt), pytest.approx(199 * dt)), "held out")]
+    assert shown.trace.parts[0].brush.color().alpha() > 0 and shown.trace.parts[2].brush.style() == Qt.BrushStyle.NoBrush
 
 
 def test_every_export_reads_back(shown, tmp_path, pick_file, toy_run, qtbot):
