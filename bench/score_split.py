@@ -2,7 +2,7 @@
 exact heat split e_c = -d b_{x_c} / d x_c.
 
     nice .venv/bin/python bench/score_split.py harmonic   # a 91-disc harmonic cluster: exact, seconds
-    nice .venv/bin/python bench/score_split.py mips       # the harmonic-force score on bench/score.py's N = 64 snapshots
+    nice .venv/bin/python bench/score_split.py mips       # the harmonic-force score on the N = 64 mips snapshots
 
 harmonic: AOUPs dx = (v0 g - H x) dt, dg = -gamma g dt + sqrt(2 gamma) dW on a hexagonal patch of 5 rings, unit
 springs between neighbours at rest (H their stiffness matrix) and a weak trap (0.01) that makes the state

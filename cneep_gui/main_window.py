@@ -271,6 +271,8 @@ class MainWindow(QMainWindow):
             else:
                 self.set_data(load_input(path))
                 log.info(f"opened {path}")
+                for note in self.data.provenance.get("notes", []):    # what the reader made of the file
+                    log.info(f"{path.name}: {note}")
             settings.add_recent(path)
             settings.set_value("dir/last", str(path.parent))
             return True

@@ -90,7 +90,8 @@ def test_the_trace_shades_what_the_network_trained_on(shown, toy_run):
     assert shading() == [((0.0, pytest.approx(100 * dt)), "trained on"),
                          ((pytest.approx(101 * dt), pytest.approx(150 * dt)), "validation"),
                          ((pytest.approx(150 * dt), pytest.approx(199 * dt)), "held out")]
-    assert shown.trace.parts[0].brush.color().alpha() > 0 and shown.trace.parts[2].brush.style() == Qt.BrushStyle.NoBrush
+    train, _, test = shown.trace.parts
+    assert train.brush.color().alpha() > 0 and test.brush.style() == Qt.BrushStyle.NoBrush
 
 
 def test_every_export_reads_back(shown, tmp_path, pick_file, toy_run, qtbot):

@@ -41,6 +41,14 @@ def test_a_track_file_shows_its_coordinates_and_its_path_in_the_plane(studio, tr
     assert studio.timeline.frame() == 40
 
 
+def test_what_the_reader_made_of_a_track_file_is_in_the_log(studio, tmp_path):
+    path = tmp_path / "uneven.csv"
+    path.write_text("id,frame,x\n" + "".join(f"{k},{f},{f}\n" for k, n in (("a", 6), ("b", 3)) for f in range(n)))
+    assert studio.open_path(path)
+    assert ("uneven.csv: tracks have 3 to 6 frames: read as 3 trajectories of 3 frames"
+            in studio.log_panel.toPlainText())
+
+
 def test_discrete_states_draw_as_steps_without_a_plane(studio):
     studio.set_data(simulate_ratchet(trajectories=2, steps=500, seed=1))
     view = studio.trajectory_view

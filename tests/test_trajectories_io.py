@@ -72,6 +72,43 @@ def test_tracks_of_unequal_length_are_cut_with_a_note(tmp_path):
     assert t.data.shape == (2, 3, 1) and "trajectories of 3 frames" in t.provenance["notes"][0]
 
 
+def test_one_short_track_does_not_cut_the_others_short(tmp_path):
+    path = tmp_path / "tracker.csv"       # a tracker's output: two long tracks and a particle seen twice
+    path.write_text("id,x\n" + "".join(f"{k},{i}.5\n" for k, n in (("a", 50), ("b", 2), ("c", 40)) for i in range(n)))
+    t = load_trajectories(path)
+    assert t.data.shape == (2, 40, 1) and t.provenance["ids"] == ["a", "c"]
+    assert t.provenance["notes"][0] == ("tracks have 2 to 50 frames: read as 2 trajectories of 40 frames, pieces of "
+                                        "the tracks (87.6% of the transitions are used; 1 shorter track left out)")
+
+
+def test_tracks_that_skip_frames_are_cut_at_the_gaps(tmp_path):
+    path = tmp_path / "gaps.csv"          # track a loses its particle at frames 4-5, b for frame 3 only
+    path.write_text("id,frame,x\n" + "".join(f"a,{f},{f}.5\n" for f in (0, 1, 2, 3, 6, 7, 8, 9))
+                    + "".join(f"b,{f},{f}.25\n" for f in (0, 1, 2, 4, 5, 6, 8)))
+    t = load_trajectories(path)
+    # pieces a 0-3 (4 frames), a 6-9 (4), b 0-2 (3), b 4-6 (3); b's frame 8 alone between a gap and the end
+    assert t.provenance["ids"] == ["a:0", "a:4", "b:8", "b:11"]
+    assert t.data.shape == (4, 3, 1) and t.data[1, :, 0].tolist() == [6.5, 7.5, 8.5]
+    assert t.provenance["notes"][0] == ("2 tracks skip frames (steps of more than 1 in frame): cut at the gaps into "
+                                        "pieces, 1 lone frame left out")
+
+
+def test_trackmate_spots_table_reads_positions_by_track_in_time(tmp_path):
+    keys = "LABEL,ID,TRACK_ID,QUALITY,POSITION_X,POSITION_Y,POSITION_Z,POSITION_T,FRAME,RADIUS,VISIBILITY"
+    names = "Label,Spot ID,Track ID,Quality,X,Y,Z,T,Frame,Radius,Visibility"
+    units = ",,,(quality),(micron),(micron),(micron),(sec),,(micron),"
+    spots = [f"ID{i},{i},{track},9.5,{x:.2f},{2 * x:.2f},0.0,{0.05 * f:.2f},{f},0.5,1"
+             for i, (track, f, x) in enumerate([(1, 2, 1.0), (0, 1, 5.0), (0, 0, 4.0), (1, 1, 0.5), ("None", 0, 9.0),
+                                               (0, 2, 6.0), (1, 0, 0.0)])]
+    path = tmp_path / "spots.csv"
+    path.write_text("\n".join([keys, names, names, units, *spots]) + "\n")
+    t = load_trajectories(path)
+    assert t.provenance["format"] == "TrackMate spots (CSV)" and t.labels == ["POSITION_X", "POSITION_Y"]
+    assert t.data[:, :, 0].tolist() == [[0.0, 0.5, 1.0], [4.0, 5.0, 6.0]] and t.data[1, 2, 1] == 12.0
+    assert (t.dt, t.dt_source) == (pytest.approx(0.05), "metadata")
+    assert t.provenance["notes"] == ["positions in micron", "1 spot in no track left out"]
+
+
 @pytest.mark.parametrize("text, problem", [
     ("x,y\n1,2\n3\n", "line 3 has 1 cells but the header has 2"),
     ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
@@ -79,10 +116,13 @@ def test_tracks_of_unequal_length_are_cut_with_a_note(tmp_path):
     ("x,y\n1,2\nnan,4\n", "line 3, column 'x': nan is not a finite number"),
     ("track,x\n1,2\n,4\n1,5\n", "line 3 has no value in the trajectory id column 'track'"),
     ("x,y\n", "a header and no data rows"),
-    ("frame,x\n0,1\n1,2\n3,4\n", "skips frames"),
+    ("time,x\n0,1\n1,2\n2.5,4\n", "not evenly spaced in time"),
     ("time,x\n0,1\n0,2\n", "two rows at time 0"),
-    ("id,x\na,1\na,2\nb,3\n", "trajectory 'b' has 1 frame"),
+    ("id,x\na,1\nb,3\n", "every trajectory has 1 frame"),
     ("frame,id\n0,1\n1,1\n", "no coordinate columns"),
+    ("TRACK_ID,POSITION_X,POSITION_Y,POSITION_T,FRAME\n0,1,1,0,0\n0,2,2,0.1,1\n0,3,3,0.5,2\n",
+     "POSITION_T does not grow in step with FRAME"),
+    ("TRACK_ID,POSITION_X,POSITION_Y,FRAME\nNone,1,1,0\n,2,2,1\n", "no spot in a track"),
 ])
 def test_malformed_csv_gives_one_line_naming_the_file(tmp_path, text, problem):
     path = tmp_path / "bad.csv"

@@ -28,6 +28,7 @@ from .truth import check_sidecar_free, load_truth, save_truth, sidecar_path
 
 SUFFIXES = (".csv", ".npy", ".npz")
 ID_NAMES = ("trajectory", "track", "track_id", "particle", "id")
+TRACKMATE = ("TRACK_ID", "POSITION_X", "POSITION_Y", "FRAME")   # the spots table of Fiji's TrackMate
 TIME_NAMES = ("frame", "time")
 
 
@@ -199,21 +200,29 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
         header = [f"x{i + 1}" for i in range(len(header))]
     else:
         rows = rows[1:]
+    for n, row in rows:
+        if len(row) != len(header):
+            raise CneepError(f"{path}: line {n} has {len(row)} cells but the header has {len(header)} columns")
+    notes = []
+    trackmate = set(TRACKMATE) <= set(header)
+    if trackmate:
+        rows, id_col, time_col, value_cols, dt = _trackmate(path, header, rows, notes)
     if not rows:
         raise CneepError(f"{path}: a header and no data rows")
     lower = [c.lower() for c in header]
-    if id_column is not None and id_column.lower() not in lower:
-        raise CneepError(f"{path}: no column {id_column!r} for the trajectory id (columns: {', '.join(header)})")
-    id_col = lower.index(id_column.lower()) if id_column else next((lower.index(n) for n in ID_NAMES if n in lower), None)
-    time_col = next((lower.index(n) for n in TIME_NAMES if n in lower and lower.index(n) != id_col), None)
-    value_cols = [i for i in range(len(header)) if i not in (id_col, time_col)]
+    if not trackmate:
+        if id_column is not None and id_column.lower() not in lower:
+            raise CneepError(f"{path}: no column {id_column!r} for the trajectory id (columns: {', '.join(header)})")
+        id_col = (lower.index(id_column.lower()) if id_column
+                  else next((lower.index(n) for n in ID_NAMES if n in lower), None))
+        time_col = next((lower.index(n) for n in TIME_NAMES if n in lower and lower.index(n) != id_col), None)
+        value_cols = [i for i in range(len(header)) if i not in (id_col, time_col)]
+        dt = None
     if not value_cols:
         raise CneepError(f"{path}: no coordinate columns besides the trajectory id and time")
 
     ids, times, values = [], [], []
     for n, row in rows:
-        if len(row) != len(header):
-            raise CneepError(f"{path}: line {n} has {len(row)} cells but the header has {len(header)} columns")
         if id_col is not None:
             if not row[id_col].strip():
                 raise CneepError(f"{path}: line {n} has no value in the trajectory id column {header[id_col]!r}")
@@ -225,46 +234,110 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     if kind is None:
         kind = "states" if len(value_cols) == 1 and all(_is_int(row[value_cols[0]]) for _, row in rows) \
             else "coordinates"
-    groups = _group(ids) if ids else [np.arange(len(values))]
-    dt, notes = None, []
-    series, name_of = [], []
-    for key, idx in zip(_group_keys(ids), groups):
-        if time_col is not None:
-            t = np.asarray(times)[idx]
-            order = np.argsort(t, kind="stable")
-            idx, t = idx[order], t[order]
-            step = np.diff(t)
-            where = f"trajectory {key!r}" if ids else "the file"
-            if step.size and (step <= 0).any():
-                raise CneepError(f"{path}: {where} has two rows at {header[time_col]} {t[1:][step <= 0][0]:g}")
-            if step.size and not np.allclose(step, step[0], rtol=1e-6, atol=0):
-                raise CneepError(f"{path}: {where} skips {header[time_col]}s ({header[time_col]} {t[0]:g} to {t[-1]:g} "
-                                 f"in {len(t)} rows); trajectories need evenly spaced frames")
-            if lower[time_col] == "time" and step.size:
-                if dt is not None and not math.isclose(dt, step[0], rel_tol=1e-6):
-                    raise CneepError(f"{path}: trajectories are sampled at different intervals ({dt:g} and {step[0]:g})")
-                dt = float(step[0])
-        series.append(values[idx])
-        name_of.append(key)
+    name_of, pieces = _group_keys(ids), _group(ids) if ids else [np.arange(len(values))]
+    if time_col is not None:
+        name_of, pieces, step = _in_time(path, header[time_col], np.asarray(times), name_of, pieces, bool(ids), notes)
+        if lower[time_col] == "time" and step is not None:
+            dt = step
+    series = [values[idx] for idx in pieces]
     lengths = [len(s) for s in series]
-    short = min(lengths)
-    if short < 2:
-        raise CneepError(f"{path}: trajectory {name_of[lengths.index(short)]!r} has {short} frame; at least 2 are needed")
-    if max(lengths) != short:
-        # Trajectories are of one length: every track is cut into as many pieces of the shortest one's length
-        # as it holds (each cut loses one transition), rather than all cut to the shortest.
-        pieces = [(key if len(s) < 2 * short else f"{key}:{a}", s[a:a + short])   # id:first row of the piece
-                  for key, s in zip(name_of, series) for a in range(0, len(s) - short + 1, short)]
-        name_of, series = [key for key, _ in pieces], [piece for _, piece in pieces]
-        kept = len(series) * (short - 1) / sum(n - 1 for n in lengths)
-        notes.append(f"tracks have {short} to {max(lengths)} frames: read as {len(series)} trajectories of {short} "
-                     f"frames, pieces of the tracks ({kept:.1%} of the transitions are used)")
+    if max(lengths) < 2:
+        raise CneepError(f"{path}: every trajectory has 1 frame; at least 2 are needed")
+    if min(lengths) != max(lengths):
+        # Trajectories are of one length: every track is cut into as many pieces of one length as it holds (each
+        # cut loses one transition), the length that keeps the most transitions, tracks shorter than it left out.
+        # The shortest track's length would let one short track (common from a tracker) cut every other one.
+        size = max(sorted({n for n in lengths if n >= 2}), key=lambda m: sum(n // m for n in lengths) * (m - 1))
+        cut = [(key if len(s) < 2 * size else f"{key}:{a}", s[a:a + size])   # id:first row of the piece
+               for key, s in zip(name_of, series) for a in range(0, len(s) - size + 1, size)]
+        name_of, series = [key for key, _ in cut], [piece for _, piece in cut]
+        kept = len(series) * (size - 1) / sum(n - 1 for n in lengths)
+        shorter = sum(n < size for n in lengths)
+        notes.append(f"tracks have {min(lengths)} to {max(lengths)} frames: read as {len(series)} trajectories of "
+                     f"{size} frames, pieces of the tracks ({kept:.1%} of the transitions are used"
+                     + (f"; {shorter} shorter track{'s' if shorter > 1 else ''} left out)" if shorter else ")"))
     data = np.stack(series)
     labels = [header[i] for i in value_cols]
     if kind == "states":
         data, labels = data[..., 0], []
-    provenance = {"format": "CSV", "reader": "csv", "columns": header, "ids": name_of, "notes": notes}
+    provenance = {"format": "TrackMate spots (CSV)" if trackmate else "CSV", "reader": "csv", "columns": header,
+                  "ids": name_of, "notes": notes}
     return _trajectories(path, data, kind, dt, labels, provenance)
+
+
+def _in_time(path: Path, column: str, times: np.ndarray, keys: list[str], rows: list[np.ndarray], named: bool,
+             notes: list[str]) -> tuple[list[str], list[np.ndarray], float | None]:
+    """Each trajectory's rows in time order, cut where it skips frames (a tracker that lost the particle for a
+    while, or closed the gap): the pieces, their names (id:first row where a track is cut) and the step between
+    frames. Steps that are no whole multiple of the smallest one are refused: the frames are not evenly spaced."""
+    ordered = []
+    for key, idx in zip(keys, rows):
+        idx = idx[np.argsort(times[idx], kind="stable")]
+        step = np.diff(times[idx])
+        if (step <= 0).any():
+            where = f"trajectory {key!r}" if named else "the file"
+            raise CneepError(f"{path}: {where} has two rows at {column} {times[idx][1:][step <= 0][0]:g}")
+        ordered.append(idx)
+    steps = np.concatenate([np.diff(times[idx]) for idx in ordered])
+    if not steps.size:
+        return keys, ordered, None
+    base = steps.min()
+    names, pieces, gapped, lone = [], [], 0, 0
+    for key, idx in zip(keys, ordered):
+        multiple = np.diff(times[idx]) / base
+        if not np.allclose(multiple, np.rint(multiple), rtol=1e-6, atol=0):
+            where = f"trajectory {key!r}" if named else "the file"
+            raise CneepError(f"{path}: {where} is not evenly spaced in {column} ({column} {times[idx][0]:g} to "
+                             f"{times[idx][-1]:g} in {len(idx)} rows, steps of {base:g} and more that are no "
+                             "multiple of it)")
+        parts = np.split(idx, np.flatnonzero(np.rint(multiple) > 1) + 1)
+        gapped += len(parts) > 1
+        for part in parts:
+            if len(part) < 2 and len(parts) > 1:
+                lone += 1            # a frame cut off by gaps: no transition to keep
+                continue
+            names.append(key if len(parts) == 1 else f"{key}:{part[0]}")
+            pieces.append(part)
+    if gapped:
+        notes.append(f"{gapped} {'track skips' if gapped == 1 else 'tracks skip'} frames (steps of more than "
+                     f"{base:g} in {column}): cut at the gaps into pieces"
+                     + (f", {lone} lone frame{'s' if lone > 1 else ''} left out" if lone else ""))
+    return names, pieces, float(base)
+
+
+def _trackmate(path: Path, header: list[str], rows: list, notes: list[str]):
+    """The spots table of Fiji's TrackMate: its feature keys in the header, then (TrackMate 7 and later) rows of
+    names, short names and units. Positions POSITION_X, POSITION_Y (and POSITION_Z where it varies) in its spatial
+    unit, tracks by TRACK_ID (spots in no track left out), ordered by FRAME; the frame interval from POSITION_T.
+    Returns the data rows, the id, time and coordinate columns and dt (None where unknown)."""
+    col = {name: header.index(name) for name in header}
+    frame = col["FRAME"]
+    described = 0
+    while described < 3 and rows and not _is_number(rows[0][1][frame]):
+        units, rows, described = rows[0][1], rows[1:], described + 1    # names, short names, units
+    if described == 3 and units[col["POSITION_X"]].strip("() "):
+        notes.append(f"positions in {units[col['POSITION_X']].strip('() ')}")
+    track = col["TRACK_ID"]
+    tracked = [(n, row) for n, row in rows if row[track].strip() not in ("", "None")]
+    if len(tracked) < len(rows):
+        lost = len(rows) - len(tracked)
+        notes.append(f"{lost} spot{'s' if lost > 1 else ''} in no track left out")
+    rows = tracked
+    if not rows:
+        raise CneepError(f"{path}: TrackMate's spots table with no spot in a track (export the spots of the tracks)")
+    value_cols = [col["POSITION_X"], col["POSITION_Y"]]
+    if "POSITION_Z" in col and len({row[col["POSITION_Z"]].strip() for _, row in rows}) > 1:
+        value_cols.append(col["POSITION_Z"])
+    dt = None
+    if "POSITION_T" in col:
+        f, t = (np.array([_number(path, n, c, row[col[c]]) for n, row in rows]) for c in ("FRAME", "POSITION_T"))
+        if np.ptp(f) > 0:
+            slope = np.ptp(t) / np.ptp(f)
+            if np.abs(t - t.min() - (f - f.min()) * slope).max() > 0.01 * slope:   # more than the times' rounding
+                raise CneepError(f"{path}: POSITION_T does not grow in step with FRAME: the frames are not evenly "
+                                 "spaced in time")
+            dt = None if slope == 1 and np.array_equal(t, f) else float(slope)   # T = FRAME: an uncalibrated movie
+    return rows, track, frame, value_cols, dt
 
 
 def _delimiter(first_line: str) -> str:
