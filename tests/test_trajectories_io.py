@@ -117,6 +117,7 @@ def test_trackmate_spots_table_reads_positions_by_track_in_time(tmp_path):
     ("track,x\n1,2\n,4\n1,5\n", "line 3 has no value in the trajectory id column 'track'"),
     ("x,y\n", "a header and no data rows"),
     ("time,x\n0,1\n1,2\n2.5,4\n", "not evenly spaced in time"),
+    ("id,time,x\na,0,1\na,1,2\nb,0,1\nb,2,2\nb,4,3\n", "sampled at different intervals (1 and 2)"),
     ("time,x\n0,1\n0,2\n", "two rows at time 0"),
     ("id,x\na,1\nb,3\n", "every trajectory has 1 frame"),
     ("frame,id\n0,1\n1,1\n", "no coordinate columns"),

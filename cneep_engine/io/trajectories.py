@@ -285,8 +285,12 @@ def _in_time(path: Path, column: str, times: np.ndarray, keys: list[str], rows: 
     names, pieces, gapped, lone = [], [], 0, 0
     for key, idx in zip(keys, ordered):
         multiple = np.diff(times[idx]) / base
+        where = f"trajectory {key!r}" if named else "the file"
+        # in time (not frame numbers) a track never sampled at the smallest step was sampled at another interval
+        if column.lower() == "time" and multiple.size and multiple.min() > 1 + 1e-6:
+            raise CneepError(f"{path}: trajectories are sampled at different intervals ({base:g} and "
+                             f"{multiple.min() * base:g})")
         if not np.allclose(multiple, np.rint(multiple), rtol=1e-6, atol=0):
-            where = f"trajectory {key!r}" if named else "the file"
             raise CneepError(f"{path}: {where} is not evenly spaced in {column} ({column} {times[idx][0]:g} to "
                              f"{times[idx][-1]:g} in {len(idx)} rows, steps of {base:g} and more that are no "
                              "multiple of it)")
