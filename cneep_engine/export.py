@@ -38,12 +38,15 @@ LUT_SIZE = 256
 
 
 def diverging_lut() -> np.ndarray:
-    """(256, 4) uint8 RGBA table for values from -limit (row 0) to +limit (row 255); alpha = |value| / limit."""
+    """(256, 4) uint8 RGBA table for values from -limit (row 0) to +limit (row 255); alpha rises with |value| /
+    limit as a smoothstep, half at half the limit."""
     x = np.linspace(0.0, 1.0, LUT_SIZE)
     rgb = np.stack([np.interp(x, _ANCHORS, _COLOURS[:, c]) for c in range(3)], axis=1)
-    # The two middle rows (zero falls between them) are fully transparent; the end rows opaque.
-    alpha = np.clip((np.abs(np.arange(LUT_SIZE) - (LUT_SIZE - 1) / 2) - 0.5) / (LUT_SIZE / 2 - 1), 0, 1) * 255
-    return np.rint(np.column_stack([rgb, alpha])).astype(np.uint8)
+    # The two middle rows (zero falls between them) are fully transparent; the end rows opaque. Alpha leaves 0
+    # with zero slope: rising as |value|, a smoothly interpolated map that changes sign drew a dark line along
+    # every zero crossing over a dark frame (the frame itself, between two faint tints).
+    a = np.clip((np.abs(np.arange(LUT_SIZE) - (LUT_SIZE - 1) / 2) - 0.5) / (LUT_SIZE / 2 - 1), 0, 1)
+    return np.rint(np.column_stack([rgb, a * a * (3 - 2 * a) * 255])).astype(np.uint8)
 
 
 def lut_index(values: np.ndarray, low: float, high: float, n: int = LUT_SIZE) -> np.ndarray:

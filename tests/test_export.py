@@ -28,6 +28,15 @@ def test_lut_runs_from_opaque_blue_through_transparent_to_opaque_red():
     assert np.all(np.diff(lut[128:, 3].astype(int)) >= 0)
 
 
+def test_a_map_that_changes_sign_smoothly_draws_no_line_where_it_crosses_zero():
+    frame = np.full((1, 401), 30.0)                       # a dark frame
+    ramp = np.linspace(-1, 1, 401)[None]                  # the map through 0, in steps of 0.5% of the limit
+    grey = overlay_rgb(frame, ramp, levels=(0, 255), limit=1.0).astype(int).sum(-1)[0] / 3
+    zero = 200
+    assert grey[zero] == 30 and np.abs(grey[zero - 8:zero + 9] - 30).max() <= 1   # within 4% of the limit
+    assert grey[zero + 100] > 60 and grey[zero - 100] > 45                         # half the limit shows
+
+
 def test_each_frame_shows_the_window_that_starts_there(toy_run):
     i = window_at(toy_run, movie=1, frame=17)
     assert (toy_run.movie[i], toy_run.frame[i]) == (1, 17)
