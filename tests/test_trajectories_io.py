@@ -109,6 +109,18 @@ def test_trackmate_spots_table_reads_positions_by_track_in_time(tmp_path):
     assert t.provenance["notes"] == ["positions in micron", "1 spot in no track left out"]
 
 
+def test_trackpy_table_reads_positions_without_the_features(tmp_path):
+    path = tmp_path / "linked.csv"        # pandas' DataFrame.to_csv of trackpy.link's output: index first
+    lines = [",y,x,mass,size,ecc,signal,raw_mass,ep,frame,particle"]
+    lines += [f"{i},{2.5 * f + p},{10 + f + p},300.5,1.9,0.1,12.0,900.0,0.05,{f},{p}"
+              for i, (f, p) in enumerate((f, p) for f in range(4) for p in (7, 3))]
+    path.write_text("\n".join(lines) + "\n")
+    t = load_trajectories(path)
+    assert t.provenance["format"] == "trackpy (CSV)" and t.labels == ["x", "y"] and t.provenance["ids"] == ["7", "3"]
+    assert t.data.shape == (2, 4, 2) and t.data[1, :, 0].tolist() == [13.0, 14.0, 15.0, 16.0]
+    assert t.provenance["notes"][0] == "positions in pixels"
+
+
 @pytest.mark.parametrize("text, problem", [
     ("x,y\n1,2\n3\n", "line 3 has 1 cells but the header has 2"),
     ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),

@@ -28,7 +28,11 @@ from .truth import check_sidecar_free, load_truth, save_truth, sidecar_path
 
 SUFFIXES = (".csv", ".npy", ".npz")
 ID_NAMES = ("trajectory", "track", "track_id", "particle", "id")
-TRACKMATE = ("TRACK_ID", "POSITION_X", "POSITION_Y", "FRAME")   # the spots table of Fiji's TrackMate
+# Trackers' tables, read as they are: name, the columns that tell it, track id, frame, positions (the last where it
+# varies), time (None: frame numbers only). Their other columns (intensities, sizes, qualities) are no coordinates.
+TRACKERS = (("TrackMate spots", ("TRACK_ID", "POSITION_X", "POSITION_Y", "FRAME"), "TRACK_ID", "FRAME",
+             ("POSITION_X", "POSITION_Y", "POSITION_Z"), "POSITION_T"),
+            ("trackpy", ("particle", "frame", "x", "y", "mass"), "particle", "frame", ("x", "y", "z"), None))
 TIME_NAMES = ("frame", "time")
 
 
@@ -204,13 +208,13 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
         if len(row) != len(header):
             raise CneepError(f"{path}: line {n} has {len(row)} cells but the header has {len(header)} columns")
     notes = []
-    trackmate = set(TRACKMATE) <= set(header)
-    if trackmate:
-        rows, id_col, time_col, value_cols, dt = _trackmate(path, header, rows, notes)
+    tracker = next((t for t in TRACKERS if set(t[1]) <= set(header)), None)
+    if tracker:
+        rows, id_col, time_col, value_cols, dt = _tracker(path, header, rows, notes, *tracker[2:])
     if not rows:
         raise CneepError(f"{path}: a header and no data rows")
     lower = [c.lower() for c in header]
-    if not trackmate:
+    if not tracker:
         if id_column is not None and id_column.lower() not in lower:
             raise CneepError(f"{path}: no column {id_column!r} for the trajectory id (columns: {', '.join(header)})")
         id_col = (lower.index(id_column.lower()) if id_column
@@ -260,7 +264,7 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     labels = [header[i] for i in value_cols]
     if kind == "states":
         data, labels = data[..., 0], []
-    provenance = {"format": "TrackMate spots (CSV)" if trackmate else "CSV", "reader": "csv", "columns": header,
+    provenance = {"format": f"{tracker[0]} (CSV)" if tracker else "CSV", "reader": "csv", "columns": header,
                   "ids": name_of, "notes": notes}
     return _trajectories(path, data, kind, dt, labels, provenance)
 
@@ -309,39 +313,38 @@ def _in_time(path: Path, column: str, times: np.ndarray, keys: list[str], rows: 
     return names, pieces, float(base)
 
 
-def _trackmate(path: Path, header: list[str], rows: list, notes: list[str]):
-    """The spots table of Fiji's TrackMate: its feature keys in the header, then (TrackMate 7 and later) rows of
-    names, short names and units. Positions POSITION_X, POSITION_Y (and POSITION_Z where it varies) in its spatial
-    unit, tracks by TRACK_ID (spots in no track left out), ordered by FRAME; the frame interval from POSITION_T.
-    Returns the data rows, the id, time and coordinate columns and dt (None where unknown)."""
+def _tracker(path: Path, header: list[str], rows: list, notes: list[str], track: str, frame: str,
+             positions: tuple[str, ...], time: str | None):
+    """A tracker's table (`TRACKERS`): the data rows, the id, frame and coordinate columns and dt (None where
+    unknown). TrackMate's spots table has (from TrackMate 7) rows of names, short names and units under its header,
+    spots in no track (TRACK_ID None) and the time of each frame in its time unit; trackpy's positions are pixels."""
     col = {name: header.index(name) for name in header}
-    frame = col["FRAME"]
     described = 0
-    while described < 3 and rows and not _is_number(rows[0][1][frame]):
+    while described < 3 and rows and not _is_number(rows[0][1][col[frame]]):
         units, rows, described = rows[0][1], rows[1:], described + 1    # names, short names, units
-    if described == 3 and units[col["POSITION_X"]].strip("() "):
-        notes.append(f"positions in {units[col['POSITION_X']].strip('() ')}")
-    track = col["TRACK_ID"]
-    tracked = [(n, row) for n, row in rows if row[track].strip() not in ("", "None")]
+    unit = units[col[positions[0]]].strip("() ") if described == 3 else "" if time else "pixels"
+    if unit:
+        notes.append(f"positions in {unit}")
+    tracked = [(n, row) for n, row in rows if row[col[track]].strip() not in ("", "None")]
     if len(tracked) < len(rows):
         lost = len(rows) - len(tracked)
         notes.append(f"{lost} spot{'s' if lost > 1 else ''} in no track left out")
     rows = tracked
     if not rows:
-        raise CneepError(f"{path}: TrackMate's spots table with no spot in a track (export the spots of the tracks)")
-    value_cols = [col["POSITION_X"], col["POSITION_Y"]]
-    if "POSITION_Z" in col and len({row[col["POSITION_Z"]].strip() for _, row in rows}) > 1:
-        value_cols.append(col["POSITION_Z"])
+        raise CneepError(f"{path}: no spot in a track ({track} is empty or None in every row)")
+    value_cols = [col[c] for c in positions[:-1]]
+    if positions[-1] in col and len({row[col[positions[-1]]].strip() for _, row in rows}) > 1:
+        value_cols.append(col[positions[-1]])
     dt = None
-    if "POSITION_T" in col:
-        f, t = (np.array([_number(path, n, c, row[col[c]]) for n, row in rows]) for c in ("FRAME", "POSITION_T"))
+    if time in col:
+        f, t = (np.array([_number(path, n, c, row[col[c]]) for n, row in rows]) for c in (frame, time))
         if np.ptp(f) > 0:
             slope = np.ptp(t) / np.ptp(f)
             if np.abs(t - t.min() - (f - f.min()) * slope).max() > 0.01 * slope:   # more than the times' rounding
-                raise CneepError(f"{path}: POSITION_T does not grow in step with FRAME: the frames are not evenly "
+                raise CneepError(f"{path}: {time} does not grow in step with {frame}: the frames are not evenly "
                                  "spaced in time")
-            dt = None if slope == 1 and np.array_equal(t, f) else float(slope)   # T = FRAME: an uncalibrated movie
-    return rows, track, frame, value_cols, dt
+            dt = None if slope == 1 and np.array_equal(t, f) else float(slope)   # time = frame: uncalibrated
+    return rows, col[track], col[frame], value_cols, dt
 
 
 def _delimiter(first_line: str) -> str:
