@@ -496,7 +496,7 @@ def _train(args) -> None:
 
 def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
     """The last lines of `cneep train`: the verdict, how it was reached, the comparison with the truth."""
-    from .verdict import describe
+    from .verdict import advice, describe
     if ESTIMATORS[config.model].trained:
         spread = f"; spread over seeds {s['ep_rate_std']:.3g}" if s["ep_rate_std"] is not None else ""
         print(f"{describe(s)}{spread}")
@@ -547,6 +547,8 @@ def _print_result(s: dict, config: TrainConfig, output: Path) -> None:
                   f"({o['rel_err']:+.2%}), R^2 {o['r2']:.4f} per window, slope {o['slope']:.3f}")
     for warning in s.get("warnings", []):
         print(f"warning: {warning}")
+    for meaning in advice(s):   # as the app's Results panel says it
+        print(f"what this means: {meaning}")
     print(f"results in {output}")
 
 

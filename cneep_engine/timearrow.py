@@ -441,36 +441,42 @@ def time_arrow_warnings(drift: Drift | None, bleach: Bleaching | None,
                         threshold: float = ARROW_THRESHOLD) -> list[str]:
     """Plain sentences for each arrow large enough to bias an EP estimate (over `threshold` k_B per frame, and
     significant at 3 standard errors), with the figures and the correction."""
-    out = []
+    return list(_arrows(drift, bleach, threshold).values())
+
+
+def _arrows(drift: Drift | None, bleach: Bleaching | None, threshold: float = ARROW_THRESHOLD) -> dict[str, str]:
+    """`time_arrow_warnings` by the arrow's name, "drift" or "bleaching"."""
+    out = {}
     if drift is not None and drift.significant and drift.arrow_per_frame > threshold:
         dy, dx = drift.velocity
         uy, ux = drift.um_per_s
-        out.append(f"the moving content drifts {drift.speed:.3g} px/frame (dy {dy:+.3g} ± {drift.stderr[0]:.2g}, "
-                   f"dx {dx:+.3g} ± {drift.stderr[1]:.2g} px/frame; {np.hypot(uy, ux):.3g} µm/s); a uniform flow "
-                   f"of this speed alone gives a two-frame EP of order N v^2/D ~ {drift.arrow_per_frame:.2g} k_B "
-                   "per frame, which is no dissipation of the system: use --register")
+        out["drift"] = (f"the moving content drifts {drift.speed:.3g} px/frame (dy {dy:+.3g} ± {drift.stderr[0]:.2g}, "
+                        f"dx {dx:+.3g} ± {drift.stderr[1]:.2g} px/frame; {np.hypot(uy, ux):.3g} µm/s); a uniform "
+                        f"flow of this speed alone gives a two-frame EP of order N v^2/D ~ "
+                        f"{drift.arrow_per_frame:.2g} k_B per frame, which is no dissipation of the system: use "
+                        "--register")
     if bleach is not None and bleach.significant and bleach.arrow_per_frame > threshold:
-        if np.isnan(bleach.rate):
-            out.append(f"the mean intensity trends by {bleach.slope:+.3g} per frame; a network can read this trend as "
-                       f"a time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame: use --bleach-correct")
-            return out
-        out.append(f"the mean intensity changes {bleach.change_per_frame:+.3%} per frame ({bleach.total_change:+.1%} "
-                   f"over a movie, exponential rate {bleach.rate:.3g} per frame); a network can read this trend as "
-                   f"a time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame (unbounded in a noise-free "
-                   "movie): use --bleach-correct")
+        out["bleaching"] = (
+            f"the mean intensity trends by {bleach.slope:+.3g} per frame; a network can read this trend as a time "
+            f"arrow of about {bleach.arrow_per_frame:.2g} k_B per frame: use --bleach-correct" if np.isnan(bleach.rate)
+            else f"the mean intensity changes {bleach.change_per_frame:+.3%} per frame ({bleach.total_change:+.1%} "
+                 f"over a movie, exponential rate {bleach.rate:.3g} per frame); a network can read this trend as a "
+                 f"time arrow of about {bleach.arrow_per_frame:.2g} k_B per frame (unbounded in a noise-free "
+                 "movie): use --bleach-correct")
     return out
 
 
 def time_arrow_report(movie: Movie) -> dict:
     """Drift and bleaching in numbers, as `cneep info --json` and a run's summary report them, with the
-    warnings of `time_arrow_warnings`."""
+    warnings of `time_arrow_warnings` and the names of the arrows they warn of (`arrows`)."""
     drift, bleach = measure_drift(movie), measure_bleaching(movie)
+    arrows = _arrows(drift, bleach)
     return {"drift_px_per_frame": drift.velocity.tolist(), "drift_stderr_px_per_frame": drift.stderr.tolist(),
             "drift_um_per_s": drift.um_per_s.tolist(), "drift_arrow_per_frame": drift.arrow_per_frame,
             "intensity_trend_per_frame": None if np.isnan(bleach.rate) else bleach.change_per_frame,
             "intensity_change_per_movie": None if np.isnan(bleach.rate) else bleach.total_change,
             "intensity_slope_per_frame": bleach.slope, "bleach_arrow_per_frame": bleach.arrow_per_frame,
-            "warnings": time_arrow_warnings(drift, bleach)}
+            "arrows": list(arrows), "warnings": list(arrows.values())}
 
 
 def input_report(movie: Movie) -> dict:

@@ -290,10 +290,22 @@ def describe(summary: dict) -> str:
 
 
 def advice(summary: dict) -> list[str]:
-    """What a result's problems mean and what to do next, in plain words, a sentence pair each: a training
-    that ran away, overfitted or diverged, one that had not settled (`converged` false), and a rate that cannot be told
-    from 0 (p_equilibrium >= 0.05). Empty for a sound result."""
+    """What a result's problems mean and what to do next, in plain words, a sentence pair each: dissipation detected
+    in a movie with a drift or bleaching that the input checks found (`input_checks.arrows`), a training that ran
+    away, overfitted or diverged, one that had not settled (`converged` false), and a rate that cannot be told from 0
+    (p_equilibrium >= 0.05). Empty for a sound result."""
     out = []
+    p = summary.get("p_equilibrium")
+    arrows = (summary.get("input_checks") or {}).get("arrows", [])
+    if arrows and p is not None and p < 0.05:
+        fixes = [{"drift": "Register", "bleaching": "Bleach-correct"}[a] for a in arrows]
+        flags = [{"drift": "--register", "bleaching": "--bleach-correct"}[a] for a in arrows]
+        them = "it" if len(arrows) == 1 else "them"
+        out.append(f"Before reading this rate as dissipation, rule out the {' and '.join(arrows)} that the input "
+                   f"checks found in the movie trained on: a network can tell a movie from its reverse by {them} "
+                   f"alone, and the warnings say how much {them} can give. Next: train again with "
+                   f"{' and '.join(fixes)} in the Preprocessing panel (cneep train {' '.join(flags)}) and report the "
+                   "rate only if it stays.")
     stopped = summary.get("stopped")
     if stopped == "ran away":
         out.append("Do not report this rate: training was stopped because the network learned to tell the movie "
@@ -321,7 +333,6 @@ def advice(summary: dict) -> list[str]:
             out.append("The estimate was still changing when training ended, so the rate may be off (usually too "
                        "low). Next: train again with more iterations and check that the EP-rate curve has "
                        "flattened.")
-    p = summary.get("p_equilibrium")
     if p is not None and p >= 0.05 and "static_rate" in summary:   # a model-known estimate: its bound's test
         out.append(f"No dissipation could be told apart from noise: the lower bound on the EP rate is not above 0 "
                    f"by more than its error (it would need about {summary['noise_floor']:.2g} k_B/s). This does not "

@@ -42,6 +42,7 @@ def test_train_round_trip_writes_the_run_folder(simulated, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "EP rate" in printed and "k_B/s (95%: " in printed and "\nwarning: not converged: only " in printed
     assert printed.count("not converged: only ") == 1
+    assert "\nwhat this means: The estimate was still changing when training ended" in printed   # as in the app
     s = json.loads((out / "summary.json").read_text())
     for key in ("ep_rate", "ep_rate_std", "ep_per_frame", "dt", "loss_based_rate", "iterations", "best_iteration",
                 "wall_s", "device"):

@@ -177,9 +177,10 @@ def test_a_run_reports_its_inputs_time_arrows_and_register_removes_the_drift_war
     checks = s["input_checks"]
     assert abs(checks["drift_px_per_frame"][1] - 0.093) < 4 * checks["drift_stderr_px_per_frame"][1]
     assert s["warnings"][0].startswith("the moving content drifts") and "--register" in s["warnings"][0]
+    assert checks["arrows"] == ["drift"]
     registered = train(preprocess(drifting, Preprocess(register=True)), config).summary
     assert abs(registered["input_checks"]["drift_px_per_frame"][1]) < 0.02
-    assert not any("drifts" in w for w in registered["warnings"])
+    assert not any("drifts" in w for w in registered["warnings"]) and registered["input_checks"]["arrows"] == []
 
 
 def test_a_run_on_a_lossy_video_names_the_compression_before_and_after_training(tiny_movie, tiny_config, tmp_path,
