@@ -4,6 +4,7 @@ the corrections (--register, --bleach-correct).
     nice -n 10 python bench/drift_bleach.py compare     # N=2, Tc=1, Th=10: clean, drifted+bleached, corrected
     nice -n 10 python bench/drift_bleach.py calibrate   # equilibrium (Tc = Th): the smallest arrow that shows
     nice -n 10 python bench/drift_bleach.py measure     # the drift read on chains with and without one
+    nice -n 10 python bench/drift_bleach.py noise       # 30 movies of pixel noise alone: no arrow to find
 
 The drift is put into the physics, not the pixels: the beads are rendered at x + v (t - t_mid), so the content
 moves v px/frame across a fixed field of view (the beads move along x only, so does the drift). A movie of T
@@ -129,9 +130,26 @@ def measure(a) -> None:
               f"| {p.velocity.round(4).tolist()} ± {p.stderr.round(4).tolist()} | {wall:.1f} |", flush=True)
 
 
+def noise(a) -> None:
+    """Movies of nothing but pixel noise (Poisson or Gaussian, 48 x 48 to 200 x 160 px, 40 to 200 frames): how
+    many read a significant drift or bleaching, and the largest drift in its own errors."""
+    found, largest = {"drift": 0, "bleaching": 0}, 0.0
+    for seed in range(30):
+        rng = np.random.default_rng(100 + seed)
+        shape, frames = [(48, 48), (96, 96), (200, 160)][seed % 3], [40, 100, 200][(seed // 3) % 3]
+        f = rng.poisson(50, (1, frames, *shape)) if seed % 2 else rng.normal(100, 10, (1, frames, *shape))
+        movie = Movie(frames=f.astype(np.float32))
+        drift, bleach = measure_drift(movie), measure_bleaching(movie)
+        found["drift"] += drift.significant
+        found["bleaching"] += bleach.significant
+        largest = max(largest, float(np.max(np.abs(drift.velocity) / drift.stderr)))
+    print(f"30 movies of pixel noise: significant drift in {found['drift']}, bleaching in {found['bleaching']}; "
+          f"the largest drift {largest:.2f} of its errors")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["compare", "calibrate", "measure"])
+    p.add_argument("mode", choices=["compare", "calibrate", "measure", "noise"])
     p.add_argument("--movies", type=int, help="default: compare and measure 100, calibrate 20")
     p.add_argument("--frames", type=int, default=200)
     p.add_argument("--iters", type=int, help="default: compare 1500, calibrate 300")
@@ -149,7 +167,7 @@ def main() -> None:
     a.movies = a.movies or (100 if big else 20)
     a.iters = a.iters or (1500 if big else 300)
     a.batch = a.batch or (512 if big else 256)
-    {"compare": compare, "calibrate": calibrate, "measure": measure}[a.mode](a)
+    {"compare": compare, "calibrate": calibrate, "measure": measure, "noise": noise}[a.mode](a)
 
 
 if __name__ == "__main__":

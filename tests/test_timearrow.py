@@ -203,3 +203,16 @@ def test_a_run_on_a_lossy_video_names_the_compression_before_and_after_training(
 def test_a_blank_movie_has_no_drift(shape):
     d = measure_drift(Movie(frames=np.full(shape, 7.0, np.float32)))
     assert np.all(d.velocity == 0) and not d.significant
+
+
+@pytest.mark.parametrize("seed, frames, shape, noise", [
+    (1, 60, (64, 64), "poisson"),    # the reading followed no registration: stepping on made 0.09 px/frame of it
+    (127, 40, (48, 48), "normal"),   # read over 2 segments at 3.8 errors, which their scatter cannot vouch for
+])
+def test_frames_of_pixel_noise_drift_nowhere(seed, frames, shape, noise):
+    rng = np.random.default_rng(seed)
+    f = (rng.poisson(200, (1, frames, *shape)) if noise == "poisson" else rng.normal(100, 10, (1, frames, *shape)))
+    movie = Movie(frames=f.astype(np.float32))
+    drift = measure_drift(movie)
+    assert not drift.significant and drift.speed < 0.02
+    assert time_arrow_warnings(drift, measure_bleaching(movie)) == []
