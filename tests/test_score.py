@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from cneep_engine import BeadSpringChain, simulate_bead_spring_trajectories
 from cneep_engine.cli import main
@@ -13,7 +14,7 @@ from cneep_engine.device import resolve_device
 from cneep_engine.drift_models import diagonal_jacobian, drift_model
 from cneep_engine.errors import CneepError
 from cneep_engine.estimators import ClosedFormConfig, ModelKnownConfig
-from cneep_engine.estimators.score import _blur, _forces
+from cneep_engine.estimators.score import _blur, _divergence, _forces
 from cneep_engine.io import save_trajectories
 from cneep_engine.models.score_nets import ParticleTransformer
 from cneep_engine.run import load_run, train
@@ -393,3 +394,28 @@ def test_mips_snapshots_train_the_periodic_transformer_on_the_propulsions_score_
     with pytest.raises(CneepError, match="network.pt: a network given the forces"):
         train(_discs(64, frames=3, runs=10, eps=0.01), TrainConfig(model="score", iterations=1, batch=4),
               closed_form=ModelKnownConfig(bootstrap=10, start_from=str(tmp_path / "n64")))
+
+
+def test_the_transformers_exact_divergence_loss_is_autograds_of_the_whole_state_and_so_are_its_gradients():
+    data = _discs(64)
+    model = drift_model(data)
+    z = torch.as_tensor(np.asarray(data.data[0, :2]), dtype=torch.float32)
+    torch.manual_seed(0)
+    net = ParticleTransformer(k=4, dims=2, scale=1.0, feature_std=np.ones(2), width=16, blocks=1, neighbours=5,
+                              box=model.box, force_std=np.full(4, 0.1)).set_layout(model.layout, model.box)
+    net.set_forces(_forces(model))
+    d = torch.as_tensor(model.diffusion, dtype=torch.float32)
+    d_inv, weight = torch.where(d > 0, 1 / d, 0.0), (d > 0).float() * 0.7
+    loss = _divergence(model, d_inv, weight)(net, z, None)
+    zg = z.clone().requires_grad_(True)
+    with sdpa_kernel(SDPBackend.MATH):    # fused attention has no second derivative
+        s = model.drift(zg) * d_inv + net(zg)
+        whole = (weight * (s ** 2 + 2 * diagonal_jacobian(s, zg, create_graph=True, columns=(d > 0).numpy()))).sum(1)
+    params = [p for p in net.parameters() if p.requires_grad]
+    assert loss.item() == pytest.approx(whole.mean().item(), rel=1e-5)
+    for mine, theirs in zip(torch.autograd.grad(loss, params, allow_unused=True),
+                            torch.autograd.grad(whole.mean(), params, allow_unused=True)):
+        if theirs is None:
+            assert mine is None or not mine.any()
+        else:
+            torch.testing.assert_close(mine, theirs, rtol=1e-4, atol=1e-6)

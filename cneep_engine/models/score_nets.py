@@ -18,11 +18,13 @@ that outputs 0 means a mean local velocity v = b - D s of 0.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from ..drift_models import diagonal_jacobian
 from ..errors import CneepError
@@ -46,11 +48,13 @@ class ScoreMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net((x - self.mean) / self.std) / self.std
 
-    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None) -> torch.Tensor:
-        """d s_c / d z_c, (batch, n), without gradients (only `columns`, a boolean mask, where given)."""
+    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None, create_graph: bool = False) -> torch.Tensor:
+        """d s_c / d z_c, (batch, n) (only `columns`, a boolean mask, where given; the others 0), without gradients
+        unless `create_graph` (to train on)."""
         with torch.enable_grad():
             z = z.detach().requires_grad_(True)
-            return diagonal_jacobian(self(z), z, columns=columns).detach()
+            out = diagonal_jacobian(self(z), z, create_graph=create_graph, columns=columns)
+            return out if create_graph else out.detach()
 
     def describe(self) -> dict:
         return {"network": "mlp", "mean": self.mean.tolist(), "std": self.std.tolist(), "width": self.width,
@@ -109,21 +113,27 @@ class ParticleTransformer(nn.Module):
         with torch.no_grad():
             return self.forces(z) / self.force_std
 
-    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None) -> torch.Tensor:
-        """d s_c / d z_c, (B, n), without gradients: particle i's score depends on its own coordinates only through
-        its own token sequence, so k backward passes (one per coordinate of a particle), not one per coordinate of
-        the state, give them all. With `columns` (a boolean mask), only those; the others are 0."""
+    def diagonal(self, z: torch.Tensor, columns: np.ndarray | None = None, create_graph: bool = False) -> torch.Tensor:
+        """d s_c / d z_c, (B, n), without gradients unless `create_graph` (to train on): particle i's score depends
+        on its own coordinates only through its own token sequence, so k backward passes (one per coordinate of a
+        particle), not one per coordinate of the state, give them all. With `columns` (a boolean mask), only those;
+        the others are 0."""
         layout = self.layout.to(z.device)
         parts = z[:, layout].detach()
         wanted = range(self.k) if columns is None else [c for c in range(self.k) if columns[self.layout[:, c]].any()]
         given = self._given(z)
-        with torch.enable_grad():
+        # To train on the divergence, its graph is differentiated again: the fused attention kernels have no
+        # second derivative, the plain one has.
+        backend = sdpa_kernel(SDPBackend.MATH) if create_graph else contextlib.nullcontext()
+        with torch.enable_grad(), backend:
             own = parts.clone().requires_grad_(True)
             scores = self._scores(parts, own, given)
             diag = torch.zeros_like(parts)
             for c in wanted:
-                diag[..., c] = torch.autograd.grad(scores[..., c].sum(), own, retain_graph=True)[0][..., c]
-        out = self._place(z, diag).detach()
+                diag[..., c] = torch.autograd.grad(scores[..., c].sum(), own, retain_graph=True,
+                                                   create_graph=create_graph)[0][..., c]
+        out = self._place(z, diag)
+        out = out if create_graph else out.detach()
         return out if columns is None else out * torch.as_tensor(columns, dtype=z.dtype, device=z.device)
 
     def _scores(self, parts: torch.Tensor, own: torch.Tensor, given: torch.Tensor | None) -> torch.Tensor:
