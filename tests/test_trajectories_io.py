@@ -121,6 +121,37 @@ def test_trackpy_table_reads_positions_without_the_features(tmp_path):
     assert t.provenance["notes"][0] == "positions in pixels"
 
 
+def test_trackmate_tracks_xml_reads_each_particle_in_frame_order(tmp_path):
+    path = tmp_path / "tracks.xml"        # TrackMate: Export tracks to XML file
+    path.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<Tracks nTracks="2" spaceUnits="micron" '
+                    'frameInterval="0.05" timeUnits="sec" from="TrackMate v7.11.1">\n'
+                    '  <particle nSpots="3">\n' + "".join(f'    <detection t="{t}" x="{t + 0.5}" y="{2 * t}" z="0.0" />\n'
+                                                         for t in (1, 0, 2)) +
+                    '  </particle>\n  <particle nSpots="3">\n' + "".join(
+                        f'    <detection t="{t}" x="{10 + t}" y="1.0" z="0.0" />\n' for t in (4, 5, 6)) +
+                    "  </particle>\n</Tracks>\n")
+    t = load_trajectories(path)
+    assert t.provenance["format"] == "TrackMate tracks (XML)" and t.labels == ["POSITION_X", "POSITION_Y"]
+    assert t.data[:, :, 0].tolist() == [[0.5, 1.5, 2.5], [14.0, 15.0, 16.0]] and t.data[0, 2, 1] == 4.0
+    assert (t.dt, t.dt_source) == (0.05, "metadata") and t.provenance["notes"] == ["positions in micron"]
+    assert load_input(path).n_trajectories == 2          # .xml opens as trajectories, in the app too
+
+
+@pytest.mark.parametrize("text, problem", [
+    ('<TrackMate version="7"><Model/></TrackMate>', "a TrackMate session file; open its tracks instead"),
+    ("<Tracks><particle><detection t='0' x='a' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
+     "detection 1, column 'POSITION_X': 'a' is not a number"),
+    ("<Spots/>", "an XML file of <Spots>, not TrackMate's tracks"),
+    ("<Tracks><particle>", "not a readable XML file"),
+])
+def test_bad_track_xml_is_one_line_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / "bad.xml"
+    path.write_text(text)
+    with pytest.raises(CneepError) as e:
+        load_trajectories(path)
+    assert str(e.value).startswith(str(path)) and problem in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("text, problem", [
     ("x,y\n1,2\n3\n", "line 3 has 1 cells but the header has 2"),
     ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),

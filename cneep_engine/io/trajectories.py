@@ -17,6 +17,7 @@ import json
 import math
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 
@@ -26,7 +27,8 @@ from .arrays import check_npy
 from .atomic import atomic_path
 from .truth import check_sidecar_free, load_truth, save_truth, sidecar_path
 
-SUFFIXES = (".csv", ".npy", ".npz")
+SAVED = (".csv", ".npy", ".npz")
+SUFFIXES = (*SAVED, ".xml")   # XML: TrackMate's tracks, read only
 ID_NAMES = ("trajectory", "track", "track_id", "particle", "id")
 # Trackers' tables, read as they are: name, the columns that tell it, track id, frame, positions (the last where it
 # varies), time (None: frame numbers only). Their other columns (intensities, sizes, qualities) are no coordinates.
@@ -43,7 +45,7 @@ def is_trajectory_file(path: str | Path) -> bool:
     path = Path(path)
     suffix = path.suffix.lower()
     try:
-        if suffix == ".csv":
+        if suffix in (".csv", ".xml"):
             return True
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as z:
@@ -75,7 +77,8 @@ def load_trajectories(path: str | Path, truth: bool = True, *, kind: str | None 
         raise CneepError(f"{path}: unsupported trajectory file {suffix!r} (use {', '.join(SUFFIXES)})")
     if path.stat().st_size == 0:
         raise CneepError(f"{path}: the file is empty")
-    traj = _read_csv(path, kind, id_column) if suffix == ".csv" else _read_array(path, kind)
+    traj = (_read_csv(path, kind, id_column) if suffix == ".csv" else _read_xml(path, kind) if suffix == ".xml"
+            else _read_array(path, kind))
     if traj.n_frames < 2:
         raise CneepError(f"{path}: each trajectory has {traj.n_frames} frame; at least 2 are needed")
     notes = traj.provenance.setdefault("notes", [])
@@ -104,8 +107,8 @@ def describe_trajectories(traj: Trajectories) -> dict:
 
 
 def check_suffix(path: Path) -> None:
-    if path.suffix.lower() not in SUFFIXES:
-        raise CneepError(f"{path}: trajectories are saved as {', '.join(SUFFIXES)}")
+    if path.suffix.lower() not in SAVED:
+        raise CneepError(f"{path}: trajectories are saved as {', '.join(SAVED)}")
 
 
 def save_trajectories(traj: Trajectories, path: str | Path) -> Path:
@@ -207,6 +210,41 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     for n, row in rows:
         if len(row) != len(header):
             raise CneepError(f"{path}: line {n} has {len(row)} cells but the header has {len(header)} columns")
+    return _table(path, header, rows, kind, id_column)
+
+
+def _read_xml(path: Path, kind: str | None) -> Trajectories:
+    """TrackMate's tracks (Export tracks to XML file): <Tracks frameInterval spaceUnits> of <particle> of
+    <detection t x y z>, t the frame. Read as its spots table is, the detections numbered in file order."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError) as e:
+        raise CneepError(f"{path}: not a readable XML file ({type(e).__name__}: {e})") from e
+    if root.tag == "TrackMate":
+        raise CneepError(f"{path}: a TrackMate session file; open its tracks instead (TrackMate: Export tracks to "
+                         "XML file, or the spots table as CSV)")
+    if root.tag != "Tracks":
+        raise CneepError(f"{path}: an XML file of <{root.tag}>, not TrackMate's tracks (<Tracks> of <particle> of "
+                         "<detection>)")
+    header = ["TRACK_ID", "FRAME", "POSITION_X", "POSITION_Y", "POSITION_Z"]
+    rows = [(n, [str(track), *(d.get(a, "0" if a == "z" else "") for a in ("t", "x", "y", "z"))])
+            for n, (track, d) in enumerate(((k, d) for k, p in enumerate(root.iter("particle"))
+                                            for d in p.iter("detection")), 1)]
+    if not rows:
+        raise CneepError(f"{path}: TrackMate's tracks with no detection")
+    traj = _table(path, header, rows, kind, None, where="detection", fmt="TrackMate tracks (XML)")
+    interval, unit = root.get("frameInterval"), root.get("spaceUnits")
+    if interval and _is_number(interval) and float(interval) > 0 and root.get("timeUnits", "sec") != "frame":
+        traj.dt, traj.dt_source = float(interval), "metadata"
+    if unit:
+        traj.provenance["notes"].insert(0, f"positions in {unit}")
+    return traj
+
+
+def _table(path: Path, header: list[str], rows: list, kind: str | None, id_column: str | None,
+           where: str = "line", fmt: str = "CSV") -> Trajectories:
+    """Trajectories from a table's rows ((number, cells), each as long as `header`): a tracker's (`TRACKERS`) or
+    any with an id and a time column; `where` names a row in messages."""
     notes = []
     tracker = next((t for t in TRACKERS if set(t[1]) <= set(header)), None)
     if tracker:
@@ -229,11 +267,11 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     for n, row in rows:
         if id_col is not None:
             if not row[id_col].strip():
-                raise CneepError(f"{path}: line {n} has no value in the trajectory id column {header[id_col]!r}")
+                raise CneepError(f"{path}: {where} {n} has no value in the trajectory id column {header[id_col]!r}")
             ids.append(row[id_col].strip())
         if time_col is not None:
-            times.append(_number(path, n, header[time_col], row[time_col]))
-        values.append([_number(path, n, header[i], row[i]) for i in value_cols])
+            times.append(_number(path, f"{where} {n}", header[time_col], row[time_col]))
+        values.append([_number(path, f"{where} {n}", header[i], row[i]) for i in value_cols])
     values = np.array(values, dtype=np.float64)
     if kind is None:
         kind = "states" if len(value_cols) == 1 and all(_is_int(row[value_cols[0]]) for _, row in rows) \
@@ -264,7 +302,8 @@ def _read_csv(path: Path, kind: str | None, id_column: str | None) -> Trajectori
     labels = [header[i] for i in value_cols]
     if kind == "states":
         data, labels = data[..., 0], []
-    provenance = {"format": f"{tracker[0]} (CSV)" if tracker else "CSV", "reader": "csv", "columns": header,
+    fmt = f"{tracker[0]} (CSV)" if tracker and fmt == "CSV" else fmt
+    provenance = {"format": fmt, "reader": "xml" if where == "detection" else "csv", "columns": header,
                   "ids": name_of, "notes": notes}
     return _trajectories(path, data, kind, dt, labels, provenance)
 
@@ -337,7 +376,7 @@ def _tracker(path: Path, header: list[str], rows: list, notes: list[str], track:
         value_cols.append(col[positions[-1]])
     dt = None
     if time in col:
-        f, t = (np.array([_number(path, n, c, row[col[c]]) for n, row in rows]) for c in (frame, time))
+        f, t = (np.array([_number(path, f"line {n}", c, row[col[c]]) for n, row in rows]) for c in (frame, time))
         if np.ptp(f) > 0:
             slope = np.ptp(t) / np.ptp(f)
             if np.abs(t - t.min() - (f - f.min()) * slope).max() > 0.01 * slope:   # more than the times' rounding
@@ -392,15 +431,16 @@ def _is_int(cell: str) -> bool:
         return False
 
 
-def _number(path: Path, line: int, column: str, cell: str) -> float:
+def _number(path: Path, where: str, column: str, cell: str) -> float:
+    """A cell's number; `where` names its row ("line 3")."""
     try:
         value = float(cell)
     except ValueError:
         text = cell.strip()
-        raise CneepError(f"{path}: line {line}, column {column!r}: " +
+        raise CneepError(f"{path}: {where}, column {column!r}: " +
                          (f"{text!r} is not a number" if text else "the cell is empty")) from None
     if not math.isfinite(value):
-        raise CneepError(f"{path}: line {line}, column {column!r}: {cell.strip()} is not a finite number")
+        raise CneepError(f"{path}: {where}, column {column!r}: {cell.strip()} is not a finite number")
     return value
 
 
