@@ -286,9 +286,10 @@ def _table(path: Path, header: list[str], rows: list, kind: str | None, id_colum
     if max(lengths) < 2:
         raise CneepError(f"{path}: every trajectory has 1 frame; at least 2 are needed")
     if min(lengths) != max(lengths):
-        # Trajectories are of one length: every track is cut into as many pieces of one length as it holds (each
-        # cut loses one transition), the length that keeps the most transitions, tracks shorter than it left out.
-        # The shortest track's length would let one short track (common from a tracker) cut every other one.
+        # Trajectories are of one length: every track is cut into as many pieces of one track's length as it
+        # holds (each cut loses one transition), the length that keeps the most transitions, tracks shorter than it
+        # left out. The shortest track's length would let one short track (common from a tracker) cut every other
+        # one; any length would favour short pieces that tile the tracks, losing the long windows.
         size = max(sorted({n for n in lengths if n >= 2}), key=lambda m: sum(n // m for n in lengths) * (m - 1))
         cut = [(key if len(s) < 2 * size else f"{key}:{a}", s[a:a + size])   # id:first row of the piece
                for key, s in zip(name_of, series) for a in range(0, len(s) - size + 1, size)]
