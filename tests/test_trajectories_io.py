@@ -142,6 +142,8 @@ def test_trackmate_tracks_xml_reads_each_particle_in_frame_order(tmp_path):
     ("<Tracks><particle><detection t='0' x='a' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
      "detection 1, column 'POSITION_X': 'a' is not a number"),
     ("<Spots/>", "an XML file of <Spots>, not TrackMate's tracks"),
+    ("<Tracks><particle><detection x='1' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
+     "detection 1, column 't': the cell is empty"),
     ("<Tracks><particle>", "not a readable XML file"),
 ])
 def test_bad_track_xml_is_one_line_naming_the_file(tmp_path, text, problem):

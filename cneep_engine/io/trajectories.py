@@ -232,6 +232,8 @@ def _read_xml(path: Path, kind: str | None) -> Trajectories:
                                             for d in p.iter("detection")), 1)]
     if not rows:
         raise CneepError(f"{path}: TrackMate's tracks with no detection")
+    for n, row in rows:   # a frame that is no number would pass for a row of names, as in the spots table
+        _number(path, f"detection {n}", "t", row[1])
     traj = _table(path, header, rows, kind, None, where="detection", fmt="TrackMate tracks (XML)")
     interval, unit = root.get("frameInterval"), root.get("spaceUnits")
     if interval and _is_number(interval) and float(interval) > 0 and root.get("timeUnits", "sec") != "frame":
