@@ -138,23 +138,6 @@ def test_trackmate_tracks_xml_reads_each_particle_in_frame_order(tmp_path):
 
 
 @pytest.mark.parametrize("text, problem", [
-    ('<TrackMate version="7"><Model/></TrackMate>', "a TrackMate session file; open its tracks instead"),
-    ("<Tracks><particle><detection t='0' x='a' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
-     "detection 1, column 'POSITION_X': 'a' is not a number"),
-    ("<Spots/>", "an XML file of <Spots>, not TrackMate's tracks"),
-    ("<Tracks><particle><detection x='1' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
-     "detection 1, column 't': the cell is empty"),
-    ("<Tracks><particle>", "not a readable XML file"),
-])
-def test_bad_track_xml_is_one_line_naming_the_file(tmp_path, text, problem):
-    path = tmp_path / "bad.xml"
-    path.write_text(text)
-    with pytest.raises(CneepError) as e:
-        load_trajectories(path)
-    assert str(e.value).startswith(str(path)) and problem in str(e.value) and "\n" not in str(e.value)
-
-
-@pytest.mark.parametrize("text, problem", [
     ("x,y\n1,2\n3\n", "line 3 has 1 cells but the header has 2"),
     ("x,y\n1,2\n3,abc\n", "line 3, column 'y': 'abc' is not a number"),
     ("x,y\n1,2\n3,\n", "line 3, column 'y': the cell is empty"),
@@ -169,9 +152,16 @@ def test_bad_track_xml_is_one_line_naming_the_file(tmp_path, text, problem):
     ("TRACK_ID,POSITION_X,POSITION_Y,POSITION_T,FRAME\n0,1,1,0,0\n0,2,2,0.1,1\n0,3,3,0.5,2\n",
      "POSITION_T does not grow in step with FRAME"),
     ("TRACK_ID,POSITION_X,POSITION_Y,FRAME\nNone,1,1,0\n,2,2,1\n", "no spot in a track"),
+    ('<TrackMate version="7"><Model/></TrackMate>', "a TrackMate session file; open its tracks instead"),
+    ("<Tracks><particle><detection t='0' x='a' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
+     "detection 1, column 'POSITION_X': 'a' is not a number"),
+    ("<Spots/>", "an XML file of <Spots>, not TrackMate's tracks"),
+    ("<Tracks><particle><detection x='1' y='1'/><detection t='1' x='2' y='1'/></particle></Tracks>",
+     "detection 1, column 't': the cell is empty"),
+    ("<Tracks><particle>", "not a readable XML file"),
 ])
-def test_malformed_csv_gives_one_line_naming_the_file(tmp_path, text, problem):
-    path = tmp_path / "bad.csv"
+def test_malformed_tables_give_one_line_naming_the_file(tmp_path, text, problem):
+    path = tmp_path / ("bad.xml" if text.startswith("<") else "bad.csv")
     path.write_text(text)
     with pytest.raises(CneepError) as e:
         load_trajectories(path)
