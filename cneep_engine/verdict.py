@@ -297,7 +297,7 @@ def advice(summary: dict) -> list[str]:
     out = []
     p = summary.get("p_equilibrium")
     arrows = (summary.get("input_checks") or {}).get("arrows", [])
-    if arrows and p is not None and p < 0.05:
+    if arrows and p is not None and p < 0.05 and summary.get("stopped") != "ran away":   # which says it already
         fixes = [{"drift": "Register", "bleaching": "Bleach-correct"}[a] for a in arrows]
         flags = [{"drift": "--register", "bleaching": "--bleach-correct"}[a] for a in arrows]
         them = "it" if len(arrows) == 1 else "them"

@@ -247,6 +247,7 @@ SOUND = {"ep_rate": 2.0, "ep_rate_err": 0.05, "ep_rate_ci95": [1.9, 2.1], "p_equ
     ({"input_checks": {"arrows": ["drift", "bleaching"]}},
      "Register and Bleach-correct in the Preprocessing panel (cneep train --register --bleach-correct)"),
     ({"input_checks": {"arrows": ["drift"]}, "p_equilibrium": 0.41, "ep_rate_ci95": [-0.1, 0.1]}, "below about"),
+    ({"input_checks": {"arrows": ["drift"]}, "stopped": "ran away"}, "Do not report this rate"),
 ])
 def test_each_problem_shows_what_it_means_and_what_to_do(studio, tiny_movie, toy_run, change, words):
     summary = SOUND | change
