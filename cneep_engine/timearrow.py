@@ -455,7 +455,7 @@ def measure_bleaching(movie: Movie, max_pairs: int = 512) -> Bleaching:
 def time_arrow_warnings(drift: Drift | None, bleach: Bleaching | None,
                         threshold: float = ARROW_THRESHOLD) -> list[str]:
     """Plain sentences for each arrow large enough to bias an EP estimate (over `threshold` k_B per frame, and
-    significant at 3 standard errors), with the figures and the correction."""
+    significant: `Drift.significant`, `Bleaching.significant`), with the figures and the correction."""
     return list(_arrows(drift, bleach, threshold).values())
 
 

@@ -289,6 +289,9 @@ def describe(summary: dict) -> str:
     return text
 
 
+CORRECTIONS = {"drift": ("Register", "--register"), "bleaching": ("Bleach-correct", "--bleach-correct")}   # app, CLI
+
+
 def advice(summary: dict) -> list[str]:
     """What a result's problems mean and what to do next, in plain words, a sentence pair each: dissipation detected
     in a movie with a drift or bleaching that the input checks found (`input_checks.arrows`), a training that ran
@@ -298,8 +301,7 @@ def advice(summary: dict) -> list[str]:
     p = summary.get("p_equilibrium")
     arrows = (summary.get("input_checks") or {}).get("arrows", [])
     if arrows and p is not None and p < 0.05 and summary.get("stopped") != "ran away":   # which says it already
-        fixes = [{"drift": "Register", "bleaching": "Bleach-correct"}[a] for a in arrows]
-        flags = [{"drift": "--register", "bleaching": "--bleach-correct"}[a] for a in arrows]
+        fixes, flags = zip(*(CORRECTIONS[a] for a in arrows))
         them = "it" if len(arrows) == 1 else "them"
         out.append(f"Before reading this rate as dissipation, rule out the {' and '.join(arrows)} that the input "
                    f"checks found in the movie trained on: a network can tell a movie from its reverse by {them} "

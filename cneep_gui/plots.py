@@ -22,7 +22,7 @@ _LABEL_FILL = pg.mkBrush(0, 0, 0, 200)
 # The parts of a movie's trace: windows trained on (their EP can run high) and validation tinted, the held-out
 # test windows left clear.
 _PART_SHADE = {"train": ("trained on", pg.mkBrush(154, 154, 154, 45)),
-               "val": ("validation", pg.mkBrush(61, 155, 233, 35)), "test": ("held out", None)}
+               "val": ("validation", pg.mkBrush(61, 155, 233, 35)), "test": ("held out", pg.mkBrush(None))}
 LEGEND_ROW = 42        # pixels: the title row, which holds the legend
 
 
@@ -186,10 +186,9 @@ class TracePlot(pg.PlotWidget):
         if t is not None and any(name != "test" for *_, name in parts):
             for start, end, name in parts:
                 label, brush = _PART_SHADE[name]
-                region = pg.LinearRegionItem((start, end), movable=False, brush=brush or pg.mkBrush(None),
-                                             pen=pg.mkPen(None))
-                region.setZValue(-10)     # under the curves and the cursor, which stays draggable; named at the
-                # bottom, clear of the legend
+                region = pg.LinearRegionItem((start, end), movable=False, brush=brush, pen=pg.mkPen(None))
+                region.setZValue(-10)     # under the curves and the cursor, which stays draggable
+                # named at the bottom, clear of the legend
                 pg.InfLineLabel(region.lines[0], label, position=0.03, anchors=[(0, 1), (0, 1)], color="#c8c8c8")
                 self.addItem(region, ignoreBounds=True)
                 self.parts.append(region)

@@ -235,6 +235,7 @@ def _read_xml(path: Path, kind: str | None) -> Trajectories:
     for n, row in rows:   # a frame that is no number would pass for a row of names, as in the spots table
         _number(path, f"detection {n}", "t", row[1])
     traj = _table(path, header, rows, kind, None, where="detection", fmt="TrackMate tracks (XML)")
+    traj.provenance["reader"] = "xml"
     interval, unit = root.get("frameInterval"), root.get("spaceUnits")
     if interval and _is_number(interval) and float(interval) > 0 and root.get("timeUnits", "sec") != "frame":
         traj.dt, traj.dt_source = float(interval), "metadata"
@@ -306,7 +307,7 @@ def _table(path: Path, header: list[str], rows: list, kind: str | None, id_colum
     if kind == "states":
         data, labels = data[..., 0], []
     fmt = f"{tracker[0]} (CSV)" if tracker and fmt == "CSV" else fmt
-    provenance = {"format": fmt, "reader": "xml" if where == "detection" else "csv", "columns": header,
+    provenance = {"format": fmt, "reader": "csv", "columns": header,
                   "ids": name_of, "notes": notes}
     return _trajectories(path, data, kind, dt, labels, provenance)
 
